@@ -1,0 +1,57 @@
+"""The ``Detector`` interface and the detector zoo.
+
+``import spoofbench.models`` does not import torch: the registry holds lazy ``"module:attr"`` entries
+and ``Detector``/``InputPolicy`` are loaded on first access. Third parties add detectors through the
+``spoofbench.detectors`` entry-point group (a callable ``build(preset=None, checkpoint=None, **overrides)``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from spoofbench.registry import Registry
+
+DETECTORS: Registry = Registry("detector", "spoofbench.detectors")
+for _name, _target in {
+    "rawcnn_2m": "spoofbench.models.rawcnn:FAMILY",
+    "aasist": "spoofbench.models.aasist:FAMILY",
+    "aasist_l": "spoofbench.models.aasist:FAMILY_L",
+    "rawnet2": "spoofbench.models.rawnet2:FAMILY",
+    "lfcc_lcnn": "spoofbench.models.lfcc:LCNN_FAMILY",
+    "lfcc_gmm": "spoofbench.models.lfcc:GMM_FAMILY",
+    "ssl": "spoofbench.models.ssl:FAMILY",
+    "wavlm_large_aasist": "spoofbench.models.ssl:FAMILY_LARGE_AASIST",
+}.items():
+    DETECTORS.register(_name, _target)
+
+__all__ = ["DETECTORS", "Detector", "InputPolicy", "build_detector", "count_parameters"]
+
+
+def build_detector(name: str, preset: str | None = None, checkpoint: str | os.PathLike | None = None,
+                   **overrides: Any):
+    """Build detector ``name`` (preset, optional checkpoint: spoofbench, official or backbone weights)."""
+    from .base import Detector
+
+    builder = DETECTORS.get(name)
+    detector = builder(preset=preset, checkpoint=checkpoint, **overrides)
+    if not isinstance(detector, Detector):
+        from spoofbench.errors import DetectorError
+        raise DetectorError(f"detector {name!r} ({DETECTORS.source(name)}) built a "
+                            f"{type(detector).__name__}, not a spoofbench.models.Detector")
+    return detector
+
+
+def presets(name: str) -> list[str]:
+    """Preset names of detector ``name`` (``[None]`` for a plugin without presets)."""
+    builder = DETECTORS.get(name)
+    return list(getattr(builder, "presets", {None: None}))
+
+
+def __getattr__(attr: str) -> Any:
+    if attr in ("Detector", "count_parameters", "DetectorFamily", "save_checkpoint"):
+        from . import base
+        return getattr(base, attr)
+    if attr in ("InputPolicy", "collate"):
+        from . import policy
+        return getattr(policy, attr)
+    raise AttributeError(f"module 'spoofbench.models' has no attribute {attr!r}")
