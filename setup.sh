@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One-shot set-up of a fresh Debian/Ubuntu machine for spoofbench: system tools, a virtual
+# environment (default .venv, override with SPOOFBENCH_VENV), torch + torchaudio, and the package
+# with its test extras. Idempotent: a second run with nothing to do takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV="${SPOOFBENCH_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+# 1. System packages: ffmpeg (codec engine) and the offline speech generators of the demo.
+APT_PKGS=(ffmpeg espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+missing=()
+for pkg in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+    if [ "$SUDO" = "none" ]; then
+        echo "setup.sh: not root and no sudo; ask an administrator for: apt-get install ${missing[*]}" >&2
+        echo "setup.sh: continuing; codec conditions and demo attacks needing them will be reported unavailable." >&2
+    else
+        echo "setup.sh: apt-get install ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+fi
+
+# 2. Virtual environment.
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+VPY="$VENV/bin/python"
+
+# 3. torch + torchaudio first (another package's requirement would otherwise pull a different build).
+#    torch 2.14.1 + torchaudio 2.11.0 + torchcodec 0.14.0 is the combination known to install here.
+TORCH_SPEC=${SPOOFBENCH_TORCH:-"torch==2.14.1 torchaudio==2.11.0 torchcodec==0.14.0"}
+if ! "$VPY" -c "import torch, torchaudio" >/dev/null 2>&1; then
+    echo "setup.sh: installing $TORCH_SPEC"
+    "$VPY" -m pip install -q --upgrade pip
+    "$VPY" -m pip install -q $TORCH_SPEC
+fi
+
+# 4. The package (editable) with its test extras; redone only when pyproject.toml changes.
+stamp="$VENV/.spoofbench-setup-stamp"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup.sh: installing spoofbench[test] into $VENV"
+    "$VPY" -m pip install -q "setuptools>=77,<81" wheel
+    "$VPY" -m pip install -q -e ".[test]" $TORCH_SPEC
+    echo "$want" > "$stamp"
+fi
