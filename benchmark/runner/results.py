@@ -1,0 +1,102 @@
+"""The ``result.json`` of a benchmark run: schema helpers and the tidy table of cells.
+
+A run writes one JSON object with nested keys and real numbers::
+
+    {"schema": 1, "run_id": ..., "config": {...}, "environment": {...},
+     "detectors": {name: {"parameters": int, "frontend": str, "sample_rate": int,
+                          "input_policy": {...}, "checkpoint_sha256": ...}},
+     "test_sets": {name: {"domain": "in-domain" | "ood", "reason": str, "n_trials": int,
+                          "manifest_sha256": str}},
+     "codecs": {id: {"codec": ..., "bitrate": ..., "engine": ..., "library": ..., "version": ...}},
+     "cells": [{"detector", "seed", "test_set", "codec", "domain", "hash", "score_file",
+                "score_sha256", "n_failed", "metrics": {"eer", "eer_ci95", "min_dcf", ...}}],
+     "failed_cells": [{"detector", "seed", "test_set", "codec", "stage", "error"}]}
+
+Tables and plots are rendered from this file only (:mod:`spoofbench.runner.tables`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFileError
+
+SCHEMA_VERSION = 1
+METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=False, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_result(path: str | os.PathLike) -> dict:
+    """Read and sanity-check a ``result.json`` (a run directory is accepted too)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "result.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InputFileError("no such result file (run `spoofbench run` first)", path) from err
+    except json.JSONDecodeError as err:
+        raise InputFileError(f"not valid JSON: {err.msg}", path, err.lineno) from err
+    if not isinstance(result, dict) or "cells" not in result:
+        raise InputFileError("not a spoofbench result.json: no 'cells' key", path)
+    if result.get("schema") != SCHEMA_VERSION:
+        raise InputFileError(f"schema {result.get('schema')!r} is not supported "
+                             f"(expected {SCHEMA_VERSION})", path, field="schema")
+    return result
+
+
+def tidy_cells(result: dict):
+    """One row per finished cell (pandas DataFrame): identifiers, domain and every metric."""
+    import pandas as pd
+
+    rows = []
+    for cell in result["cells"]:
+        row = {k: cell.get(k) for k in ("detector", "seed", "test_set", "codec", "domain", "n_failed")}
+        metrics = cell.get("metrics", {})
+        for key in METRIC_KEYS + ("n_bonafide", "n_spoof"):
+            row[key] = metrics.get(key)
+        ci = metrics.get("eer_ci95")
+        row["eer_ci_low"], row["eer_ci_high"] = (ci if ci else (None, None))
+        row["parameters"] = result.get("detectors", {}).get(cell["detector"], {}).get("parameters")
+        rows.append(row)
+    columns = ["detector", "seed", "test_set", "codec", "domain", "n_failed", *METRIC_KEYS,
+               "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_tidy(result: dict, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``cells.csv`` (and ``cells.parquet`` when pyarrow is installed); return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = tidy_cells(result)
+    written = []
+    csv_path = out_dir / "cells.csv"
+    tmp = csv_path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, csv_path)
+    written.append(csv_path)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return written
+    pq_path = out_dir / "cells.parquet"
+    frame.to_parquet(pq_path, index=False)
+    written.append(pq_path)
+    return written
