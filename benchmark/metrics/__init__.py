@@ -1,0 +1,25 @@
+"""ASVspoof-grade metrics: EER, minDCF/actDCF, Cllr, t-DCF, bootstrap, breakdowns, DET plots, readers.
+
+Convention: higher score = more bona fide; labels 1 = bona fide, 0 = spoof; rates are fractions.
+"""
+from .bootstrap import Interval, PairedTest, bootstrap_ci, paired_bootstrap
+from .breakdown import breakdown, is_attack_like
+from .cllr import compute_cllr, compute_min_cllr
+from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, compute_min_dcf
+from .det import DetCurve, SortedScores, compute_eer, det_curve, eer_from_curve, min_cost
+from .plot import plot_det
+from .readers import (KEY_FORMATS, LABELS, KeyFormat, KeyTable, ScoredTrials, align, load_trials,
+                      read_keys, read_scores)
+from .roc import ThresholdRates, auc_from_curve, rates_at_threshold
+from .summary import EvaluationOptions, PolarityWarning, compute_metrics, evaluate
+from .tdcf import AsvScores, TdcfCostModel, asv_operating_point, compute_min_tdcf, read_asv_scores
+
+__all__ = [
+    "ASVSPOOF5", "AsvScores", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
+    "KeyFormat", "KeyTable", "LABELS", "PairedTest", "PolarityWarning", "ScoredTrials", "SortedScores",
+    "TdcfCostModel", "ThresholdRates", "align", "asv_operating_point", "auc_from_curve",
+    "bootstrap_ci", "breakdown", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",
+    "compute_min_cllr", "compute_min_dcf", "compute_min_tdcf", "det_curve", "eer_from_curve",
+    "evaluate", "is_attack_like", "load_trials", "min_cost", "paired_bootstrap", "plot_det",
+    "rates_at_threshold", "read_asv_scores", "read_keys", "read_scores",
+]

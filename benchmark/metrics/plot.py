@@ -1,0 +1,82 @@
+"""DET curves on normal-deviate axes, several systems on one plot (PNG or SVG by suffix)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm
+
+from ..errors import SpoofbenchError
+from .det import det_curve, eer_from_curve
+from .validation import split_by_label
+
+_TICKS = np.array([0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2,
+                   0.4, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99])
+_MAX_POINTS = 20000
+FORMATS = (".png", ".svg")
+
+
+def _thin(n: int) -> np.ndarray:
+    """Indices of at most ``_MAX_POINTS`` points of an ``n``-point curve, ends kept."""
+    if n <= _MAX_POINTS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, _MAX_POINTS).round().astype(np.int64))
+
+
+def _tick_label(rate: float) -> str:
+    return f"{rate * 100:g}"
+
+
+def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | Path, *,
+             title: str = "DET curve", limits: tuple[float, float] = (0.0005, 0.6)) -> Path:
+    """Write the DET curves of ``{name: (scores (N,), labels (N,))}`` to ``out_path`` (.png/.svg).
+
+    Axes are probit (normal deviate) scales of the false acceptance (x) and false rejection (y)
+    rates, labelled in percent; each curve marks its EER point. The file is written atomically.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    out_path = Path(out_path)
+    suffix = out_path.suffix.lower()
+    if suffix not in FORMATS:
+        raise SpoofbenchError(f"DET plot {out_path}: unknown suffix {out_path.suffix!r}; "
+                              f"expected one of {', '.join(FORMATS)}")
+    if not systems:
+        raise SpoofbenchError("plot_det: no systems to plot")
+    low, high = norm.ppf(limits[0]), norm.ppf(limits[1])
+    figure = Figure(figsize=(5.5, 5.5))
+    axes = figure.add_subplot(1, 1, 1)
+    for name, (scores, labels) in systems.items():
+        bona, spoof = split_by_label(scores, labels)
+        curve = det_curve(bona, spoof)
+        eer, _ = eer_from_curve(curve)
+        keep = _thin(curve.frr.size)
+        x = norm.ppf(np.clip(curve.far[keep], 1e-9, 1 - 1e-9))
+        y = norm.ppf(np.clip(curve.frr[keep], 1e-9, 1 - 1e-9))
+        (line,) = axes.plot(x, y, drawstyle="steps-post", label=f"{name} (EER {eer * 100:.2f}%)")
+        axes.plot([norm.ppf(eer)], [norm.ppf(eer)], "o", color=line.get_color(), markersize=4)
+    axes.plot([low, high], [low, high], ":", color="0.6", linewidth=0.8)
+    ticks = _TICKS[(_TICKS >= limits[0]) & (_TICKS <= limits[1])]
+    for set_ticks, set_labels, set_limits in ((axes.set_xticks, axes.set_xticklabels, axes.set_xlim),
+                                              (axes.set_yticks, axes.set_yticklabels, axes.set_ylim)):
+        set_ticks(norm.ppf(ticks))
+        set_labels([_tick_label(t) for t in ticks], fontsize=7)
+        set_limits(low, high)
+    axes.set_xlabel("False acceptance rate (%)")
+    axes.set_ylabel("False rejection rate (%)")
+    axes.set_title(title)
+    axes.grid(True, linewidth=0.4, alpha=0.6)
+    axes.legend(loc="upper right", fontsize=7)
+    figure.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.", suffix=suffix)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format=suffix[1:], dpi=150)
+        os.replace(temporary, out_path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return out_path

@@ -1,0 +1,146 @@
+"""One call for every metric of a system, and a whole evaluation from files (what the CLI runs)."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bootstrap import bootstrap_ci, paired_bootstrap
+from .breakdown import breakdown
+from .cllr import compute_cllr, compute_min_cllr
+from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, min_dcf_from_sorted
+from .det import SortedScores, det_curve, eer_from_sorted
+from .readers import ScoredTrials, align, load_trials, read_keys, read_scores
+from .roc import auc_from_curve, rates_at_threshold
+from .tdcf import compute_min_tdcf, read_asv_scores
+from .validation import split_by_label
+
+
+class PolarityWarning(UserWarning):
+    """EER above 50%: the scores are probably the wrong way round (higher should be bona fide)."""
+
+
+def polarity_message(eer: float, what: str = "scores") -> str:
+    return (f"{what}: EER {eer * 100:.2f}% is above 50%: the score polarity is probably inverted "
+            "(spoofbench expects higher = more bona fide); scores were NOT flipped")
+
+
+def compute_metrics(scores, labels, model: CostModel = ASVSPOOF5) -> dict:
+    """All threshold-free metrics of ``scores (N,)`` with ``labels (N,)`` (1 bona fide, 0 spoof).
+
+    Keys: ``eer``, ``eer_threshold``, ``min_dcf``, ``min_dcf_threshold``, ``act_dcf``,
+    ``act_dcf_threshold``, ``cllr``, ``min_cllr`` (bits), ``auc``, ``n_bonafide``, ``n_spoof``;
+    rates are fractions. Warns with :class:`PolarityWarning` when the EER exceeds 50%.
+    """
+    bona, spoof = split_by_label(scores, labels)
+    sorted_scores = SortedScores(np.sort(bona), np.sort(spoof))
+    eer, eer_threshold = eer_from_sorted(sorted_scores)
+    min_dcf, min_dcf_threshold = min_dcf_from_sorted(sorted_scores, model)
+    act_dcf, act_threshold = compute_act_dcf(bona, spoof, model)
+    if eer > 0.5:
+        warnings.warn(polarity_message(eer), PolarityWarning, stacklevel=2)
+    return {
+        "eer": eer, "eer_threshold": eer_threshold,
+        "min_dcf": min_dcf, "min_dcf_threshold": min_dcf_threshold,
+        "act_dcf": act_dcf, "act_dcf_threshold": act_threshold,
+        "cllr": compute_cllr(bona, spoof), "min_cllr": compute_min_cllr(bona, spoof),
+        "auc": auc_from_curve(det_curve(bona, spoof)),
+        "n_bonafide": int(bona.size), "n_spoof": int(spoof.size),
+    }
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """What :func:`evaluate` computes beyond the pooled metrics."""
+
+    by: tuple[str, ...] = ()
+    bootstrap: int = 0
+    seed: int = 0
+    speaker_bootstrap: bool = False
+    asv_scores: str | None = None
+    threshold: float | None = None
+    dev_scores: str | None = None
+    dev_keys: str | None = None
+    compare_scores: str | None = None
+    key_format: str | None = None
+    progress: bool = False
+    model: CostModel = field(default_factory=CostModel)
+
+
+def _quiet_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PolarityWarning)
+        return compute_metrics(scores, labels)
+
+
+def evaluate(scores_path: str | Path, keys_path: str | Path,
+             options: EvaluationOptions = EvaluationOptions()) -> dict:
+    """Evaluate a score file against its keys; returns a JSON-ready dict.
+
+    Pooled metrics at the top level (as :func:`compute_metrics`), plus ``scores``, ``keys``,
+    ``warnings`` (list of str), and when asked: ``eer_ci95``/``min_dcf_ci95`` ([low, high]),
+    ``min_tdcf_2019``/``min_tdcf_2021``, ``at_threshold`` (rates at a fixed or dev EER threshold),
+    ``compare`` (paired bootstrap vs another score file) and ``by`` (``{column: {value: metrics}}``).
+    """
+    trials = load_trials(scores_path, keys_path, options.key_format)
+    report: dict = {"scores": str(scores_path), "keys": str(keys_path)}
+    report.update(_quiet_metrics(trials.scores, trials.labels))
+    report["warnings"] = [polarity_message(report["eer"], str(scores_path))] if report["eer"] > 0.5 else []
+    bona, spoof = trials.bonafide, trials.spoof
+    clusters = _speakers(trials) if options.speaker_bootstrap else None
+    if options.bootstrap:
+        intervals = bootstrap_ci(trials.scores, trials.labels, n_resamples=options.bootstrap,
+                                 seed=options.seed, clusters=clusters, model=options.model,
+                                 progress=options.progress)
+        report["eer_ci95"] = intervals["eer"].to_list()
+        report["min_dcf_ci95"] = intervals["min_dcf"].to_list()
+        report["bootstrap"] = {"n_resamples": options.bootstrap, "seed": options.seed,
+                               "unit": "speaker" if clusters is not None else "utterance"}
+    if options.asv_scores:
+        asv = read_asv_scores(options.asv_scores)
+        report["min_tdcf_2019"] = compute_min_tdcf(bona, spoof, asv, "2019")[0]
+        report["min_tdcf_2021"] = compute_min_tdcf(bona, spoof, asv, "2021")[0]
+    threshold, source = _fixed_threshold(options)
+    if threshold is not None:
+        report["at_threshold"] = {"source": source, **rates_at_threshold(bona, spoof, threshold).to_dict()}
+    if options.compare_scores:
+        other = align(read_scores(options.compare_scores), trials.keys, options.compare_scores)
+        n = options.bootstrap or 1000
+        report["compare"] = {"scores_b": str(options.compare_scores), **{
+            metric: paired_bootstrap(trials.scores, other.scores, trials.labels, metric=metric,
+                                     n_resamples=n, seed=options.seed, clusters=clusters,
+                                     model=options.model, progress=options.progress).to_dict()
+            for metric in ("eer", "min_dcf")}}
+    if options.by:
+        report["by"] = {column: breakdown(trials.scores, trials.labels, trials.keys.column(column),
+                                          _quiet_metrics) for column in options.by}
+    return report
+
+
+def _speakers(trials: ScoredTrials) -> np.ndarray:
+    from ..errors import ScoreFileError
+    if "speaker" not in trials.keys.columns:
+        raise ScoreFileError(f"speaker bootstrap needs a 'speaker' column; this {trials.keys.format} "
+                             f"key file has: {', '.join(trials.keys.columns) or 'none'}",
+                             trials.keys.path or None, field="speaker")
+    return trials.keys.columns["speaker"]
+
+
+def _fixed_threshold(options: EvaluationOptions) -> tuple[float | None, str]:
+    from ..errors import SpoofbenchError
+    if options.threshold is not None and options.dev_scores:
+        raise SpoofbenchError("give either a threshold or dev scores to choose one, not both")
+    if options.threshold is not None:
+        return options.threshold, "given"
+    if options.dev_scores:
+        if not options.dev_keys:
+            raise SpoofbenchError("dev scores need their keys (dev_keys / --dev-keys)")
+        dev = load_trials(options.dev_scores, options.dev_keys, options.key_format)
+        return eer_from_sorted(SortedScores(np.sort(dev.bonafide), np.sort(dev.spoof)))[1], \
+            f"dev EER threshold of {options.dev_scores}"
+    return None, ""
+
+
+__all__ = ["EvaluationOptions", "PolarityWarning", "compute_metrics", "evaluate", "read_keys"]
