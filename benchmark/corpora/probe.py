@@ -1,0 +1,192 @@
+"""Read audio headers fast: in parallel, streamed, and cached by path + mtime + size.
+
+``soundfile.info`` only parses a header, and libsndfile runs without the GIL (cffi releases it),
+so a thread pool overlaps the file-system latency of many small reads. Results are cached in a
+small SQLite file keyed by the absolute path, its modification time (ns) and its size, so a second
+pass over an unchanged corpus costs one ``stat`` per file. Nothing holds audio in memory and both
+inputs and outputs are iterators processed in bounded chunks.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .manifest import Trial
+
+#: Files handed to the pool per round; bounds memory for arbitrarily long inputs.
+CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Header facts of one file, or why it could not be read (``error`` set, numbers 0)."""
+
+    path: str
+    sampling_rate: int = 0
+    num_samples: int = 0
+    channels: int = 0
+    format: str = ""
+    subtype: str = ""
+    size: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def duration(self) -> float:
+        return self.num_samples / self.sampling_rate if self.sampling_rate else 0.0
+
+
+def default_workers() -> int:
+    """Threads for header probing: I/O bound, so more than the cores, capped."""
+    return min(32, (os.cpu_count() or 1) * 4)
+
+
+class ProbeCache:
+    """SQLite cache of :class:`ProbeResult` keyed by (absolute path, mtime_ns, size).
+
+    Safe to share between processes (SQLite locking) and threads (one lock per instance).
+    Failed probes are not cached, so a fixed file is probed again.
+    """
+
+    FILENAME = "probes.sqlite"
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / self.FILENAME
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS probe (path TEXT PRIMARY KEY, mtime_ns INTEGER, "
+                "size INTEGER, sampling_rate INTEGER, num_samples INTEGER, channels INTEGER, "
+                "format TEXT, subtype TEXT)")
+
+    def get_many(self, keys: Sequence[tuple[str, int, int]]) -> dict[str, ProbeResult]:
+        """Cached results for ``(path, mtime_ns, size)`` keys that are still current."""
+        found: dict[str, ProbeResult] = {}
+        with self._lock:
+            cursor = self._db.cursor()
+            for path, mtime_ns, size in keys:
+                row = cursor.execute(
+                    "SELECT sampling_rate, num_samples, channels, format, subtype FROM probe "
+                    "WHERE path = ? AND mtime_ns = ? AND size = ?", (path, mtime_ns, size)).fetchone()
+                if row:
+                    found[path] = ProbeResult(path, row[0], row[1], row[2], row[3], row[4], size)
+        return found
+
+    def put_many(self, rows: Iterable[tuple[ProbeResult, int]]) -> None:
+        """Store successful results with their ``mtime_ns``."""
+        data = [(r.path, mtime_ns, r.size, r.sampling_rate, r.num_samples, r.channels, r.format,
+                 r.subtype) for r, mtime_ns in rows if r.ok]
+        if not data:
+            return
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO probe VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM probe").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "ProbeCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _stat(path: str) -> tuple[str, int, int] | str:
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        return f"missing: {err.strerror or err}"
+    return path, st.st_mtime_ns, st.st_size
+
+
+def probe_header(path: str | os.PathLike, size: int | None = None) -> ProbeResult:
+    """Read one file's header with ``soundfile.info`` (no samples decoded)."""
+    import soundfile
+
+    path = str(path)
+    try:
+        info = soundfile.info(path)
+    except (RuntimeError, OSError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
+        return ProbeResult(path, size=size or 0, error=f"unreadable: {err}")
+    return ProbeResult(path, int(info.samplerate), int(info.frames), int(info.channels),
+                       str(info.format), str(info.subtype), size or 0)
+
+
+def probe_files(paths: Iterable[str | os.PathLike], *, cache: ProbeCache | None = None,
+                workers: int | None = None, serial: bool = False) -> Iterator[ProbeResult]:
+    """Probe ``paths`` in input order, yielding one :class:`ProbeResult` per path.
+
+    Missing files give ``error="missing: ..."``; files libsndfile rejects give
+    ``error="unreadable: ..."``. ``serial=True`` is the single-thread baseline (no pool).
+    """
+    workers = 1 if serial else (workers or default_workers())
+    pool = None if serial else ThreadPoolExecutor(max_workers=workers,
+                                                  thread_name_prefix="probe")
+    mapper = map if pool is None else pool.map
+    try:
+        chunk: list[str] = []
+        for item in paths:
+            chunk.append(os.fspath(item))
+            if len(chunk) >= CHUNK:
+                yield from _probe_chunk(chunk, cache, mapper)
+                chunk = []
+        if chunk:
+            yield from _probe_chunk(chunk, cache, mapper)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _probe_chunk(chunk: list[str], cache: ProbeCache | None, mapper) -> Iterator[ProbeResult]:
+    stats = list(mapper(_stat, chunk))
+    keys = [s for s in stats if isinstance(s, tuple)]
+    cached = cache.get_many(keys) if cache is not None else {}
+    todo = [s for s in keys if s[0] not in cached]
+    fresh = dict(zip((s[0] for s in todo), mapper(lambda s: probe_header(s[0], s[2]), todo)))
+    if cache is not None and fresh:
+        cache.put_many((fresh[s[0]], s[1]) for s in todo)
+    for path, stat in zip(chunk, stats):
+        if isinstance(stat, str):
+            yield ProbeResult(path, error=stat)
+        else:
+            yield cached.get(path) or fresh[path]
+
+
+def probe_trials(trials: Iterable[Trial], root: str | os.PathLike, *,
+                 cache: ProbeCache | None = None, workers: int | None = None
+                 ) -> Iterator[tuple[Trial, ProbeResult]]:
+    """Yield ``(trial with sampling_rate/num_samples/duration filled in, probe result)``.
+
+    A trial whose file is missing or unreadable comes back unchanged with the failed result.
+    Streams: at most :data:`CHUNK` trials are held at a time.
+    """
+    root = Path(root)
+    pending: deque[Trial] = deque()
+
+    def paths() -> Iterator[str]:
+        for trial in trials:
+            pending.append(trial)
+            yield str(trial.audio_path(root))
+
+    for result in probe_files(paths(), cache=cache, workers=workers):
+        trial = pending.popleft()
+        yield (trial.with_probe(result.sampling_rate, result.num_samples)
+               if result.ok else trial), result

@@ -1,0 +1,271 @@
+"""The shape every corpus recipe shares, and ``prepare``: protocol → trials → check → manifest.
+
+A recipe reads a corpus in its published layout (no hand conversion) and yields
+:class:`~spoofbench.corpora.manifest.Trial` records per split. ``prepare`` streams them into
+``<out>/<corpus>_<split>.jsonl.gz``, skipping (and reporting) trials whose audio is missing,
+optionally probing headers, and comparing the count with the published one.
+"""
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
+
+from ..errors import ManifestError
+from .manifest import Trial, write_manifest
+
+#: Audio suffixes that folder-scanning recipes pick up.
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac")
+
+ParseFn = Callable[[Path, str, "Path | None"], Iterator[Trial]]
+SplitsFn = Callable[[Path, "Path | None"], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class CorpusRecipe:
+    """How to read one corpus.
+
+    ``parse(root, split, protocol)`` yields the trials of ``split``; ``protocol`` optionally points
+    at the protocol/metadata file or folder when it does not sit in the published place under
+    ``root``. ``expected`` maps each split to its published trial count (None when unknown).
+    ``list_splits(root, protocol)`` overrides ``expected``'s keys for corpora whose splits come
+    from the data (generic CSV/folder).
+    """
+
+    name: str
+    title: str
+    source: str
+    licence: str
+    expected: Mapping[str, int | None]
+    parse: ParseFn
+    list_splits: SplitsFn | None = None
+    layout: str = ""
+    notes: str = ""
+
+    def splits(self, root: str | os.PathLike, protocol: str | os.PathLike | None = None) -> list[str]:
+        if self.list_splits is not None:
+            return list(self.list_splits(Path(root), _opt_path(protocol)))
+        return list(self.expected)
+
+    def trials(self, root: str | os.PathLike, split: str,
+               protocol: str | os.PathLike | None = None) -> Iterator[Trial]:
+        """The trials of ``split`` as the protocol lists them (audio is not touched)."""
+        known = self.splits(root, protocol)
+        if split not in known:
+            raise ManifestError(f"unknown split {split!r} of corpus {self.name!r}; "
+                                f"expected one of {known}", field="split")
+        return self.parse(Path(root), split, _opt_path(protocol))
+
+
+def _opt_path(value: str | os.PathLike | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by recipes
+
+def find_file(names: Sequence[str], folders: Iterable[Path | None], what: str) -> Path:
+    """The first existing ``folder/name``; else a :class:`ManifestError` listing where it looked."""
+    looked: list[str] = []
+    for folder in folders:
+        if folder is None:
+            continue
+        if folder.is_file():  # the user named the file itself
+            return folder
+        for name in names:
+            candidate = folder / name
+            looked.append(str(candidate))
+            if candidate.is_file():
+                return candidate
+    raise ManifestError(f"{what} not found; looked for: {', '.join(looked) or names}")
+
+
+def safe_id(text: str) -> str:
+    """A trial id from a relative path or name: no whitespace (score files split on it)."""
+    return re.sub(r"\s+", "_", text.strip())
+
+
+def relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def scan_audio(folder: Path) -> list[Path]:
+    """Audio files under ``folder`` (recursive, sorted for determinism; empty if absent)."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()]
+    return sorted(found)
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, whitespace-split fields)`` of non-empty lines of a text protocol."""
+    with open(path, "r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.split()
+            if parts:
+                yield number, parts
+
+
+def need_columns(parts: list[str], count: int, path: Path, number: int, layout: str) -> None:
+    if len(parts) < count:
+        raise ManifestError(f"expected {count} columns ({layout}), got {len(parts)}: "
+                            f"{' '.join(parts)!r}", path=path, line=number)
+
+
+def normalise_label(value: str, path: Path, number: int, field_name: str = "label") -> str:
+    """Map the label spellings corpora use onto ``bonafide`` / ``spoof``."""
+    key = value.strip().lower().replace("_", "-")
+    if key in {"bonafide", "bona-fide", "bona fide", "real", "genuine", "human", "1"}:
+        return "bonafide"
+    if key in {"spoof", "fake", "deepfake", "synthetic", "spoofed", "0"}:
+        return "spoof"
+    raise ManifestError(f"unknown label {value!r}; expected bonafide/bona-fide/real/1 or "
+                        f"spoof/fake/0", path=path, line=number, field=field_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare
+
+@dataclass
+class SplitReport:
+    """What ``prepare`` wrote for one split."""
+
+    split: str
+    manifest: Path
+    listed: int = 0
+    written: int = 0
+    expected: int | None = None
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def count_matches(self) -> bool | None:
+        return None if self.expected is None else self.listed == self.expected
+
+    def describe(self) -> str:
+        text = f"{self.split}: {self.written:,} trials → {self.manifest.name}"
+        if self.expected is not None:
+            diff = self.listed - self.expected
+            text += (f" (protocol lists {self.listed:,}, published {self.expected:,}: "
+                     + ("match)" if diff == 0 else f"DIFFERENCE {diff:+,})"))
+        if self.missing:
+            text += f"; {len(self.missing):,} missing audio skipped (e.g. {self.missing[0]})"
+        if self.unreadable:
+            text += f"; {len(self.unreadable):,} unreadable skipped (e.g. {self.unreadable[0]})"
+        return text
+
+
+@dataclass
+class PrepareReport:
+    corpus: str
+    root: Path
+    splits: list[SplitReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.count_matches is not False and not s.missing and not s.unreadable
+                   for s in self.splits)
+
+
+def manifest_name(corpus: str, split: str) -> str:
+    return f"{corpus}_{split}.jsonl.gz"
+
+
+def _exists_many(paths: list[str], workers: int) -> list[bool]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(os.path.isfile, paths))
+
+
+def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
+            splits: Sequence[str] | None = None, protocol: str | os.PathLike | None = None,
+            probe: bool = False, cache_dir: str | os.PathLike | None = None,
+            workers: int | None = None, check_audio: bool = True,
+            progress: bool = True) -> PrepareReport:
+    """Write ``<out>/<corpus>_<split>.jsonl.gz`` for each split of ``corpus`` found under ``root``.
+
+    Trials whose audio is missing (or, with ``probe``, unreadable) are skipped and reported, not
+    fatal. With ``check_audio=False`` the protocol is written as listed without touching audio.
+    """
+    from . import RECIPES
+    from .probe import ProbeCache, default_workers, probe_trials
+
+    recipe: CorpusRecipe = RECIPES.get(corpus)
+    root, out = Path(root), Path(out)
+    if not root.is_dir():
+        raise ManifestError(f"corpus root is not a directory (expected the folder holding "
+                            f"{recipe.layout or 'the corpus'})", path=root)
+    workers = workers or default_workers()
+    chosen = list(splits) if splits else recipe.splits(root, protocol)
+    cache = ProbeCache(cache_dir) if probe and cache_dir else None
+    reports = []
+    try:
+        for split in chosen:
+            report = SplitReport(split, out / manifest_name(recipe.name, split),
+                                 expected=recipe.expected.get(split))
+            trials = _counted(recipe.trials(root, split, protocol), report)
+            if probe:
+                kept = _probed(probe_trials(trials, root, cache=cache, workers=workers), report)
+            elif check_audio:
+                kept = _existing(trials, root, report, workers)
+            else:
+                kept = trials
+            report.written = write_manifest(report.manifest,
+                                            _progress(kept, report, progress, recipe.name))
+            reports.append(report)
+    finally:
+        if cache is not None:
+            cache.close()
+    return PrepareReport(recipe.name, root, reports)
+
+
+def _counted(trials: Iterator[Trial], report: SplitReport) -> Iterator[Trial]:
+    for trial in trials:
+        report.listed += 1
+        yield trial
+
+
+def _probed(pairs, report: SplitReport) -> Iterator[Trial]:
+    for trial, result in pairs:
+        if result.ok:
+            yield trial
+        elif result.error and result.error.startswith("missing"):
+            report.missing.append(trial.path)
+        else:
+            report.unreadable.append(trial.path)
+
+
+def _existing(trials: Iterator[Trial], root: Path, report: SplitReport,
+              workers: int, chunk: int = 4096) -> Iterator[Trial]:
+    buffer: list[Trial] = []
+
+    def flush() -> Iterator[Trial]:
+        flags = _exists_many([str(t.audio_path(root)) for t in buffer], workers)
+        for trial, exists in zip(buffer, flags):
+            if exists:
+                yield trial
+            else:
+                report.missing.append(trial.path)
+
+    for trial in trials:
+        buffer.append(trial)
+        if len(buffer) >= chunk:
+            yield from flush()
+            buffer = []
+    yield from flush()
+
+
+def _progress(trials: Iterator[Trial], report: SplitReport, enabled: bool,
+              corpus: str) -> Iterator[Trial]:
+    if not enabled:
+        yield from trials
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"{corpus} {report.split}", total=report.expected)
+        for trial in trials:
+            yield trial
+            bar.advance(task)

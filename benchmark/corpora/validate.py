@@ -1,0 +1,269 @@
+"""Check every trial of a manifest against its audio and report all problems, not the first.
+
+Checks per trial: duplicate id, missing file, empty file, unreadable (libsndfile rejects it),
+truncated (fewer samples decodable than the header promises), no samples, wrong sample rate,
+clipped (a run of full-scale samples), silent (peak below a floor), and recorded-vs-actual
+sample-rate/length mismatch. Label values are checked when the manifest is read
+(:class:`~spoofbench.errors.ManifestError` with file:line:field); ``validate_manifest`` reads the
+manifest line by line itself so that bad rows are reported as problems too, and carries on.
+
+Audio is decoded one file at a time in blocks (never a whole corpus in memory), in a thread pool.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import ManifestError
+from .manifest import Trial, write_manifest
+
+#: Problem kinds, in the order reports list them.
+KINDS = ("bad_row", "duplicate_id", "missing", "empty", "unreadable", "truncated", "no_samples",
+         "wrong_sample_rate", "length_mismatch", "clipped", "silent")
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Thresholds of the audio checks.
+
+    ``clip_level``: |x| at or above this counts as full scale; ``clip_run``: that many consecutive
+    full-scale samples make a file clipped. ``silence_peak``: a peak below it is silent.
+    """
+
+    expect_sr: int | None = None
+    clip_level: float = 0.999
+    clip_run: int = 8
+    silence_peak: float = 1e-4
+    block_frames: int = 65_536
+    workers: int = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    trial_id: str
+    path: str
+    detail: str
+    line: int | None = None
+
+    def describe(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{self.kind}: {where}{self.trial_id} ({self.path}): {self.detail}"
+
+
+@dataclass
+class ValidationReport:
+    manifest: Path
+    root: Path
+    checked: int = 0
+    kept: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for problem in self.problems:
+            out[problem.kind] = out.get(problem.kind, 0) + 1
+        return {k: out[k] for k in KINDS if k in out}
+
+
+def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tuple[str, str]]:
+    """``(kind, detail)`` for every audio problem of ``trial`` (empty list when fine)."""
+    import soundfile
+
+    path = trial.audio_path(root)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return [("missing", f"no file at {path}")]
+    except OSError as err:
+        return [("unreadable", f"cannot stat: {err}")]
+    if size == 0:
+        return [("empty", "file has 0 bytes")]
+    problems: list[tuple[str, str]] = []
+    try:
+        with soundfile.SoundFile(str(path)) as handle:
+            rate, declared = handle.samplerate, handle.frames
+            decoded, peak, run, longest = 0, 0.0, 0, 0
+            try:
+                for block in handle.blocks(blocksize=config.block_frames, dtype="float32",
+                                           always_2d=True):
+                    if block.size == 0:
+                        break
+                    decoded += block.shape[0]
+                    magnitude = np.abs(block).max(axis=1)
+                    peak = max(peak, float(magnitude.max()))
+                    run, longest = _longest_run(magnitude >= config.clip_level, run, longest)
+            except (RuntimeError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
+                problems.append(("truncated", f"decoding stopped after {decoded} of {declared} "
+                                              f"samples: {err}"))
+    except (RuntimeError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
+        return [("unreadable", str(err))]
+    if not problems and decoded < declared:
+        problems.append(("truncated", f"header promises {declared} samples, only {decoded} decode"))
+    if declared == 0 and decoded == 0:
+        problems.append(("no_samples", "audio header is valid but holds no samples"))
+    if config.expect_sr is not None and rate != config.expect_sr:
+        problems.append(("wrong_sample_rate", f"{rate} Hz, expected {config.expect_sr} Hz"))
+    if trial.sampling_rate is not None and trial.sampling_rate != rate:
+        problems.append(("length_mismatch", f"manifest says {trial.sampling_rate} Hz, file is {rate} Hz"))
+    elif trial.num_samples is not None and trial.num_samples != declared:
+        problems.append(("length_mismatch", f"manifest says {trial.num_samples} samples, file "
+                                            f"has {declared}"))
+    if decoded and longest >= config.clip_run:
+        problems.append(("clipped", f"{longest} consecutive full-scale samples "
+                                    f"(|x| >= {config.clip_level})"))
+    if decoded and peak < config.silence_peak:
+        problems.append(("silent", f"peak {peak:.2e} below {config.silence_peak:.0e}"))
+    return problems
+
+
+def _longest_run(flags: np.ndarray, run: int, longest: int) -> tuple[int, int]:
+    """Update (current run, longest run) of True values across blocks."""
+    if not flags.any():
+        return 0, longest
+    if flags.all():
+        run += flags.size
+        return run, max(longest, run)
+    idx = np.flatnonzero(~flags)
+    longest = max(longest, run + int(idx[0]))  # run continuing from the previous block
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if starts.size:
+        longest = max(longest, int((ends - starts).max()))
+    run = flags.size - 1 - int(idx[-1])
+    return run, max(longest, run)
+
+
+def _rows(path: Path, report: ValidationReport) -> Iterator[tuple[int, Trial]]:
+    """Trials of a manifest; bad rows become ``bad_row`` problems instead of stopping."""
+    if not path.is_file():
+        raise ManifestError("manifest not found", path=path)
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    raw = gzip.open(path, "rb") if gz else open(path, "rb")
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                yield number, Trial.from_dict(data)
+            except ManifestError as err:
+                row_id = data.get("id", "?") if isinstance(data, dict) else "?"
+                row_path = data.get("path", "?") if isinstance(data, dict) else "?"
+                report.problems.append(Problem("bad_row", str(row_id), str(row_path),
+                                               str(err), line=number))
+            except (json.JSONDecodeError, TypeError) as err:
+                report.problems.append(Problem("bad_row", "?", "?", f"not a trial: {err}",
+                                               line=number))
+
+
+def validate_manifest(manifest: str | os.PathLike, root: str | os.PathLike, *,
+                      config: ValidationConfig = ValidationConfig(),
+                      write_clean: str | os.PathLike | None = None,
+                      progress: bool = True) -> ValidationReport:
+    """Check every trial of ``manifest`` under ``root``; optionally write a cleaned manifest.
+
+    With ``write_clean`` the trials without problems go to that path and the rejected ones, with
+    their reasons, to ``<write_clean stem>.rejects.jsonl`` beside it (one JSON object per line:
+    ``line``, ``id``, ``path``, ``problems``). Both writes are atomic.
+    """
+    manifest, root = Path(manifest), Path(root)
+    report = ValidationReport(manifest, root)
+    seen: dict[str, int] = {}
+    bad_lines: set[int] = set()
+    bad_by_line: dict[int, list[Problem]] = {}
+
+    def jobs() -> Iterator[tuple[int, Trial]]:
+        for number, trial in _rows(manifest, report):
+            if trial.id in seen:
+                problem = Problem("duplicate_id", trial.id, trial.path,
+                                  f"id first used on line {seen[trial.id]}", line=number)
+                report.problems.append(problem)
+                bad_by_line.setdefault(number, []).append(problem)
+            else:
+                seen[trial.id] = number
+            yield number, trial
+
+    clean: list[tuple[int, Trial]] = []
+    with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+        results = _chunked_map(pool, lambda job: (job, check_audio(job[1], root, config)),
+                               jobs())
+        for (number, trial), found in _progress(results, progress):
+            report.checked += 1
+            for kind, detail in found:
+                problem = Problem(kind, trial.id, trial.path, detail, line=number)
+                report.problems.append(problem)
+                bad_by_line.setdefault(number, []).append(problem)
+            if number in bad_by_line:
+                bad_lines.add(number)
+            elif write_clean is not None:
+                clean.append((number, trial))
+    report.kept = report.checked - len(bad_lines)
+    report.problems.sort(key=lambda p: (p.line or 0, KINDS.index(p.kind)))
+    if write_clean is not None:
+        _write_clean(Path(write_clean), clean, report)
+    return report
+
+
+def _chunked_map(pool: ThreadPoolExecutor, fn, items, chunk: int = 512):
+    """``pool.map`` in bounded chunks, so a long manifest never becomes a million futures."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= chunk:
+            yield from pool.map(fn, batch)
+            batch = []
+    if batch:
+        yield from pool.map(fn, batch)
+
+
+def rejects_path(clean_path: Path) -> Path:
+    name = clean_path.name
+    for suffix in (".jsonl.gz", ".jsonl"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return clean_path.with_name(f"{name}.rejects.jsonl")
+
+
+def _write_clean(path: Path, clean: list[tuple[int, Trial]], report: ValidationReport) -> None:
+    write_manifest(path, (trial for _, trial in clean))
+    grouped: dict[int, list[Problem]] = {}
+    for problem in report.problems:
+        grouped.setdefault(problem.line or 0, []).append(problem)
+    target = rejects_path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for line, problems in sorted(grouped.items()):
+            handle.write(json.dumps({"line": line, "id": problems[0].trial_id,
+                                     "path": problems[0].path,
+                                     "problems": [{"kind": p.kind, "detail": p.detail}
+                                                  for p in problems]}, ensure_ascii=False) + "\n")
+    os.replace(tmp, target)
+
+
+def _progress(results, enabled: bool):
+    if not enabled:
+        yield from results
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("validating {task.completed} trials"),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("validate", total=None)
+        for item in results:
+            yield item
+            bar.advance(task)
