@@ -1,0 +1,164 @@
+"""Apply a codec condition to one clip: the public entry point of the codec matrix.
+
+``input rate → [band-limit] → coding rate → engine (encode+decode) → align (delay removed,
+length = input) → [frame loss] → input rate``. The encoder's delay (priming, look-ahead, decoder
+delay) is measured once per (condition, engine) by coding a fixed probe signal and
+cross-correlating, then removed from every clip, so the output is time-aligned to the input.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from spoofbench.errors import CodecError
+
+from . import dsp
+from .cache import CodecCache
+from .catalog import get_condition
+from .condition import CodecCondition
+from .engines import select_engine
+
+_DELAYS: dict[tuple, int] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class CodingReport:
+    """What one coding did: ``wave`` (T,) float32 at the input rate, the encoded payload size,
+    the engine's name, the delay removed (samples at the decoder's rate) and whether it came
+    from the cache (then ``encoded_bytes`` is None)."""
+
+    wave: np.ndarray
+    encoded_bytes: int | None
+    engine: str
+    delay: int
+    cached: bool
+    seconds: float
+
+
+def _condition(condition: CodecCondition | str) -> CodecCondition:
+    return get_condition(condition) if isinstance(condition, str) else condition
+
+
+def coding_rate(condition: CodecCondition, input_rate: int) -> int:
+    return condition.sample_rate or int(input_rate)
+
+
+def condition_provenance(condition: CodecCondition | str) -> dict:
+    """Engine, library and version that code ``condition`` here (for result.json), plus the
+    resampler, the encoder and whether it can run at all (``available``, ``reason``)."""
+    condition = _condition(condition)
+    out = {"condition": condition.id, "codec": condition.codec, "encoder": condition.encoder,
+           "resampler": dsp.RESAMPLER}
+    if condition.is_identity:
+        return {**out, "engine": "none", "library": "-", "version": "-", "available": True, "reason": ""}
+    engine, why = select_engine(condition)
+    if engine is None:
+        return {**out, "engine": None, "library": None, "version": None, "available": False, "reason": why}
+    return {**out, **engine.provenance(), "available": True, "reason": ""}
+
+
+def _probe(rate: int) -> np.ndarray:
+    """1 s of seeded, band-limited, syllable-modulated noise at about -20 dBFS (the delay probe)."""
+    n = rate
+    rng = np.random.default_rng(20240611)
+    noise = rng.standard_normal(n)
+    x = dsp.band_limit(noise, rate, (200.0, min(3400.0, 0.45 * rate)), 4)
+    t = np.arange(n) / rate
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * t) ** 2
+    x = x * envelope
+    return 0.1 * x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+
+def engine_delay(condition: CodecCondition, engine, rate: int) -> int:
+    """Samples (at the decoder's output rate) the engine's output lags its input; measured once."""
+    cache_key = (condition.codec, condition.encoder, condition.bitrate, condition.quality,
+                 condition.options, engine.name, rate)
+    with _LOCK:
+        if cache_key in _DELAYS:
+            return _DELAYS[cache_key]
+    probe = _probe(rate)
+    coded = engine.code(probe, rate, condition)
+    reference = dsp.resample(probe, rate, coded.rate)
+    lag, _ = dsp.estimate_delay(reference, coded.samples, max_lag=min(len(reference) // 2, 8192))
+    lag = max(lag, 0)
+    with _LOCK:
+        _DELAYS[cache_key] = lag
+    return lag
+
+
+def _validate(wave, sample_rate, condition: CodecCondition, key: str) -> np.ndarray:
+    where = f"condition {condition.id!r}, clip {key!r}"
+    if not isinstance(wave, np.ndarray):
+        raise CodecError(f"{where}: wave must be a numpy array, got {type(wave).__name__}")
+    if wave.ndim != 1:
+        raise CodecError(f"{where}: wave must be 1-D (samples,), got shape {wave.shape}")
+    if not np.issubdtype(wave.dtype, np.floating):
+        raise CodecError(f"{where}: wave must be float in [-1, 1], got dtype {wave.dtype}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise CodecError(f"{where}: sample_rate must be a positive integer, got {sample_rate!r}")
+    if len(wave) == 0:
+        raise CodecError(f"{where}: the clip is empty (0 samples)")
+    if not np.all(np.isfinite(wave)):
+        raise CodecError(f"{where}: the clip holds NaN or infinite samples")
+    return wave
+
+
+def apply_condition_report(wave: np.ndarray, sample_rate: int, condition: CodecCondition | str, *,
+                           key: str = "", cache: CodecCache | None = None) -> CodingReport:
+    """Like :func:`apply_condition` but also says how the clip was coded."""
+    condition = _condition(condition)
+    wave = _validate(wave, sample_rate, condition, key)
+    start = time.perf_counter()
+    if condition.is_identity:
+        return CodingReport(wave.astype(np.float32, copy=False), 0, "none", 0, False, 0.0)
+    engine, why = select_engine(condition)
+    if engine is None:
+        raise CodecError(f"condition {condition.id!r}, clip {key!r}: no engine can run it here ({why})")
+    cache_key = None
+    if cache is not None:
+        cache_key = cache.make_key(wave, sample_rate, condition.to_dict(), engine.provenance(),
+                                   key if condition.is_random else "")
+        hit = cache.get(cache_key)
+        if hit is not None and len(hit) == len(wave):
+            return CodingReport(hit, None, engine.name, -1, True, time.perf_counter() - start)
+    try:
+        out, encoded_bytes, delay = _code(wave.astype(np.float64), int(sample_rate), condition, engine, key)
+    except CodecError as err:
+        raise CodecError(f"condition {condition.id!r}, clip {key!r}: {err}") from err
+    if cache is not None:
+        cache.put(cache_key, out)
+    return CodingReport(out, encoded_bytes, engine.name, delay, False, time.perf_counter() - start)
+
+
+def apply_condition(wave: np.ndarray, sample_rate: int, condition: CodecCondition | str, *,
+                    key: str = "", cache: CodecCache | None = None) -> np.ndarray:
+    """Code ``wave`` (T,) float in [-1, 1] at ``sample_rate`` through ``condition``.
+
+    Returns (T,) float32 at the same rate, time-aligned to the input. ``key`` (the trial id)
+    seeds random elements (packet loss). With ``cache`` a clip is coded once. Raises
+    :class:`~spoofbench.errors.CodecError` naming the condition and clip, with FFmpeg's message.
+    """
+    return apply_condition_report(wave, sample_rate, condition, key=key, cache=cache).wave
+
+
+def _code(x: np.ndarray, rate: int, condition: CodecCondition, engine, key: str) -> tuple[np.ndarray, int, int]:
+    channel = condition.channel
+    if channel is not None and channel.band is not None:
+        x_in = dsp.band_limit(x, rate, channel.band, channel.band_order)
+    else:
+        x_in = x
+    code_rate = coding_rate(condition, rate)
+    at_code_rate = dsp.resample(x_in, rate, code_rate)
+    coded = engine.code(at_code_rate, code_rate, condition)
+    delay = engine_delay(condition, engine, code_rate)
+    expected = int(round(len(at_code_rate) * coded.rate / code_rate))
+    y = dsp.fit_length(coded.samples, delay, expected)
+    if channel is not None and channel.loss_rate > 0:
+        y, _ = dsp.erase_frames(y, coded.rate, channel.loss_rate, channel.frame_ms,
+                                dsp.loss_seed(key, condition.id), channel.concealment_gain)
+    back = dsp.resample(y, coded.rate, rate)
+    return dsp.fit_length(back, 0, len(x)).astype(np.float32), coded.encoded_bytes, delay
