@@ -62,13 +62,13 @@ def condition_provenance(condition: CodecCondition | str) -> dict:
 
 
 def _probe(rate: int) -> np.ndarray:
-    """1 s of seeded, band-limited, syllable-modulated noise at about -20 dBFS (the delay probe)."""
+    """1 s of seeded, band-limited noise at about -20 dBFS under a random (aperiodic) syllable-rate
+    envelope: the delay probe. Aperiodic, so the cross-correlation has a single peak."""
     n = rate
     rng = np.random.default_rng(20240611)
-    noise = rng.standard_normal(n)
-    x = dsp.band_limit(noise, rate, (200.0, min(3400.0, 0.45 * rate)), 4)
-    t = np.arange(n) / rate
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * t) ** 2
+    x = dsp.band_limit(rng.standard_normal(n), rate, (200.0, min(3400.0, 0.45 * rate)), 4)
+    knots = rng.uniform(0.02, 1.0, size=21)  # one gain every 50 ms
+    envelope = np.interp(np.arange(n), np.linspace(0, n, len(knots)), knots)
     x = x * envelope
     return 0.1 * x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
 

@@ -1,0 +1,149 @@
+"""``spoofbench codecs``: list, check and apply codec conditions (thin layer over spoofbench.codecs)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from spoofbench.cli import command_parser
+from spoofbench.errors import CodecError, InputFileError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = command_parser(subparsers, "codecs", help="codec conditions: list, check, apply",
+                            example="spoofbench codecs list --matrix telephony\n"
+                                    "spoofbench codecs check\n"
+                                    "spoofbench codecs apply amr_nb_12k2 in.wav out.wav")
+    sub = parser.add_subparsers(dest="codecs_command", metavar="ACTION")
+
+    p = command_parser(sub, "list", help="list conditions (id, codec, bitrate, rate, engine, available)",
+                       example="spoofbench codecs list --matrix default --json")
+    p.add_argument("--matrix", default=None, help="a named matrix (default: all registered conditions)")
+    p.add_argument("--conditions", type=Path, default=None, help="a YAML of extra conditions to load first")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_list)
+
+    p = command_parser(sub, "check", help="which conditions run on this machine, and why not "
+                                          "(exit 0; unavailable ones are listed; --strict exits 1)",
+                       example="spoofbench codecs check --matrix default")
+    p.add_argument("--matrix", default="default", help="matrix to check (default: default)")
+    p.add_argument("--conditions", type=Path, default=None, help="a YAML of extra conditions to load first")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any condition cannot run")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_check)
+
+    p = command_parser(sub, "apply", help="code one audio file through a condition",
+                       example="spoofbench codecs apply gsm_fr speech.wav speech_gsm.wav")
+    p.add_argument("condition", help="condition id (see `spoofbench codecs list`)")
+    p.add_argument("input", type=Path, help="input audio file (any format soundfile reads)")
+    p.add_argument("output", type=Path, help="output WAV (same rate and length as the input)")
+    p.add_argument("--key", default="", help="trial key seeding packet loss (default: the file name)")
+    p.add_argument("--conditions", type=Path, default=None, help="a YAML of extra conditions to load first")
+    p.set_defaults(func=_apply)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _selected(args):
+    from spoofbench.codecs import CONDITIONS, get_condition, get_matrix, load_conditions
+
+    if args.conditions is not None:
+        load_conditions(args.conditions)
+    if args.matrix:
+        return get_matrix(args.matrix)
+    return [get_condition(name) for name in CONDITIONS.names()]
+
+
+def _rows(conditions, statuses=None):
+    from spoofbench.codecs import condition_provenance
+
+    rows = []
+    for i, cond in enumerate(conditions):
+        prov = condition_provenance(cond)
+        row = {"id": cond.id, "codec": cond.codec, "encoder": cond.encoder, "bitrate": cond.bitrate,
+               "quality": cond.quality, "sample_rate": cond.sample_rate,
+               "channel": cond.channel.to_dict() if cond.channel else None,
+               "engine": prov["engine"], "library": prov["library"], "available": prov["available"],
+               "reason": prov["reason"]}
+        if statuses is not None:
+            row["works"] = statuses[i].works
+            row["reason"] = statuses[i].reason
+        rows.append(row)
+    return rows
+
+
+def _print_table(rows, extra: bool = False) -> None:
+    header = f"{'id':16} {'codec':10} {'bitrate':>8} {'rate':>6} {'engine':7} available"
+    print(header)
+    for r in rows:
+        bitrate = f"{r['bitrate'] / 1000:g}k" if r["bitrate"] else (f"q{r['quality']:g}" if r["quality"] is not None else "-")
+        rate = str(r["sample_rate"] or "input")
+        ok = "yes" if r["available"] and r.get("works", True) is not False else "NO"
+        line = f"{r['id']:16} {r['codec']:10} {bitrate:>8} {rate:>6} {str(r['engine'] or '-'):7} {ok}"
+        if ok == "NO" or (extra and r["reason"]):
+            line += f"  ({r['reason']})"
+        print(line)
+
+
+def _list(args) -> int:
+    rows = _rows(_selected(args))
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+    else:
+        _print_table(rows)
+    return 0
+
+
+def _check(args) -> int:
+    from spoofbench.codecs import check_conditions
+
+    conditions = _selected(args)
+    statuses = check_conditions(conditions, smoke=True)
+    rows = _rows(conditions, statuses)
+    bad = [r for r in rows if not r["available"] or r["works"] is False]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+    else:
+        _print_table(rows, extra=True)
+        print(f"\n{len(rows) - len(bad)}/{len(rows)} conditions run here"
+              + (f"; cannot run: {', '.join(r['id'] for r in bad)}" if bad else ""))
+    return 1 if (bad and args.strict) else 0
+
+
+def _apply(args) -> int:
+    import numpy as np
+    import soundfile as sf
+
+    from spoofbench.codecs import apply_condition_report, condition_provenance, get_condition
+
+    if args.conditions is not None:
+        from spoofbench.codecs import load_conditions
+        load_conditions(args.conditions)
+    condition = get_condition(args.condition)
+    try:
+        wave, rate = sf.read(str(args.input), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, OSError) as err:
+        raise InputFileError(f"cannot read audio: {err}", args.input) from err
+    if wave.shape[1] > 1:
+        print(f"note: {args.input} has {wave.shape[1]} channels; coding their mean", file=sys.stderr)
+    mono = wave.mean(axis=1).astype(np.float32)
+    report = apply_condition_report(mono, int(rate), condition, key=args.key or args.input.name)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=args.output.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, report.wave, int(rate), subtype="FLOAT")
+        os.replace(tmp, args.output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    prov = condition_provenance(condition)
+    seconds = len(mono) / rate
+    kbps = f", {report.encoded_bytes * 8 / seconds / 1000:.2f} kbit/s measured" if report.encoded_bytes else ""
+    print(f"{args.output}: {condition.id} via {prov['engine']} ({prov['library']}), "
+          f"{len(report.wave)} samples at {rate} Hz{kbps}")
+    return 0
