@@ -47,6 +47,14 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             yield number, {k.strip(): (v or "").strip() for k, v in row.items() if k}
 
 
+def csv_corpus(root: Path, protocol: Path | None) -> str:
+    return safe_id(_csv_path(root, protocol).stem) or "csv"
+
+
+def folder_corpus(root: Path, protocol: Path | None) -> str:
+    return safe_id(root.resolve().name) or "folder"
+
+
 def csv_splits(root: Path, protocol: Path | None) -> list[str]:
     path = _csv_path(root, protocol)
     return sorted({row.get("split") or "all" for _, row in _csv_rows(path)})
@@ -54,7 +62,7 @@ def csv_splits(root: Path, protocol: Path | None) -> list[str]:
 
 def parse_csv(root: Path, split: str, protocol: Path | None) -> Iterator[Trial]:
     path = _csv_path(root, protocol)
-    corpus = safe_id(path.stem)
+    corpus = csv_corpus(root, protocol)
     for number, row in _csv_rows(path):
         if (row.get("split") or "all") != split:
             continue
@@ -92,7 +100,7 @@ def folder_splits(root: Path, protocol: Path | None) -> list[str]:
 def parse_folder(root: Path, split: str, protocol: Path | None) -> Iterator[Trial]:
     base = root if split == "all" and any(_class_dirs(root)) else root / split
     real, fake = _class_dirs(base)
-    corpus = safe_id(root.name) or "folder"
+    corpus = folder_corpus(root, protocol)
     for label, folders in (("bonafide", real), ("spoof", fake)):
         for folder in folders:
             for path in scan_audio(folder):
@@ -107,9 +115,11 @@ def parse_folder(root: Path, split: str, protocol: Path | None) -> Iterator[Tria
 CSV = CorpusRecipe(
     name="csv", title="Any corpus listed in a CSV (path,label[,split,speaker,attack,...])",
     source="-", licence="-", expected={}, parse=parse_csv, list_splits=csv_splits,
+    corpus_name=csv_corpus,
     layout="<root>/<list>.csv with paths relative to <root>")
 
 FOLDER = CorpusRecipe(
     name="folder", title="Any corpus in real/ and fake/ folders (optionally per split)",
     source="-", licence="-", expected={}, parse=parse_folder, list_splits=folder_splits,
+    corpus_name=folder_corpus,
     layout="<root>/{real,fake}/ or <root>/<split>/{real,fake}/")

@@ -42,6 +42,7 @@ class CorpusRecipe:
     expected: Mapping[str, int | None]
     parse: ParseFn
     list_splits: SplitsFn | None = None
+    corpus_name: Callable[[Path, "Path | None"], str] | None = None
     layout: str = ""
     notes: str = ""
 
@@ -49,6 +50,12 @@ class CorpusRecipe:
         if self.list_splits is not None:
             return list(self.list_splits(Path(root), _opt_path(protocol)))
         return list(self.expected)
+
+    def corpus(self, root: str | os.PathLike, protocol: str | os.PathLike | None = None) -> str:
+        """The ``corpus`` value of the trials (the recipe name unless derived from the data)."""
+        if self.corpus_name is not None:
+            return self.corpus_name(Path(root), _opt_path(protocol))
+        return self.name
 
     def trials(self, root: str | os.PathLike, split: str,
                protocol: str | os.PathLike | None = None) -> Iterator[Trial]:
@@ -203,7 +210,7 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
     reports = []
     try:
         for split in chosen:
-            report = SplitReport(split, out / manifest_name(recipe.name, split),
+            report = SplitReport(split, out / manifest_name(recipe.corpus(root, protocol), split),
                                  expected=recipe.expected.get(split))
             trials = _counted(recipe.trials(root, split, protocol), report)
             if probe:

@@ -110,6 +110,11 @@ def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tupl
                                               f"samples: {err}"))
     except (RuntimeError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
         return [("unreadable", str(err))]
+    if not problems and path.suffix.lower() == ".wav":
+        shortfall = wav_data_shortfall(path, size)
+        if shortfall > 0:
+            problems.append(("truncated", f"RIFF data chunk declares {shortfall} bytes more than "
+                                          f"the file holds"))
     if not problems and decoded < declared:
         problems.append(("truncated", f"header promises {declared} samples, only {decoded} decode"))
     if declared == 0 and decoded == 0:
@@ -127,6 +132,31 @@ def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tupl
     if decoded and peak < config.silence_peak:
         problems.append(("silent", f"peak {peak:.2e} below {config.silence_peak:.0e}"))
     return problems
+
+
+def wav_data_shortfall(path: Path, size: int) -> int:
+    """Bytes the RIFF ``data`` chunk declares beyond the end of the file (0 when complete).
+
+    libsndfile silently reads a cut WAV to its end, so truncation is found from the header.
+    """
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        offset = 12
+        while True:
+            handle.seek(offset)
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return 0
+            chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"data":
+                if chunk_size in (0, 0xFFFFFFFF):  # streaming writers leave it unset
+                    return 0
+                return max(0, offset + 8 + chunk_size - size)
+            offset += 8 + chunk_size + (chunk_size & 1)
 
 
 def _longest_run(flags: np.ndarray, run: int, longest: int) -> tuple[int, int]:
