@@ -1,0 +1,65 @@
+"""``spoofbench score``: score a manifest through codec conditions (thin over spoofbench.engine)."""
+from __future__ import annotations
+
+import argparse
+
+from spoofbench.cli import command_parser
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = command_parser(
+        subparsers, "score", help="score a test manifest with a trained detector, one file per codec condition",
+        example="""
+        spoofbench score --run runs/rawcnn_demo --manifest eval.jsonl.gz --root ~/corpora/demo \\
+            --codec none --codec mp3_32k --out runs/rawcnn_demo/scores
+        spoofbench score --detector aasist --checkpoint AASIST.pth --manifest eval.jsonl.gz --root R --out scores""")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--run", help="a `spoofbench train` run dir (uses its best checkpoint)")
+    who.add_argument("--detector", help="detector name (with --checkpoint)")
+    p.add_argument("--preset", help="detector preset")
+    p.add_argument("--checkpoint", help="checkpoint file (spoofbench or official weights)")
+    p.add_argument("--manifest", required=True, help="test manifest (.jsonl[.gz])")
+    p.add_argument("--root", required=True, help="corpus root the manifest's paths are relative to")
+    p.add_argument("--testset", help="name in the score file names (default: from the manifest file name)")
+    p.add_argument("--codec", action="append", help="codec condition id, repeatable (default: none)")
+    p.add_argument("--out", help="output dir (default: RUN/scores with --run)")
+    p.add_argument("--config", help="score config YAML (ScoreConfig fields)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--cache-dir", help="codec cache directory")
+    p.add_argument("--no-resume", action="store_true", help="rescore from scratch instead of skipping done trials")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from spoofbench.engine import ScoreConfig, load_run_detector, score
+    from spoofbench.errors import ConfigError
+
+    if args.run:
+        detector = load_run_detector(args.run)
+        out = args.out or str(Path(args.run) / "scores")
+    else:
+        if not args.checkpoint:
+            raise ConfigError("--detector needs --checkpoint (or use --run RUN_DIR)", field="--checkpoint")
+        if not args.out:
+            raise ConfigError("--out is required with --detector", field="--out")
+        from spoofbench.models import build_detector
+        detector = build_detector(args.detector, args.preset, checkpoint=args.checkpoint)
+        out = args.out
+    config = ScoreConfig.from_yaml(args.config) if args.config else ScoreConfig()
+    changes = {"codecs": tuple(args.codec) if args.codec else None, "batch_size": args.batch_size,
+               "num_workers": args.workers, "device": args.device, "cache_dir": args.cache_dir,
+               "resume": False if args.no_resume else None}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        config = ScoreConfig.from_dict({**config.to_dict(), **changes})
+    result = score(detector, args.manifest, root=args.root, out_dir=out, testset=args.testset, config=config,
+                   progress=not args.no_progress)
+    for f in result.files:
+        print(f"{f.scores}: {f.n_scored} scored, {f.n_failed} failed, {f.n_resumed} from an earlier run "
+              f"({f.clips_per_s:.1f} clips/s)")
+    return 0

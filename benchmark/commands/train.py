@@ -1,0 +1,55 @@
+"""``spoofbench train``: train a detector and select it on dev EER (thin over spoofbench.engine)."""
+from __future__ import annotations
+
+import argparse
+
+from spoofbench.cli import command_parser
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = command_parser(
+        subparsers, "train", help="train a detector on a protocol's train set, selecting on dev EER",
+        example="""
+        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml \\
+            --root ~/corpora/demo --out runs/rawcnn_demo --epochs 5
+        spoofbench train --detector rawcnn_2m --protocol p.yaml --root R --out runs/rawcnn_demo --resume""")
+    p.add_argument("--detector", help="detector name (spoofbench models); may come from --config")
+    p.add_argument("--preset", help="detector preset (default: the detector's default)")
+    p.add_argument("--protocol", help="protocol YAML whose train/dev sets are used")
+    p.add_argument("--manifests-dir", help="where the protocol's manifests live (default: the protocol's)")
+    p.add_argument("--train-manifest", help="train manifest (.jsonl[.gz]) instead of a protocol")
+    p.add_argument("--dev-manifest", help="dev manifest (.jsonl[.gz]) instead of a protocol")
+    p.add_argument("--root", required=True, help="corpus root the manifests' paths are relative to")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, log.csv, config.yaml)")
+    p.add_argument("--config", help="training config YAML (TrainConfig fields)")
+    p.add_argument("--resume", action="store_true", help="continue from the run dir's last complete epoch")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto (GPU when present)")
+    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--batch-size", type=int, help="override the config's batch size")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spoofbench.engine import TrainConfig, train_from_files
+    from spoofbench.errors import ConfigError
+
+    cli = {"detector": args.detector, "preset": args.preset, "device": args.device, "epochs": args.epochs,
+           "seed": args.seed, "num_workers": args.workers, "batch_size": args.batch_size}
+    cli = {k: v for k, v in cli.items() if v is not None}
+    if args.config:
+        config = TrainConfig.from_yaml(args.config)
+        config = config.replace(**cli) if cli else config
+    else:
+        if "detector" not in cli:
+            raise ConfigError("no detector: pass --detector NAME or a --config with 'detector'", field="detector")
+        config = TrainConfig.from_dict(cli)
+    result = train_from_files(config, root=args.root, out_dir=args.out, protocol=args.protocol,
+                              manifests_dir=args.manifests_dir, train_manifest=args.train_manifest,
+                              dev_manifest=args.dev_manifest, resume=args.resume, progress=not args.no_progress)
+    print(f"best dev EER {100 * result.best_dev_eer:.3f}% at epoch {result.best_epoch} "
+          f"({result.epochs_run} epochs{', stopped early' if result.stopped_early else ''}); "
+          f"checkpoint {result.best_checkpoint}")
+    return 0

@@ -1,0 +1,154 @@
+"""Seeded training-time augmentation: codecs, RawBoost-style noise and filtering, gain, resampling.
+
+Every draw comes from a ``numpy.random.Generator`` seeded by ``(seed, epoch, index)``
+(:func:`sample_generator`), so an epoch is reproduced exactly after a resume, whatever worker
+process handles a clip. The RawBoost-style operators follow the idea of Tak et al. (2022):
+random multi-band convolutive filtering with non-linear power terms, signal-dependent impulsive
+noise and stationary coloured additive noise; the implementation here is our own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.signal import fftconvolve, firwin
+
+from .audio import resample
+from .config import AugmentConfig, RawBoostConfig
+
+
+def sample_generator(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator for clip ``index`` of ``epoch`` (independent of worker and process)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, epoch, index])))
+
+
+def random_filter(rng: np.random.Generator, sample_rate: int, num_bands: int,
+                  taps: tuple[int, int] = (11, 101)) -> np.ndarray:
+    """A random multi-band FIR ``(taps,)``: ``num_bands`` stop/pass bands with random edges."""
+    nyquist = sample_rate / 2
+    edges = np.sort(rng.uniform(20.0, nyquist - 20.0, size=2 * num_bands))
+    edges = np.unique(np.round(edges))
+    edges = edges[np.concatenate([[True], np.diff(edges) > 10])]  # firwin needs distinct edges
+    numtaps = int(rng.integers(taps[0] // 2, taps[1] // 2 + 1)) * 2 + 1   # odd: any pass_zero works
+    if edges.size == 0:
+        return np.array([1.0])
+    return firwin(numtaps, edges, pass_zero=bool(rng.integers(0, 2)), fs=sample_rate)
+
+
+def convolutive(wave: np.ndarray, rng: np.random.Generator, sample_rate: int,
+                cfg: RawBoostConfig) -> np.ndarray:
+    """Linear and non-linear convolutive noise: ``sum_k g_k * (h_k * x**k)``, peak-matched to x."""
+    out = np.zeros_like(wave, dtype=np.float64)
+    x = wave.astype(np.float64)
+    for order in range(1, cfg.max_order + 1):
+        h = random_filter(rng, sample_rate, cfg.num_bands)
+        gain = 1.0 if order == 1 else float(rng.uniform(0.0, 0.5)) / order
+        out += gain * fftconvolve(x ** order, h, mode="same")
+    peak_in, peak_out = np.abs(x).max(), np.abs(out).max()
+    if peak_out > 0:
+        out *= peak_in / peak_out
+    return out.astype(np.float32)
+
+
+def impulsive(wave: np.ndarray, rng: np.random.Generator, cfg: RawBoostConfig) -> np.ndarray:
+    """Signal-dependent impulsive noise on a random fraction of the samples."""
+    count = int(rng.integers(0, max(1, int(cfg.impulsive_fraction * wave.size)) + 1))
+    out = wave.copy()
+    if count:
+        idx = rng.choice(wave.size, size=count, replace=False)
+        out[idx] += (wave[idx] * rng.uniform(-3.0, 3.0, size=count)).astype(np.float32)
+    return np.clip(out, -1.0, 1.0)
+
+
+def coloured_noise(wave: np.ndarray, rng: np.random.Generator, sample_rate: int,
+                   cfg: RawBoostConfig) -> np.ndarray:
+    """Stationary coloured noise (filtered white noise) at an SNR drawn from ``cfg.snr_db``."""
+    noise = fftconvolve(rng.standard_normal(wave.size), random_filter(rng, sample_rate, cfg.num_bands),
+                        mode="same")
+    snr_db = float(rng.uniform(*cfg.snr_db))
+    signal_power = float(np.mean(wave.astype(np.float64) ** 2)) + 1e-12
+    noise_power = float(np.mean(noise ** 2)) + 1e-12
+    noise *= np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
+    return (wave + noise).astype(np.float32)
+
+
+def resample_round_trip(wave: np.ndarray, rng: np.random.Generator, sample_rate: int,
+                        rates: Sequence[int]) -> np.ndarray:
+    """Down to a random rate from ``rates`` and back, same length (band-limiting)."""
+    lower = [r for r in rates if r < sample_rate]
+    if not lower:
+        return wave
+    rate = int(lower[int(rng.integers(0, len(lower)))])
+    back = resample(resample(wave, sample_rate, rate), rate, sample_rate)
+    if back.size >= wave.size:
+        return back[: wave.size]
+    return np.pad(back, (0, wave.size - back.size))
+
+
+@dataclass
+class Augmenter:
+    """Applies an :class:`AugmentConfig`; picklable, so DataLoader workers each hold a copy.
+
+    The codec cache and conditions are opened lazily in the process that first uses them.
+    """
+    config: AugmentConfig
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        self._conditions: list[Any] | None = None
+        self._cache: Any = None
+
+    def __getstate__(self) -> dict:
+        return {"config": self.config, "sample_rate": self.sample_rate}
+
+    def __setstate__(self, state: dict) -> None:
+        self.config, self.sample_rate = state["config"], state["sample_rate"]
+        self.__post_init__()
+
+    @property
+    def active(self) -> bool:
+        c = self.config
+        return any(p > 0 for p in (c.codec.probability, c.rawboost.linear_nonlinear, c.rawboost.impulsive,
+                                   c.rawboost.coloured, c.gain_probability, c.resample_probability))
+
+    def conditions(self) -> list[Any]:
+        """The codec conditions augmentation draws from (``spoofbench.codecs`` records)."""
+        if self._conditions is None:
+            from spoofbench import codecs
+            cfg = self.config.codec
+            conds = list(codecs.get_matrix(cfg.matrix)) if cfg.matrix else []
+            conds += [codecs.get_condition(c) for c in cfg.conditions]
+            self._conditions = [c for c in conds if getattr(c, "id", None) != "none"] or conds
+            if cfg.cache_dir:
+                self._cache = codecs.CodecCache(cfg.cache_dir, cfg.cache_max_bytes)
+        return self._conditions
+
+    def channel(self, wave: np.ndarray, rng: np.random.Generator, key: str) -> np.ndarray:
+        """Codec augmentation on the whole clip (before cropping, so the cache can hit)."""
+        cfg = self.config.codec
+        if cfg.probability <= 0 or rng.random() >= cfg.probability:
+            return wave
+        from spoofbench import codecs
+        conds = self.conditions()
+        cond = conds[int(rng.integers(0, len(conds)))]
+        return np.asarray(codecs.apply_condition(wave, self.sample_rate, cond, key=key, cache=self._cache),
+                          dtype=np.float32)
+
+    def signal(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """RawBoost-style operators, resampling and gain, on the (cropped) clip."""
+        c, sr = self.config, self.sample_rate
+        rb = c.rawboost
+        # every probability is drawn, used or not, so the stream does not depend on outcomes
+        draws = rng.random(5)
+        if draws[0] < rb.linear_nonlinear:
+            wave = convolutive(wave, rng, sr, rb)
+        if draws[1] < rb.impulsive:
+            wave = impulsive(wave, rng, rb)
+        if draws[2] < rb.coloured:
+            wave = coloured_noise(wave, rng, sr, rb)
+        if draws[3] < c.resample_probability:
+            wave = resample_round_trip(wave, rng, sr, c.resample_rates)
+        if draws[4] < c.gain_probability:
+            wave = np.clip(wave * np.float32(10 ** (rng.uniform(*c.gain_db) / 20)), -1.0, 1.0)
+        return wave.astype(np.float32, copy=False)

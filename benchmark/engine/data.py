@@ -1,0 +1,186 @@
+"""Training/dev data for the engine: a map-style dataset and a length-bucketing batch sampler.
+
+The sampler yields batches of ``(epoch, index)`` pairs, so every worker process derives the
+same per-clip generator (:func:`~spoofbench.engine.augment.sample_generator`) however batches
+are spread over workers, and a resumed epoch is bit-identical to the uninterrupted one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from ..errors import ManifestError
+from .audio import AudioReadError, read_audio
+from .augment import Augmenter, sample_generator
+
+def resolve_root(root: Any, trial: Any) -> Path:
+    """The corpus root of ``trial``: ``root`` itself, or ``root[trial.corpus]`` for a mapping."""
+    if isinstance(root, Mapping):
+        if trial.corpus not in root:
+            raise ManifestError(f"trial {trial.id!r}: no root given for corpus {trial.corpus!r} "
+                                f"(roots known: {', '.join(sorted(root))})", field="corpus")
+        return Path(root[trial.corpus])
+    return Path(root)
+
+
+def fit_length(wave: torch.Tensor, min_samples: int, pad: str) -> torch.Tensor:
+    """Tile (``pad="repeat"``) or zero-pad a (T,) wave up to ``min_samples``."""
+    if wave.numel() >= min_samples:
+        return wave
+    if pad == "repeat":
+        return wave.repeat(-(-min_samples // wave.numel()))[:min_samples]
+    return torch.nn.functional.pad(wave, (0, min_samples - wave.numel()))
+
+
+def estimated_samples(trial: Any, root: Any, sample_rate: int) -> int:
+    """Length of ``trial`` in samples at ``sample_rate``, from the manifest or the file header."""
+    if trial.num_samples and trial.sampling_rate:
+        return int(trial.num_samples * sample_rate / trial.sampling_rate)
+    if trial.duration:
+        return int(trial.duration * sample_rate)
+    try:
+        info = sf.info(str(trial.audio_path(resolve_root(root, trial))))
+        return int(info.frames * sample_rate / info.samplerate)
+    except Exception:  # unreadable: the dataset reports it when it is read
+        return 0
+
+
+class TrainDataset(torch.utils.data.Dataset):
+    """Clips of ``trials`` as ``(wave (T,) float32, target, index)``; ``None`` when unreadable.
+
+    ``train=True``: codec augmentation on the whole clip, a random crop per the detector's input
+    policy (``full`` policies are capped at ``max_samples``), then RawBoost/resample/gain.
+    ``train=False``: the policy's eval view, no augmentation.
+    """
+
+    def __init__(self, trials: Sequence[Any], root: Any, *, sample_rate: int, policy: Any,
+                 min_samples: int, train: bool, seed: int, max_samples: int | None = None,
+                 augmenter: Augmenter | None = None):
+        self.trials, self.root = list(trials), root
+        self.sample_rate, self.policy, self.min_samples = sample_rate, policy, min_samples
+        self.train, self.seed, self.max_samples, self.augmenter = train, seed, max_samples, augmenter
+        self.targets = np.array([t.target for t in self.trials], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    def __getitem__(self, item: tuple[int, int] | int) -> tuple[torch.Tensor, int, int] | None:
+        epoch, index = item if isinstance(item, tuple) else (0, item)
+        trial = self.trials[index]
+        try:
+            wave = read_audio(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+        except AudioReadError:
+            return None
+        rng = sample_generator(self.seed, epoch, index)
+        augment = self.train and self.augmenter is not None and self.augmenter.active
+        if augment:
+            wave = self.augmenter.channel(wave, rng, key=trial.id)
+        generator = torch.Generator().manual_seed(int(rng.integers(0, 2 ** 62)))
+        if self.train and self.policy.mode == "full" and self.max_samples and wave.size > self.max_samples:
+            start = int(torch.randint(0, wave.size - self.max_samples + 1, (1,), generator=generator))
+            wave = wave[start:start + self.max_samples]
+        if augment:
+            wave = self.augmenter.signal(wave, rng)
+        out = self.policy.apply(wave, train=self.train, generator=generator)
+        return fit_length(out, self.min_samples, self.policy.pad), int(self.targets[index]), index
+
+
+def collate_train(items: list) -> dict[str, torch.Tensor]:
+    """Zero-pad a list of dataset items into ``waves (B, T)``, ``lengths``, ``targets``, ``indices``."""
+    good = [x for x in items if x is not None]
+    if not good:
+        return {"waves": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),
+                "targets": torch.zeros(0, dtype=torch.int64), "indices": torch.zeros(0, dtype=torch.int64),
+                "failed": len(items)}
+    lengths = torch.tensor([w.numel() for w, _, _ in good], dtype=torch.int64)
+    waves = torch.zeros(len(good), int(lengths.max()))
+    for row, (w, _, _) in enumerate(good):
+        waves[row, : w.numel()] = w
+    return {"waves": waves, "lengths": lengths,
+            "targets": torch.tensor([t for _, t, _ in good], dtype=torch.int64),
+            "indices": torch.tensor([i for _, _, i in good], dtype=torch.int64),
+            "failed": len(items) - len(good)}
+
+
+class BucketBatchSampler(torch.utils.data.Sampler):
+    """Seeded batches of ``(epoch, index)``: shuffled, optionally class-balanced and length-bucketed.
+
+    ``balance=True`` draws each epoch's indices with replacement, half bona fide and half spoof.
+    Bucketing sorts pools of ``pool_batches * batch_size`` shuffled clips by length, cuts them into
+    batches and shuffles the batch order. With ``world_size > 1`` each rank gets every
+    ``world_size``-th batch (the list padded by wrapping so all ranks step equally often).
+    """
+
+    def __init__(self, lengths: Sequence[int], targets: Sequence[int], batch_size: int, *, seed: int,
+                 balance: bool = False, bucket: bool = True, shuffle: bool = True, pool_batches: int = 50,
+                 rank: int = 0, world_size: int = 1):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.targets = np.asarray(targets, dtype=np.int64)
+        self.batch_size, self.seed, self.balance = batch_size, seed, balance
+        self.bucket, self.shuffle, self.pool_batches = bucket, shuffle, pool_batches
+        self.rank, self.world_size, self.epoch = rank, world_size, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self, rng: np.random.Generator) -> np.ndarray:
+        n = len(self.targets)
+        if self.balance:
+            classes = [np.flatnonzero(self.targets == c) for c in (0, 1)]
+            classes = [c for c in classes if c.size]
+            per_class = -(-n // len(classes))
+            drawn = np.concatenate([rng.choice(c, size=per_class, replace=True) for c in classes])
+            return rng.permutation(drawn)[:n] if self.shuffle else np.sort(drawn)[:n]
+        return rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def batches(self) -> list[list[int]]:
+        """All batches of the current epoch (all ranks), as index lists."""
+        rng = np.random.default_rng([self.seed, self.epoch, 0x5EED])
+        order = self._indices(rng)
+        if self.bucket:
+            pool = self.batch_size * self.pool_batches
+            batches = []
+            for start in range(0, len(order), pool):
+                chunk = order[start:start + pool]
+                chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+                batches += _cut(chunk, self.batch_size)
+            if self.shuffle:
+                batches = [batches[i] for i in rng.permutation(len(batches))]
+        else:
+            batches = _cut(order, self.batch_size)
+        return batches
+
+    def _mine(self) -> list[list[int]]:
+        batches = self.batches()
+        if self.world_size > 1:
+            total = -(-len(batches) // self.world_size) * self.world_size
+            batches = (batches * (total // max(len(batches), 1) + 1))[:total]
+            batches = batches[self.rank::self.world_size]
+        return batches
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for batch in self._mine():
+            yield [(self.epoch, i) for i in batch]
+
+    def __len__(self) -> int:
+        return len(self._mine())
+
+
+def _cut(order: np.ndarray, batch_size: int) -> list[list[int]]:
+    """Consecutive batches of ``order``; a trailing single clip joins the previous batch (BatchNorm
+    cannot train on a batch of one)."""
+    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2] += batches.pop()
+    return batches
+
+
+def worker_init(_worker_id: int) -> None:
+    """DataLoader workers use one intra-op thread each (the main process keeps the rest)."""
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -1,0 +1,294 @@
+"""Scoring: streamed, batched, resumable inference through codec conditions.
+
+``score(detector, trials, root=..., out_dir=..., testset=...)`` writes, per codec condition,
+``<testset>__<codec>.txt`` (``utt_id score`` lines, higher = bona fide, flushed after every
+batch), ``<testset>__<codec>.failed.tsv`` (``utt_id<TAB>reason`` for trials whose audio cannot
+be read or coded) and ``<testset>__<codec>.json`` (input policy, codec provenance, counts).
+
+DataLoader workers stream the manifest (each takes every ``num_workers``-th trial), read audio,
+apply the codec condition (with the codec cache) and the detector's eval input policy, sort a
+pool of clips by length and hand over padded batches; only ``bucket_pool`` clips per worker are in
+memory at a time. A rerun skips the trials already in the score or failure file; a partial last
+line left by a killed run is dropped first.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError
+from . import checkpoint as ck
+from .audio import AudioReadError, read_audio
+from .config import ScoreConfig
+from .data import fit_length, resolve_root, worker_init
+from .runtime import Runtime, cpu_threads, resolve_device, resolve_precision
+
+
+@dataclass(frozen=True)
+class ScoreFileResult:
+    """One ``<testset>__<codec>`` score file and its counts."""
+    testset: str
+    codec: str
+    scores: Path
+    failed: Path
+    summary: Path
+    n_scored: int         # lines in the score file (this run and earlier ones)
+    n_failed: int         # lines in the failure file
+    n_resumed: int        # trials skipped because an earlier run had done them
+    seconds: float
+    clips_per_s: float    # trials processed by this run per second
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    files: tuple[ScoreFileResult, ...]
+    input_policy: dict
+
+
+def score_file_stem(testset: str, codec: str) -> str:
+    return f"{testset}__{codec}"
+
+
+def testset_name(manifest: str | os.PathLike) -> str:
+    """``dev.jsonl.gz`` → ``dev``."""
+    name = Path(manifest).name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name[: -len(suffix)] if name.endswith(suffix) else name
+    return name
+
+
+class _TrialSource:
+    """Re-iterable trials: a manifest path (streamed on every pass) or a sequence."""
+
+    def __init__(self, trials: str | os.PathLike | Iterable[Any]):
+        if isinstance(trials, (str, os.PathLike)):
+            self.path: Path | None = Path(trials)
+            self.items: Sequence[Any] | None = None
+        else:
+            self.path = None
+            self.items = trials if isinstance(trials, Sequence) else list(trials)
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.path is not None:
+            from spoofbench.corpora.manifest import read_manifest
+            return iter(read_manifest(self.path))
+        return iter(self.items)
+
+
+def _resume_file(path: Path, columns: int) -> set[str]:
+    """Ids already in ``path``; truncates a partial or malformed last line (a killed writer)."""
+    if not path.exists():
+        return set()
+    done: set[str] = set()
+    good_end = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            parts = raw.decode("utf-8", errors="replace").rstrip("\n").split("\t" if columns == 0 else None)
+            if columns == 2:
+                if len(parts) != 2:
+                    break
+                try:
+                    float(parts[1])
+                except ValueError:
+                    break
+            done.add(parts[0])
+            good_end += len(raw)
+    if good_end != path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(good_end)
+    return done
+
+
+class _ScoringStream(torch.utils.data.IterableDataset):
+    """Yields length-bucketed batches ``{"ids", "waves", "lengths", "failures"}`` of one condition."""
+
+    def __init__(self, source: _TrialSource, root: Any, condition: str, sample_rate: int, policy: Any,
+                 min_samples: int, skip: set[str], batch_size: int, pool: int, cache_dir: str | None,
+                 cache_max_bytes: int):
+        self.source, self.root, self.condition = source, root, condition
+        self.sample_rate, self.policy, self.min_samples = sample_rate, policy, min_samples
+        self.skip, self.batch_size, self.pool = skip, batch_size, pool
+        self.cache_dir, self.cache_max_bytes = cache_dir, cache_max_bytes
+
+    def _codec(self) -> tuple[Any, Any]:
+        if self.condition == "none":
+            return None, None
+        from spoofbench import codecs
+        cache = codecs.CodecCache(self.cache_dir, self.cache_max_bytes) if self.cache_dir else None
+        return codecs.get_condition(self.condition), cache
+
+    def _load(self, trial: Any, condition: Any, cache: Any) -> torch.Tensor:
+        wave = read_audio(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+        if condition is not None:
+            from spoofbench import codecs
+            wave = np.asarray(codecs.apply_condition(wave, self.sample_rate, condition, key=trial.id,
+                                                     cache=cache), dtype=np.float32)
+        x = self.policy.apply(wave, train=False)
+        return fit_length(x, self.min_samples, self.policy.pad)
+
+    def _batches(self, pool: list[tuple[str, torch.Tensor]], failures: list[tuple[str, str]]) -> Iterator[dict]:
+        pool.sort(key=lambda item: item[1].numel())
+        for start in range(0, len(pool), self.batch_size):
+            chunk = pool[start:start + self.batch_size]
+            lengths = torch.tensor([w.numel() for _, w in chunk], dtype=torch.int64)
+            waves = torch.zeros(len(chunk), int(lengths.max()))
+            for row, (_, w) in enumerate(chunk):
+                waves[row, : w.numel()] = w
+            yield {"ids": [i for i, _ in chunk], "waves": waves, "lengths": lengths,
+                   "failures": failures if start == 0 else []}
+        if not pool and failures:
+            yield {"ids": [], "waves": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),
+                   "failures": failures}
+
+    def __iter__(self) -> Iterator[dict]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        condition, cache = self._codec()
+        pool: list[tuple[str, torch.Tensor]] = []
+        failures: list[tuple[str, str]] = []
+        for n, trial in enumerate(self.source):
+            if n % workers != worker or trial.id in self.skip:
+                continue
+            try:
+                pool.append((trial.id, self._load(trial, condition, cache)))
+            except AudioReadError as err:
+                failures.append((trial.id, str(err)))
+            except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
+                failures.append((trial.id, f"{type(err).__name__}: {err}"))
+            if len(pool) >= self.pool:
+                yield from self._batches(pool, failures)
+                pool, failures = [], []
+        yield from self._batches(pool, failures)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any, out_dir: str | Path,
+          testset: str | None = None, config: ScoreConfig | None = None, progress: bool = True,
+          extra_summary: dict | None = None) -> ScoreResult:
+    """Score ``trials`` (a manifest path or Trial sequence) with ``detector`` under each codec.
+
+    ``root``: the corpus root (or ``{corpus: root}``). ``testset`` names the files (default: the
+    manifest's name). Returns the files written and their counts; see the module docstring.
+    """
+    config = (config or ScoreConfig()).validate()
+    source = _TrialSource(trials)
+    if testset is None:
+        if source.path is None:
+            raise ConfigError("testset name needed when scoring a list of trials", field="testset")
+        testset = testset_name(source.path)
+    if any(c in testset for c in "/\\ ") or not testset:
+        raise ConfigError(f"testset name {testset!r} must be non-empty, without '/', '\\' or spaces",
+                          field="testset")
+    device = resolve_device(config.device)
+    rt = Runtime(device, resolve_precision(config.precision, device))
+    detector = detector.to(device).eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    policy = detector.input_policy
+    results = []
+    for codec in config.codecs:
+        if codec != "none":
+            from spoofbench import codecs
+            codecs.get_condition(codec)  # fail early on an unknown condition id
+    with cpu_threads(config.cpu_threads):
+        for codec in config.codecs:
+            results.append(_score_condition(detector, source, root, out, testset, codec, config, rt, progress,
+                                            extra_summary or {}))
+    return ScoreResult(tuple(results), policy.to_dict())
+
+
+def _score_condition(detector: Any, source: _TrialSource, root: Any, out: Path, testset: str, codec: str,
+                     config: ScoreConfig, rt: Runtime, progress: bool, extra: dict) -> ScoreFileResult:
+    stem = score_file_stem(testset, codec)
+    score_path, failed_path, summary_path = out / f"{stem}.txt", out / f"{stem}.failed.tsv", out / f"{stem}.json"
+    if not config.resume:
+        for p in (score_path, failed_path, summary_path):
+            p.unlink(missing_ok=True)
+    scored = _resume_file(score_path, 2)
+    failed = _resume_file(failed_path, 0)
+    skip = scored | failed
+    n_scored, n_failed, resumed = len(scored), len(failed), len(skip)
+    del scored, failed
+    stream = _ScoringStream(source, root, codec, detector.sample_rate, detector.input_policy, detector.min_samples,
+                            skip, config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes)
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=config.num_workers,
+        worker_init_fn=worker_init if config.num_workers else None, pin_memory=rt.device.type == "cuda",
+        prefetch_factor=2 if config.num_workers else None)
+    t0 = time.perf_counter()
+    processed = 0
+    bar = tqdm(desc=f"{testset} × {codec}", unit="clip", disable=not progress)
+    with open(score_path, "a", encoding="utf-8") as scores_out, \
+            open(failed_path, "a", encoding="utf-8") as failed_out, torch.inference_mode():
+        for batch in loader:
+            for utt, reason in batch["failures"]:
+                failed_out.write(f"{utt}\t{_clean(reason)}\n")
+            if batch["failures"]:
+                failed_out.flush()
+            n_failed += len(batch["failures"])
+            if batch["ids"]:
+                with rt.autocast():
+                    values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
+                                            batch["lengths"].to(rt.device))
+                values = values.float().cpu().numpy()
+                scores_out.write("".join(f"{utt} {float(v):.8g}\n" for utt, v in zip(batch["ids"], values)))
+                scores_out.flush()
+                n_scored += len(batch["ids"])
+            done = len(batch["ids"]) + len(batch["failures"])
+            processed += done
+            bar.update(done)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    condition_record: dict[str, Any] = {"id": codec}
+    if codec != "none":
+        from spoofbench import codecs
+        condition_record = {"id": codec, **codecs.condition_provenance(codecs.get_condition(codec))}
+    result = ScoreFileResult(testset, codec, score_path, failed_path, summary_path, n_scored, n_failed,
+                             resumed, seconds, processed / seconds if seconds > 0 else 0.0)
+    ck.write_json(summary_path, {
+        "testset": testset, "codec": condition_record, "detector": _describe(detector),
+        "input_policy": detector.input_policy.to_dict(), "scores": score_path.name, "failed": failed_path.name,
+        "n_scored": n_scored, "n_failed": n_failed, "n_resumed": resumed, "seconds": seconds,
+        "clips_per_s": result.clips_per_s, "device": str(rt.device), "precision": rt.precision,
+        "batch_size": config.batch_size, "num_workers": config.num_workers, "complete": True, **extra})
+    return result
+
+
+def _describe(detector: Any) -> dict:
+    describe = getattr(detector, "describe", None)
+    if callable(describe):
+        return describe()
+    return {"name": getattr(detector, "name", type(detector).__name__)}
+
+
+def load_run_detector(run_dir: str | os.PathLike) -> Any:
+    """The best checkpoint of a training run dir, built through the detector registry."""
+    import yaml
+
+    from spoofbench.errors import CheckpointError
+    from spoofbench.models import build_detector
+
+    run = Path(run_dir)
+    best = run / "checkpoints" / ck.BEST
+    if not best.is_file():
+        raise CheckpointError(f"{run}: no {best.relative_to(run)}; is this a finished `spoofbench train` run dir?")
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise CheckpointError(f"{run / 'config.yaml'}: cannot read the run's config: {err}") from err
+    name = config.get("detector")
+    if not isinstance(name, str):
+        raise ConfigError(f"no detector name (got {name!r})", path=run / "config.yaml", field="detector")
+    return build_detector(name, config.get("preset"), checkpoint=best)
