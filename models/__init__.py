@@ -19,8 +19,9 @@ for _name, _target in {
     "rawnet2": "spoofbench.models.rawnet2:FAMILY",
     "lfcc_lcnn": "spoofbench.models.lfcc:LCNN_FAMILY",
     "lfcc_gmm": "spoofbench.models.lfcc:GMM_FAMILY",
-    "ssl": "spoofbench.models.ssl:FAMILY",
-    "wavlm_large_aasist": "spoofbench.models.ssl:FAMILY_LARGE_AASIST",
+    **{name: f"spoofbench.models.ssl:{name}" for name in (
+        "wavlm_base", "wavlm_base_plus", "wavlm_large", "wavlm_large_aasist", "hubert_base",
+        "hubert_large", "xlsr_300m", "xlsr_300m_aasist")},
 }.items():
     DETECTORS.register(_name, _target)
 

@@ -67,7 +67,7 @@ class ResidualBlock2d(nn.Module):
     non-first blocks is computed but not used), so ``bn1`` only carries weights.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, first: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, first: bool = False, pool: tuple = (1, 3)):
         super().__init__()
         self.first = first
         if not first:
@@ -80,7 +80,7 @@ class ResidualBlock2d(nn.Module):
         else:
             self.conv_downsample = None
         self.act = nn.SELU()
-        self.pool = nn.MaxPool2d((1, 3))
+        self.pool = nn.MaxPool2d(pool) if tuple(pool) != (1, 1) else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv2(self.act(self.bn2(self.conv1(x))))
