@@ -32,8 +32,9 @@ def split_by_label(scores, labels) -> tuple[np.ndarray, np.ndarray]:
         raise ScoreFileError(f"labels: shape {labels.shape} does not match scores {scores.shape}")
     is_bona = labels == 1
     if not np.all(is_bona | (labels == 0)):
-        bad = labels[~(is_bona | (labels == 0))]
-        raise ScoreFileError(f"labels: unknown label {bad[0]!r}; expected 1 (bona fide) or 0 (spoof)")
+        bad = labels[~(is_bona | (labels == 0))][0]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
+        raise ScoreFileError(f"labels: unknown label {bad!r}; expected 1 (bona fide) or 0 (spoof)")
     n_bona = int(is_bona.sum())
     if n_bona == 0 or n_bona == scores.size:
         only = "bona fide" if n_bona else "spoof"
