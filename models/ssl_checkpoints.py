@@ -250,13 +250,16 @@ def s3prl_wavlm_to_hf(checkpoint: str | os.PathLike, out_dir: str | os.PathLike)
 def random_upstream(kind: str, arch: dict[str, Any]) -> Upstream:
     """A randomly initialised upstream of architecture ``arch`` (tests, parameter counts; not a detector
     anyone should score with). WavLM goes through s3prl's expert (its hooks), others through transformers."""
-    if kind == "wavlm":
+    on_meta = torch.empty(0).device.type == "meta"
+    if kind == "wavlm" and not on_meta:
         return S3PRLUpstream.random(arch)
+    # s3prl's WavLM initialisation cannot run on the meta device (used to count parameters without
+    # allocating them); transformers' WavLM has the same parameters one for one (s3prl_wavlm_to_hf)
     from transformers import AutoConfig, AutoModel
 
     up = HFUpstream.__new__(HFUpstream)
     nn.Module.__init__(up)
-    config = AutoConfig.for_model(kind, **arch)
+    config = hf_wavlm_config(arch) if kind == "wavlm" else AutoConfig.for_model(kind, **arch)
     up.model = AutoModel.from_config(config)
     up.kind = kind
     up.conv_layers = list(zip(config.conv_dim, config.conv_kernel, config.conv_stride))
