@@ -1,0 +1,104 @@
+"""The ``spoofbench metrics`` command: the contract other parts rely on."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spoofbench.cli import main
+
+
+@pytest.fixture
+def files(tmp_path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    speakers = [f"S{i % 8}" for i in range(400)]
+    labels = ["bonafide" if i < 100 else "spoof" for i in range(400)]
+    attacks = ["-" if i < 100 else f"A{1 + i % 3}" for i in range(400)]
+    scores = np.r_[rng.normal(2.5, 1, 100), rng.normal(0, 1, 300)]
+    keys = tmp_path / "keys.txt"
+    keys.write_text("".join(f"{s} u{i} - {a} {lab}\n" for i, (s, a, lab) in
+                            enumerate(zip(speakers, attacks, labels))))
+    score_file = tmp_path / "scores.txt"
+    score_file.write_text("".join(f"u{i} {float(v)!r}\n" for i, v in enumerate(scores)))
+    return score_file, keys
+
+
+def test_json_output(files, capsys):
+    scores, keys = files
+    assert main(["metrics", "--scores", str(scores), "--keys", str(keys), "--json",
+                 "--bootstrap", "50", "--by", "attack"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("eer", "eer_threshold", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc",
+                "n_bonafide", "n_spoof", "eer_ci95"):
+        assert key in report, key
+    assert report["n_bonafide"] == 100 and report["n_spoof"] == 300
+    assert 0 < report["eer"] < 0.5  # a fraction, not percent
+    low, high = report["eer_ci95"]
+    assert low <= report["eer"] <= high
+    assert sorted(report["by"]["attack"]) == ["A1", "A2", "A3"]
+
+
+def test_table_output_shows_percentages(files, capsys):
+    scores, keys = files
+    assert main(["metrics", "--scores", str(scores), "--keys", str(keys), "--by", "attack"]) == 0
+    out = capsys.readouterr().out
+    main(["metrics", "--scores", str(scores), "--keys", str(keys), "--json"])
+    report_eer = json.loads(capsys.readouterr().out)["eer"]
+    assert f"{report_eer * 100:.2f}%" in out
+    assert "pooled" in out and "A2" in out
+
+
+def test_det_plot_and_fixed_threshold_and_speaker_bootstrap(files, tmp_path, capsys):
+    scores, keys = files
+    out = tmp_path / "det.svg"
+    assert main(["metrics", "--scores", str(scores), "--keys", str(keys), "--json", "--det", str(out),
+                 "--threshold", "1.0", "--bootstrap", "20", "--speaker-bootstrap", "--seed", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert out.read_bytes().startswith(b"<?xml") and report["det_plot"] == str(out)
+    assert report["at_threshold"]["threshold"] == 1.0 and report["bootstrap"]["unit"] == "speaker"
+
+
+def test_dev_threshold_and_compare(files, tmp_path, capsys):
+    scores, keys = files
+    flipped = tmp_path / "worse.txt"
+    flipped.write_text("".join(f"{line.split()[0]} {float(line.split()[1]) * 0.3 + i % 5}\n"
+                               for i, line in enumerate(scores.read_text().splitlines())))
+    assert main(["metrics", "--scores", str(scores), "--keys", str(keys), "--json",
+                 "--dev-scores", str(scores), "--dev-keys", str(keys),
+                 "--compare", str(flipped), "--bootstrap", "30"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    at = report["at_threshold"]
+    assert at["threshold"] == report["eer_threshold"]
+    assert (at["frr"] + at["far"]) / 2 == pytest.approx(report["eer"])
+    assert report["compare"]["eer"]["delta"] < 0 and 0 <= report["compare"]["eer"]["p_value"] <= 1
+
+
+def test_bad_input_exits_nonzero_with_location(files, tmp_path, capsys):
+    scores, keys = files
+    bad = tmp_path / "bad.txt"
+    lines = scores.read_text().splitlines()
+    lines[7] = "u7 oops"
+    bad.write_text("\n".join(lines) + "\n")
+    assert main(["metrics", "--scores", str(bad), "--keys", str(keys)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.txt:8: score:" in err and "is not a number" in err
+
+
+def test_inverted_polarity_warns_and_is_not_flipped(files, tmp_path, capsys):
+    scores, keys = files
+    inverted = tmp_path / "inverted.txt"
+    inverted.write_text("".join(f"{u} {-float(v)}\n" for u, v in
+                                (line.split() for line in scores.read_text().splitlines())))
+    assert main(["metrics", "--scores", str(inverted), "--keys", str(keys), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["eer"] > 0.5
+    assert "polarity is probably inverted" in captured.err and report["warnings"]
+
+
+def test_help_ends_with_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["metrics", "--help"])
+    assert "example:\n  spoofbench metrics --scores" in capsys.readouterr().out
