@@ -28,8 +28,8 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Mapping
 
 from ..errors import ManifestError
@@ -91,12 +91,18 @@ class Trial:
 
     def audio_path(self, root: str | os.PathLike) -> Path:
         """The audio file of this trial under corpus ``root``."""
-        return Path(root) / PurePosixPath(self.path)
+        return Path(root, self.path)
 
     def with_probe(self, sampling_rate: int, num_samples: int) -> "Trial":
         """A copy with sampling rate, sample count and duration filled in."""
-        return replace(self, sampling_rate=int(sampling_rate), num_samples=int(num_samples),
-                       duration=round(num_samples / sampling_rate, 6) if sampling_rate else None)
+        if int(sampling_rate) < 0 or int(num_samples) < 0:
+            raise ManifestError(f"expected non-negative probe values, got {sampling_rate} Hz, "
+                                f"{num_samples} samples", field="sampling_rate")
+        new = object.__new__(Trial)  # skip re-validating the unchanged fields (hot path)
+        new.__dict__.update(self.__dict__, sampling_rate=int(sampling_rate),
+                            num_samples=int(num_samples),
+                            duration=round(num_samples / sampling_rate, 6) if sampling_rate else None)
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to a manifest line (custom copied)."""
@@ -135,7 +141,7 @@ def _check_trial(trial: Trial) -> tuple[str, str] | None:
         return "label", f"expected one of {LABELS}, got {trial.label!r}"
     if trial.label == "spoof" and trial.attack == BONAFIDE_ATTACK:
         return "attack", "a spoof trial cannot have attack 'bonafide' (use '-' when unknown)"
-    if trial.path.startswith("/") or "\\" in trial.path or ".." in PurePosixPath(trial.path).parts:
+    if trial.path.startswith("/") or "\\" in trial.path or ".." in trial.path.split("/"):
         return "path", (f"expected a POSIX path relative to the corpus root (no leading '/', "
                         f"no '..', no backslashes), got {trial.path!r}")
     if trial.duration is not None and (isinstance(trial.duration, bool)
