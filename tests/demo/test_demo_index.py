@@ -1,0 +1,85 @@
+"""The vendored bona fide clips match their index, their licences and the demo's speaker split."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from spoofbench.demo.index import INDEX_COLUMNS, LICENCES, demo_data_dir, load_index
+from spoofbench.errors import ManifestError
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return load_index()
+
+
+def test_index_lists_exactly_the_vendored_files_with_their_sha256(clips):
+    data = demo_data_dir()
+    listed = {c.path for c in clips}
+    on_disk = {str(p.relative_to(data)) for p in (data / "audio").rglob("*.flac")}
+    assert listed == on_disk
+    for clip in clips:
+        assert hashlib.sha256((data / clip.path).read_bytes()).hexdigest() == clip.sha256, clip.path
+
+
+def test_every_clip_is_16k_mono_short_and_the_total_stays_small(clips):
+    data = demo_data_dir()
+    total_bytes = 0
+    for clip in clips:
+        info = sf.info(str(data / clip.path))
+        assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
+        assert 1.4 <= info.frames / 16000 <= 3.0
+        assert abs(info.frames / 16000 - clip.duration_s) < 1e-3
+        total_bytes += (data / clip.path).stat().st_size
+    assert total_bytes < 15e6
+
+
+def test_licences_follow_the_source_and_attribution_names_every_source(clips):
+    attribution = (demo_data_dir() / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    for source in {c.source for c in clips}:
+        assert {c.licence for c in clips if c.source == source} == {LICENCES[source]}
+    for phrase in ("LibriSpeech", "CC BY 4.0", "LJ Speech", "Public domain", "CMU ARCTIC"):
+        assert phrase in attribution
+
+
+def test_corpora_and_splits_have_disjoint_speakers(clips):
+    groups = {}
+    for clip in clips:
+        groups.setdefault((clip.corpus, clip.split), set()).add(clip.speaker)
+    assert set(groups) == {("A", "train"), ("A", "dev"), ("A", "eval"), ("B", "eval")}
+    keys = sorted(groups)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            assert not groups[a] & groups[b], (a, b)
+    assert len(groups[("A", "train")]) >= 40
+    assert {c.source for c in clips if c.corpus == "B"} == {"librispeech", "ljspeech", "cmu_arctic"}
+
+
+def test_origins_exist_in_the_shared_corpora(clips):
+    corpora = SHARED / "corpora"
+    if not corpora.is_dir():
+        pytest.skip("../shared/corpora is absent")
+    for clip in clips:
+        assert (corpora / clip.origin).is_file(), clip.origin
+
+
+def test_bad_index_rows_name_line_and_field(tmp_path):
+    good = (demo_data_dir() / "index.tsv").read_text(encoding="utf-8").splitlines()
+    bad_licence = good[1].split("\t")
+    bad_licence[INDEX_COLUMNS.index("licence")] = "all-rights-reserved"
+    path = tmp_path / "index.tsv"
+    path.write_text("\n".join([good[0], good[1], "\t".join(bad_licence)]) + "\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match=r"index.tsv:3: licence: .*all-rights-reserved"):
+        load_index(path)
+    path.write_text("clip\tpath\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match=r"index.tsv:1: bad header"):
+        load_index(path)
+    short = good[1].split("\t")[:-2]
+    path.write_text("\n".join([good[0], "\t".join(short)]) + "\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match=r"index.tsv:2: expected 12 tab-separated fields, got 10"):
+        load_index(path)
