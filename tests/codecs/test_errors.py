@@ -1,0 +1,59 @@
+"""Failures name the condition and the clip and carry FFmpeg's own message."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codec_signals import needs_ffmpeg, speech_like
+from spoofbench.codecs import CodecCondition, apply_condition, check_conditions, get_matrix
+from spoofbench.errors import CodecError
+
+
+def test_ffmpeg_message_is_passed_on():
+    needs_ffmpeg()
+    bad = CodecCondition(id="gsm_bad_rate", codec="gsm", encoder="libgsm", sample_rate=11025, engine="ffmpeg")
+    with pytest.raises(CodecError) as err:
+        apply_condition(speech_like(16000, 0.5), 16000, bad, key="LA_T_1")
+    text = str(err.value)
+    assert "gsm_bad_rate" in text and "LA_T_1" in text
+    assert "8000" in text  # libgsm: "Sample rate 8000Hz required for GSM, got 11025Hz instead."
+
+
+def test_pyav_message_is_passed_on():
+    bad = CodecCondition(id="amr_bad_rate", codec="amr_nb", encoder="libopencore_amrnb", bitrate=12200,
+                         sample_rate=16000, engine="pyav")
+    with pytest.raises(CodecError, match=r"amr_bad_rate.*clip 'k9'.*libopencore_amrnb"):
+        apply_condition(speech_like(16000, 0.5), 16000, bad, key="k9")
+
+
+def test_missing_encoder_is_reported():
+    ghost = CodecCondition(id="ghost", codec="mp3", encoder="libghost", engine="auto")
+    with pytest.raises(CodecError, match="no engine can run it here.*libghost"):
+        apply_condition(np.zeros(1600, np.float32), 16000, ghost, key="k")
+    (status,) = check_conditions([ghost])
+    assert not status.available and "libghost" in status.reason
+
+
+@pytest.mark.parametrize("wave, rate, fragment", [
+    (np.zeros(0, np.float32), 16000, "empty"),
+    (np.zeros((2, 100), np.float32), 16000, "1-D"),
+    (np.zeros(100, np.int16), 16000, "float"),
+    (np.full(100, np.nan, np.float32), 16000, "NaN"),
+    (np.zeros(100, np.float32), 0, "sample_rate"),
+])
+def test_bad_input(wave, rate, fragment):
+    with pytest.raises(CodecError, match=fragment):
+        apply_condition(wave, rate, "mp3_32k", key="clip7")
+
+
+def test_very_short_clip_still_same_length():
+    needs_ffmpeg()
+    x = speech_like(16000, 0.5)[:40]
+    for cond in get_matrix("default"):
+        assert len(apply_condition(x, 16000, cond, key="short")) == 40, cond.id
+
+
+def test_check_reports_every_default_condition():
+    needs_ffmpeg()
+    statuses = check_conditions(get_matrix("default"))
+    assert all(s.available and s.works for s in statuses), [(s.condition.id, s.reason) for s in statuses if not s.works]
