@@ -50,13 +50,25 @@ class TrainResult:
     epochs_run: int
     stopped_early: bool
     history: tuple[dict, ...] = field(default_factory=tuple)
+    weights_sha256: str = ""      # of the final (last-epoch) weights: equal on every DDP rank
+
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "best_checkpoint": str(self.best_checkpoint),
                 "last_checkpoint": str(self.last_checkpoint), "detector": self.detector,
                 "best_epoch": self.best_epoch, "best_dev_eer": self.best_dev_eer,
                 "epochs_run": self.epochs_run, "stopped_early": self.stopped_early,
-                "history": list(self.history)}
+                "history": list(self.history), "weights_sha256": self.weights_sha256}
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """sha256 over the names and bytes of ``module``'s state dict (in key order)."""
+    import hashlib
+    digest = hashlib.sha256()
+    for key, value in module.state_dict().items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -271,6 +283,7 @@ def _train_gradient(config: TrainConfig, detector: Any, train_trials: list, dev_
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         totals = _reduce(rt, [float(loss_sum), seen, failed])
+        _sync_buffers(rt, detector)
         dev_eer = evaluate_eer(detector, dev_loader, dev_set.targets, rt)
         improved = dev_eer < best_eer  # NaN never improves
         if improved:
@@ -308,7 +321,7 @@ def _train_gradient(config: TrainConfig, detector: Any, train_trials: list, dev_
     if best_epoch < 0:
         raise ManifestError("no epoch gave a finite dev EER (are the dev clips readable?)", field="dev")
     result = TrainResult(out, ckdir / ck.BEST, ckdir / ck.LAST, detector.name, best_epoch + 1, best_eer,
-                         len(history), stopped, tuple(history))
+                         len(history), stopped, tuple(history), weights_digest(detector))
     if rt.is_main:
         ck.write_json(out / "train_result.json", {**result.to_dict(), "ssl_options": ssl_notes,
                                                   "input_policy": policy.to_dict()})
@@ -349,6 +362,15 @@ def _reduce(rt: Runtime, values: list[float]) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=rt.device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def _sync_buffers(rt: Runtime, module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics drift apart after the last step)."""
+    if not rt.distributed:
+        return
+    import torch.distributed as dist
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)
 
 
 def _barrier(rt: Runtime) -> None:
@@ -395,7 +417,7 @@ def _fit(config: TrainConfig, detector: Any, train_trials: list, dev_trials: lis
                 "train_samples": len(waves), "samples_per_s": len(waves) / seconds,
                 "failed_clips": len(train_trials) - len(waves), "seconds": seconds}]
     result = TrainResult(out, ckdir / ck.BEST, ckdir / ck.LAST, detector.name, 1, dev_eer, 1, False,
-                         tuple(history))
+                         tuple(history), weights_digest(detector))
     if rt.is_main:
         payload = ck.model_payload(detector, detector.state_dict(), epoch=1, dev_eer=dev_eer)
         ck.save_torch(ckdir / ck.BEST, payload)
