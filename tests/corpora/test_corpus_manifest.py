@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from spoofbench.corpora.manifest import Trial, read_manifest, to_lhotse_cutset, write_manifest
+from spoofbench.corpora.manifest import (Trial, read_manifest, to_lhotse_cutset,
+                                        trial_from_lhotse_cut, write_manifest)
 from spoofbench.errors import ManifestError
 
 
@@ -79,3 +80,4 @@ def test_lhotse_cutset(tmp_path):
     assert cut.supervisions[0].speaker == "LA_0079"
     assert cut.supervisions[0].custom["attack"] == "A01"
     assert cut.supervisions[0].custom["codec"] == "mp3"
+    assert trial_from_lhotse_cut(cut, tmp_path) == trials[0]  # the mapping round-trips
