@@ -96,12 +96,31 @@ def curve_from_counts(values: np.ndarray, n_bona: np.ndarray, n_spoof: np.ndarra
     return DetCurve(thresholds, frr, far)
 
 
+def sorted_group_counts(sorted_scores: SortedScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct scores ``values (K,)`` ascending and the bona fide / spoof trials at each ``(K,)``."""
+    bona, spoof = sorted_scores.bonafide, sorted_scores.spoof
+    # a stable sort of two sorted runs is a linear merge (timsort)
+    scores = np.concatenate([bona, spoof])
+    order = np.argsort(scores, kind="stable")
+    is_bona = order < bona.size
+    merged = scores[order]
+    group_end = np.empty(merged.size, dtype=bool)
+    np.not_equal(merged[1:], merged[:-1], out=group_end[:-1])
+    group_end[-1] = True
+    bona_rejected = np.cumsum(is_bona)[group_end]
+    spoof_rejected = np.flatnonzero(group_end) + 1 - bona_rejected
+    return (merged[group_end], np.diff(bona_rejected, prepend=0),
+            np.diff(spoof_rejected, prepend=0))
+
+
 def det_curve(bonafide_scores, spoof_scores) -> DetCurve:
     """The full, tie-safe DET curve of two score sets (1-D arrays of finite floats)."""
-    bona = as_score_array(bonafide_scores, "bona fide scores")
-    spoof = as_score_array(spoof_scores, "spoof scores")
-    values, _, n_bona, n_spoof = group_counts(bona, spoof)
-    return curve_from_counts(values, n_bona, n_spoof)
+    return det_curve_from_sorted(SortedScores.from_classes(bonafide_scores, spoof_scores))
+
+
+def det_curve_from_sorted(sorted_scores: SortedScores) -> DetCurve:
+    """The full, tie-safe DET curve of already sorted classes."""
+    return curve_from_counts(*sorted_group_counts(sorted_scores))
 
 
 def eer_from_curve(curve: DetCurve) -> tuple[float, float]:
@@ -208,4 +227,5 @@ def min_cost(sorted_scores: SortedScores, cost: CostFunction) -> tuple[float, fl
 
 
 __all__ = ["DetCurve", "SortedScores", "compute_eer", "curve_from_counts", "det_curve",
-           "eer_from_curve", "eer_from_sorted", "group_counts", "min_cost", "min_cost_from_curve"]
+           "det_curve_from_sorted", "eer_from_curve", "eer_from_sorted", "group_counts", "min_cost",
+           "min_cost_from_curve", "sorted_group_counts"]

@@ -9,9 +9,9 @@ import numpy as np
 
 from .bootstrap import bootstrap_ci, paired_bootstrap
 from .breakdown import breakdown
-from .cllr import compute_cllr, compute_min_cllr
+from .cllr import compute_cllr, min_cllr_from_counts
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, min_dcf_from_sorted
-from .det import SortedScores, det_curve, eer_from_sorted
+from .det import SortedScores, curve_from_counts, eer_from_sorted, sorted_group_counts
 from .readers import ScoredTrials, align, load_trials, read_keys, read_scores
 from .roc import auc_from_curve, rates_at_threshold
 from .tdcf import compute_min_tdcf, read_asv_scores
@@ -39,14 +39,15 @@ def compute_metrics(scores, labels, model: CostModel = ASVSPOOF5) -> dict:
     eer, eer_threshold = eer_from_sorted(sorted_scores)
     min_dcf, min_dcf_threshold = min_dcf_from_sorted(sorted_scores, model)
     act_dcf, act_threshold = compute_act_dcf(bona, spoof, model)
+    values, n_bona, n_spoof = sorted_group_counts(sorted_scores)
     if eer > 0.5:
         warnings.warn(polarity_message(eer), PolarityWarning, stacklevel=2)
     return {
         "eer": eer, "eer_threshold": eer_threshold,
         "min_dcf": min_dcf, "min_dcf_threshold": min_dcf_threshold,
         "act_dcf": act_dcf, "act_dcf_threshold": act_threshold,
-        "cllr": compute_cllr(bona, spoof), "min_cllr": compute_min_cllr(bona, spoof),
-        "auc": auc_from_curve(det_curve(bona, spoof)),
+        "cllr": compute_cllr(bona, spoof), "min_cllr": min_cllr_from_counts(n_bona, n_spoof),
+        "auc": auc_from_curve(curve_from_counts(values, n_bona, n_spoof)),
         "n_bonafide": int(bona.size), "n_spoof": int(spoof.size),
     }
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from spoofbench.errors import ScoreFileError
-from spoofbench.metrics import (ASVSPOOF5, SortedScores, compute_eer, compute_min_dcf, det_curve,
+from spoofbench.metrics import (ASVSPOOF5, CostModel, SortedScores, compute_eer, compute_min_dcf, det_curve,
                                 eer_from_curve, min_cost)
 from spoofbench.metrics.det import min_cost_from_curve
 
@@ -67,6 +67,16 @@ def test_fast_paths_equal_full_curve_with_ties(seed):
     assert compute_eer(bona, spoof) == eer_from_curve(curve)
     sorted_scores = SortedScores.from_classes(bona, spoof)
     assert min_cost(sorted_scores, ASVSPOOF5.cost) == min_cost_from_curve(curve, ASVSPOOF5.cost)
+
+
+@pytest.mark.parametrize("p_spoof", [0.05, 0.5, 0.95])
+def test_branch_and_bound_over_many_blocks(p_spoof):
+    rng = np.random.default_rng(int(p_spoof * 100))
+    bona = np.round(rng.normal(1.5, 1.0, 20000), 2)
+    spoof = np.round(rng.normal(0.0, 1.0, 60000), 2)
+    model = CostModel(p_spoof=p_spoof)
+    fast = min_cost(SortedScores.from_classes(bona, spoof), model.cost)
+    assert fast == min_cost_from_curve(det_curve(bona, spoof), model.cost)
 
 
 @pytest.mark.parametrize("seed", range(4))
