@@ -66,6 +66,8 @@ def _prepare(args: argparse.Namespace) -> int:
                      protocol=args.protocol, probe=args.probe, cache_dir=args.cache_dir,
                      workers=args.workers, check_audio=not args.no_check_audio,
                      progress=sys.stderr.isatty())
+    for verdict in _protocol_verdicts(args.protocol):
+        print(verdict)
     for split in report.splits:
         print(split.describe())
         for path in split.missing[:20]:
@@ -73,6 +75,22 @@ def _prepare(args: argparse.Namespace) -> int:
         for path in split.unreadable[:20]:
             print(f"  unreadable: {path}")
     return 0
+
+
+def _protocol_verdicts(protocol: str | None) -> list[str]:
+    """sha256 verdicts for an explicitly given protocol file (or the known files in a folder)."""
+    from pathlib import Path
+
+    from ..corpora.cards import all_cards, check_protocol_file
+
+    if not protocol:
+        return []
+    path = Path(protocol)
+    if path.is_file():
+        return [check_protocol_file(path)]
+    known = {entry.get("name") for card in all_cards().values()
+             for entry in card.protocol_files.values()}
+    return [check_protocol_file(p) for p in sorted(path.glob("*")) if p.name in known]
 
 
 def _list(args: argparse.Namespace) -> int:

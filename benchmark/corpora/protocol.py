@@ -107,10 +107,10 @@ class TestSet:
 class Protocol:
     """Resolved protocol: the trials of each set, test sets labelled and checked for overlap."""
 
-    name: str
     train: list[Trial]
     dev: list[Trial]
     tests: dict[str, TestSet]
+    name: str = "protocol"
     spec: ProtocolSpec | None = None
     description: str = ""
 
@@ -311,7 +311,7 @@ def load_protocol(yaml_path: str | os.PathLike, manifests_dir: str | os.PathLike
         trials = select(test_spec, f"tests.{name}", speakers)
         domain, reason = domain_of(train, trials)
         tests[name] = TestSet(name, trials, domain, overlap_report(train, trials), reason)
-    return Protocol(spec.name, train, dev, tests, spec, spec.description)
+    return Protocol(train, dev, tests, name=spec.name, spec=spec, description=spec.description)
 
 
 def _labelled(trials: Iterable[Trial], protocol: str, role: str, domain: str) -> Iterator[Trial]:

@@ -33,3 +33,20 @@ def test_shared_protocols_match_card_checksums(relative, tmp_path):
     edited = tmp_path / path.name
     edited.write_bytes(path.read_bytes()[:-10])
     assert "differs" in check_protocol_file(edited)
+
+
+def test_prepare_cli_checks_protocol_checksums(tmp_path, capsys):
+    folder = PROTOCOLS / "asvspoof2019_la"
+    if not folder.is_dir():
+        pytest.skip("shared ASVspoof 2019 LA protocols not available")
+    from spoofbench import cli
+    from spoofbench.corpora.manifest import read_manifest
+
+    code = cli.main(["prepare", "asvspoof2019_la", "--root", str(tmp_path), "--protocol",
+                     str(folder), "--out", str(tmp_path / "out"), "--split", "dev",
+                     "--no-check-audio"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ASVspoof2019.LA.cm.dev.trl.txt: sha256 matches the asvspoof2019_la card (dev)" in out
+    assert "protocol lists 24,844, published 24,844: match" in out
+    assert sum(1 for _ in read_manifest(tmp_path / "out" / "asvspoof2019_la_dev.jsonl.gz")) == 24_844
