@@ -88,7 +88,7 @@ def main() -> None:
         warm = ProbeCache(cache_dir)
         parallel_warm = timed("thread pool, warm cache", lambda: run(cache=warm, workers=args.workers))
         serial_warm = timed("serial, warm cache", lambda: run(cache=warm, serial=True))
-        print(f"ratios vs serial: cold pool {parallel_cold / serial:.2f}x, warm pool "
+        print(f"ratios vs the soundfile.info baseline: cold pool {parallel_cold / serial:.2f}x, warm pool "
               f"{parallel_warm / serial:.2f}x, warm serial {serial_warm / serial:.2f}x")
 
         manifest = cache_dir / "bench.jsonl.gz"
