@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..errors import ConfigError
@@ -57,7 +58,7 @@ def apply_ssl_options(detector: nn.Module, cfg: SSLConfig) -> list[str]:
     elif cfg.freeze_layers > 0:
         layers = transformer_layers(frontend)
         if layers is None:
-            raise ConfigError(f"ssl.freeze_layers: no transformer layer stack found in {name!r}",
+            raise ConfigError(f"no transformer layer stack found in {name!r}",
                               field="ssl.freeze_layers")
         for layer in list(layers)[: cfg.freeze_layers]:
             for p in layer.parameters():
@@ -66,11 +67,37 @@ def apply_ssl_options(detector: nn.Module, cfg: SSLConfig) -> list[str]:
     if cfg.gradient_checkpointing:
         enable: Any = getattr(frontend, "gradient_checkpointing_enable", None)
         if enable is None:
-            model = getattr(frontend, "model", None)
-            enable = getattr(model, "gradient_checkpointing_enable", None)
-        if enable is None:
-            raise ConfigError(f"ssl.gradient_checkpointing: the front-end of {name!r} offers no "
-                              "gradient_checkpointing_enable()", field="ssl.gradient_checkpointing")
-        enable()
-        notes.append("enabled gradient checkpointing in the front-end")
+            enable = getattr(getattr(frontend, "model", None), "gradient_checkpointing_enable", None)
+        if enable is not None:  # transformers models have their own switch
+            enable()
+            notes.append("enabled the front-end's own gradient checkpointing")
+        else:
+            layers = transformer_layers(frontend)
+            if layers is None:
+                raise ConfigError(f"the front-end of {name!r} has neither gradient_checkpointing_enable() "
+                                  "nor a transformer layer stack to checkpoint", field="ssl.gradient_checkpointing")
+            for layer in layers:
+                checkpoint_layer(layer)
+            notes.append(f"checkpointed {len(layers)} transformer layers (torch.utils.checkpoint)")
     return notes
+
+
+def checkpoint_layer(layer: nn.Module) -> None:
+    """Recompute ``layer``'s activations in the backward pass instead of storing them.
+
+    Forward hooks on the layer (s3prl reads hidden states through them) still run, since only
+    ``forward`` is wrapped. Active only while training with gradients enabled.
+    """
+    import functools
+
+    from torch.utils.checkpoint import checkpoint
+
+    original = layer.forward
+
+    @functools.wraps(original)
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        if layer.training and torch.is_grad_enabled():
+            return checkpoint(original, *args, use_reentrant=False, **kwargs)
+        return original(*args, **kwargs)
+
+    layer.forward = forward
