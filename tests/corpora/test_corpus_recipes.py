@@ -100,7 +100,7 @@ def test_asvspoof2019_la_tree_prepare_reports_missing_and_counts(tmp_path):
 def test_asvspoof2021_la_df_keys(tmp_path):
     la = ["LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval",
           "LA_0013 LA_E_5464494 none no_tx bonafide bonafide notrim progress"]
-    df = ["LA_0043 DF_E_2000026 mp3m4a asvspoof A09 spoof notrim eval traditional_vocoder - - - -",
+    df = ["LA_0023 DF_E_2000011 nocodec asvspoof A14 spoof notrim progress traditional_vocoder - - - -",
           "VCC2TF1 DF_E_2000027 nocodec vcc2020 bonafide bonafide notrim progress bonafide - - - -"]
     for track, lines in (("LA", la), ("DF", df)):
         keys = tmp_path / f"{track}-keys-full" / "keys" / track / "CM" / "trial_metadata.txt"
