@@ -45,9 +45,18 @@ class Condition:
     op: str
     values: tuple[Any, ...]
 
+    @property
+    def text_values(self) -> frozenset[str]:
+        cached = self.__dict__.get("_text")
+        if cached is None:
+            cached = frozenset(str(v) for v in self.values)
+            object.__setattr__(self, "_text", cached)
+        return cached
+
     def matches(self, trial: Trial) -> bool:
+        """Compared as text, so YAML ``64`` matches a custom ``"64"`` and vice versa."""
         value = column_value(trial, self.column)
-        hit = value in self.values or (value is not None and str(value) in self.values)
+        hit = value is not None and str(value) in self.text_values
         return hit if self.op == "in" else not hit
 
 

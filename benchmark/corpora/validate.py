@@ -211,6 +211,9 @@ def validate_manifest(manifest: str | os.PathLike, root: str | os.PathLike, *,
     ``line``, ``id``, ``path``, ``problems``). Both writes are atomic.
     """
     manifest, root = Path(manifest), Path(root)
+    if not root.is_dir():
+        raise ManifestError("corpus root is not a directory (expected the folder the manifest's "
+                            "paths are relative to)", path=root)
     report = ValidationReport(manifest, root)
     seen: dict[str, int] = {}
     bad_lines: set[int] = set()

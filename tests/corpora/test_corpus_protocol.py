@@ -129,3 +129,23 @@ def test_example_protocols_parse():
     for name in names:
         spec = parse_protocol(EXAMPLES / name)
         assert spec.tests and spec.train.manifests
+
+
+def test_filters_on_custom_columns_compare_as_text(tmp_path):
+    trials = [Trial(f"u{i}", f"u{i}.wav", "spoof", "c", "eval", attack="A01",
+                    custom={"bitrate": rate, "codec": codec})
+              for i, (rate, codec) in enumerate([(64, "mp3"), ("32", "opus"), (16, "mp3")])]
+    write_manifest(tmp_path / "c_eval.jsonl.gz", trials)
+    (tmp_path / "p.yaml").write_text("""
+train: c_eval
+dev: c_eval
+tests:
+  mp3_64: {manifest: c_eval, where: {codec: mp3, bitrate: {in: [64, 32]}}}
+  not_mp3: {manifest: c_eval, where: {codec: {not_equals: mp3}, custom.bitrate: "32"}}
+  no_such_column: {manifest: c_eval, where: {vocoder: {not_in: [hifigan]}}}
+""")
+    tests = load_protocol(tmp_path / "p.yaml").tests
+    assert [t.id for t in tests["mp3_64"].trials] == ["u0"]
+    assert [t.id for t in tests["not_mp3"].trials] == ["u1"]
+    assert len(tests["no_such_column"].trials) == 3
+    assert tests["mp3_64"].overlap.trial_count == 1  # the same trial in train and test is reported

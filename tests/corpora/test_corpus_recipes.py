@@ -239,3 +239,14 @@ def test_cli_prepare_and_list(tmp_path, capsys):
     assert rows["asvspoof2019_la"]["expected"] == {"train": 25380, "dev": 24844, "eval": 71237}
     assert rows["in_the_wild"]["expected"] == {"eval": 31779}
     assert cli.main(["prepare", "nope", "--root", str(folder), "--out", str(tmp_path)]) == 2
+
+
+def test_missing_protocol_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(["prepare", "asvspoof2019_la", "--root", str(tmp_path), "--out",
+                     str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ASVspoof 2019 LA CM protocol not found" in err
+    assert "ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.train.trn.txt" in err
+    with pytest.raises(ManifestError, match="unknown split 'test'"):
+        RECIPES.get("asvspoof2019_la").trials(tmp_path, "test")
