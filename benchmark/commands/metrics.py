@@ -7,14 +7,10 @@ import sys
 
 from ..cli import command_parser
 
-EXAMPLE = """\
-spoofbench metrics --scores ../shared/scores/rawgat_st_19la_eval/RawGAT_ST_mul.scores.txt \\
-    --keys ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.cm.eval.trl.txt --by attack \\
-    --asv-scores ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt \\
-    --bootstrap 200 --det det.png
-"""
-
-_RATES = ("eer", "min_dcf", "act_dcf")
+EXAMPLE = ("spoofbench metrics --scores ../shared/scores/rawgat_st_19la_eval/RawGAT_ST_mul.scores.txt "
+           "--keys ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.cm.eval.trl.txt --by attack "
+           "--asv-scores ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt "
+           "--bootstrap 200 --det det.png")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

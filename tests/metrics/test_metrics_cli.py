@@ -102,3 +102,15 @@ def test_help_ends_with_example(capsys):
     with pytest.raises(SystemExit):
         main(["metrics", "--help"])
     assert "example:\n  spoofbench metrics --scores" in capsys.readouterr().out
+
+
+def test_unknown_column_and_missing_speakers_are_user_errors(files, tmp_path, capsys):
+    scores, keys = files
+    assert main(["metrics", "--scores", str(scores), "--keys", str(keys), "--by", "codec"]) == 2
+    assert "key column 'codec' not found" in capsys.readouterr().err
+    two_column = tmp_path / "two.txt"
+    two_column.write_text("".join(f"{line.split()[1]} {line.split()[4]}\n"
+                                  for line in keys.read_text().splitlines()))
+    assert main(["metrics", "--scores", str(scores), "--keys", str(two_column), "--bootstrap", "5",
+                 "--speaker-bootstrap"]) == 2
+    assert "speaker bootstrap needs a 'speaker' column" in capsys.readouterr().err
