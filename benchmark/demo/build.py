@@ -162,6 +162,8 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
 
     ``sizes`` overrides the quick/full sizes (tests use tiny ones). Attacks whose generator is
     missing are skipped with a :class:`DemoWarning` and listed in ``DemoCorpus.skipped``.
+    Workers are spawned processes: a script calling this needs an ``if __name__ == "__main__"``
+    guard (the ``spoofbench`` console script and pytest have one).
     """
     start = time.perf_counter()
     root = Path(out_dir)
@@ -206,6 +208,8 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
              "skipped": skipped, "manifests": {}, "counts": {}}
     _write_json_atomic(state_path, state)
 
+    for stale in (root / "audio").rglob("*.tmp") if (root / "audio").is_dir() else ():
+        stale.unlink(missing_ok=True)  # half-written files of an interrupted build
     pending = [c for c in plan if not (root / c.rel_path).is_file()]
     results = _run_tasks(_tasks(pending), len(pending), workers, progress)
     failed = {r.utt_id: r.error for r in results if r.error}

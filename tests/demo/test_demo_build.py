@@ -102,12 +102,14 @@ def test_an_interrupted_build_makes_only_the_missing_clips(built, tmp_path):
     lost = [trials["demo_a_train"][0], trials["demo_b_eval"][-1]]
     for trial in lost:
         trial.audio_path(root).unlink()
+    half_written = root / "audio" / "demo_a_train" / ".demo_a_train_00000.x.flac.tmp"
+    half_written.write_bytes(b"fLaC")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DemoWarning)
         resumed = build_demo_corpus(root, quick=True, seed=3, progress=False, sizes=TINY,
                                     workers=1)
     assert resumed.generated == 2 and not resumed.cache_hit
-    assert all(t.audio_path(root).is_file() for t in lost)
+    assert all(t.audio_path(root).is_file() for t in lost) and not half_written.exists()
     with gzip.open(resumed.manifest("demo_a_train"), "rt") as handle:
         assert len(handle.read().splitlines()) == sum(TINY.counts("demo_a_train"))
 
