@@ -107,7 +107,7 @@ class Trial:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to a manifest line (custom copied)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = dict(self.__dict__)  # the dataclass fields, in declaration order
         out["custom"] = dict(self.custom)
         return out
 

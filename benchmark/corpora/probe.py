@@ -204,13 +204,13 @@ def probe_trials(trials: Iterable[Trial], root: str | os.PathLike, *,
     A trial whose file is missing or unreadable comes back unchanged with the failed result.
     Streams: at most :data:`CHUNK` trials are held at a time.
     """
-    root = Path(root)
+    base = os.fspath(root)
     pending: deque[Trial] = deque()
 
     def paths() -> Iterator[str]:
         for trial in trials:
             pending.append(trial)
-            yield str(trial.audio_path(root))
+            yield os.path.join(base, trial.path)  # == str(trial.audio_path(root)), cheaper
 
     for result in probe_files(paths(), cache=cache, workers=workers):
         trial = pending.popleft()
