@@ -12,7 +12,7 @@ from .breakdown import breakdown
 from .cllr import compute_cllr, min_cllr_from_counts
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, min_dcf_from_sorted
 from .det import SortedScores, curve_from_counts, eer_from_sorted, sorted_group_counts
-from .readers import ScoredTrials, align, load_trials, read_keys, read_scores
+from .readers import ScoredTrials, align, load_trials, read_scores
 from .roc import auc_from_curve, rates_at_threshold
 from .tdcf import compute_min_tdcf, read_asv_scores
 from .validation import split_by_label
@@ -144,4 +144,4 @@ def _fixed_threshold(options: EvaluationOptions) -> tuple[float | None, str]:
     return None, ""
 
 
-__all__ = ["EvaluationOptions", "PolarityWarning", "compute_metrics", "evaluate", "read_keys"]
+__all__ = ["EvaluationOptions", "PolarityWarning", "compute_metrics", "evaluate"]
