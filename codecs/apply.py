@@ -58,7 +58,8 @@ def condition_provenance(condition: CodecCondition | str) -> dict:
     engine, why = select_engine(condition)
     if engine is None:
         return {**out, "engine": None, "library": None, "version": None, "available": False, "reason": why}
-    return {**out, **engine.provenance(), "available": True, "reason": ""}
+    prov = engine.provenance_for(condition) if hasattr(engine, "provenance_for") else engine.provenance()
+    return {**out, **prov, "available": True, "reason": ""}
 
 
 def _probe(rate: int) -> np.ndarray:

@@ -275,14 +275,20 @@ class FFmpegCLIEngine:
         return out
 
 
-ENGINES = {"pyav": PyAVEngine(), "ffmpeg": FFmpegCLIEngine()}
+def _native():
+    from .native import NativeEngine
+    return NativeEngine()
+
+
+ENGINES = {"pyav": PyAVEngine(), "native": _native(), "ffmpeg": FFmpegCLIEngine()}
 
 
 def select_engine(condition: CodecCondition) -> tuple[object | None, str]:
     """The engine that will code ``condition`` here, or (None, reasons) when none can.
 
-    ``auto`` prefers PyAV (in-process, several times faster) and falls back to the ffmpeg CLI."""
-    order = ["pyav", "ffmpeg"] if condition.engine == "auto" else [condition.engine]
+    ``auto`` prefers the in-process engines (PyAV, then the system libgsm / libcodec2 via
+    ctypes: several times faster) and falls back to the ffmpeg CLI."""
+    order = ["pyav", "native", "ffmpeg"] if condition.engine == "auto" else [condition.engine]
     reasons = []
     for name in order:
         ok, why = ENGINES[name].available(condition)

@@ -78,7 +78,7 @@ def _worker(args):
 
 
 def test_several_processes_share_one_cache(tmp_path):
-    with mp.get_context("spawn").Pool(2) as pool:
+    with mp.get_context("fork").Pool(2) as pool:
         results = pool.map(_worker, [(str(tmp_path), s) for s in range(12)])
     for seed, blob in enumerate(results):
         assert blob == results[seed % 3]

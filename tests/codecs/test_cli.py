@@ -33,7 +33,7 @@ def test_apply_and_unknown(tmp_path, capsys):
     assert main(["codecs", "apply", "gsm_fr", str(src), str(dst)]) == 0
     y, rate = sf.read(dst, dtype="float32")
     assert rate == 16000 and len(y) == len(x) and np.abs(y).max() > 0.01
-    assert "gsm_fr via ffmpeg" in capsys.readouterr().out
+    assert "gsm_fr via native" in capsys.readouterr().out
     assert main(["codecs", "apply", "gsm_frr", str(src), str(dst)]) == 2
     assert "did you mean 'gsm_fr'" in capsys.readouterr().err
     assert main(["codecs", "apply", "gsm_fr", str(tmp_path / "missing.wav"), str(dst)]) == 2

@@ -1,0 +1,170 @@
+"""Codec-matrix throughput: seconds of audio coded per wall second.
+
+Runs the default matrix over N real speech clips (LibriSpeech in ../shared, cut to 3.5 s) with
+spoofbench.codecs on a process pool (both cores), and compares with
+  (a) what research scripts do: one ffmpeg process per clip and step, temp files (2 threads), and
+  (b) the engine's own bound: each condition's engine run once over the concatenated clips
+      (one process; x2 for the ideal two-core bound).
+Usage: python perf/bench_codecs.py [--clips 200] [--baseline-clips 30] [--bound-clips 60]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from spoofbench.codecs import apply_condition, condition_provenance, dsp, get_matrix
+from spoofbench.codecs.engines import select_engine
+
+RATE = 16000
+SECONDS = 3.5
+LIBRISPEECH = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "librispeech"
+_CLIPS: list[np.ndarray] = []
+_EXT = {"mp3": "mp3", "aac": "m4a", "opus": "opus", "vorbis": "ogg", "speex": "spx", "gsm": "gsm",
+        "pcm_mulaw": "wav", "pcm_alaw": "wav", "adpcm_g722": "g722", "adpcm_g726": "wav", "codec2": "c2"}
+
+
+def load_clips(count: int) -> list[np.ndarray]:
+    files = sorted(LIBRISPEECH.glob("*/*.flac"))
+    if not files:
+        raise SystemExit(f"no LibriSpeech clips under {LIBRISPEECH}")
+    clips = []
+    for path in files:
+        x, sr = sf.read(str(path), dtype="float32")
+        if sr == RATE and len(x) >= int(RATE * SECONDS):
+            clips.append(x[: int(RATE * SECONDS)])
+        if len(clips) == count:
+            break
+    return clips
+
+
+def _work(task: tuple[str, int, int]) -> tuple[int, list[str]]:
+    cid, start, stop = task
+    failures = []
+    for i in range(start, stop):
+        try:
+            apply_condition(_CLIPS[i], RATE, cid, key=f"clip{i}")
+        except Exception as err:  # recorded, the run goes on
+            failures.append(f"{cid} clip{i}: {err}")
+    return stop - start, failures
+
+
+def run_ours(conditions, clips, workers: int) -> tuple[float, float, dict]:
+    """Total audio seconds and wall seconds for the whole matrix on a process pool."""
+    chunk = 20
+    tasks = [(c.id, s, min(s + chunk, len(clips))) for c in conditions for s in range(0, len(clips), chunk)]
+    start = time.perf_counter()
+    per_condition = {c.id: 0.0 for c in conditions}
+    failures: list[str] = []
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        for task, (done, failed) in zip(tasks, tqdm(pool.map(_work, tasks), total=len(tasks), desc="matrix")):
+            failures += failed
+    wall = time.perf_counter() - start
+    return len(conditions) * len(clips) * SECONDS, wall, {"failures": failures}
+
+
+def _baseline_clip(condition, x: np.ndarray) -> None:
+    """One clip the research-script way: wav → ffmpeg encode → file → ffmpeg decode → wav."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, coded, out = Path(tmp, "in.wav"), Path(tmp, f"coded.{_EXT[condition.codec]}"), Path(tmp, "out.wav")
+        sf.write(src, x, RATE)
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-ac", "1",
+               "-ar", str(condition.sample_rate or RATE), "-c:a", condition.encoder]
+        if condition.bitrate:
+            cmd += ["-b:a", str(condition.bitrate)]
+        if condition.quality is not None:
+            cmd += ["-q:a", str(condition.quality)]
+        for key, value in condition.options:
+            cmd += [f"-{key}", value]
+        if condition.channel is not None and condition.channel.band is not None:
+            cmd += ["-af", f"highpass=f={condition.channel.band[0]},lowpass=f={condition.channel.band[1]}"]
+        subprocess.run(cmd + [str(coded)], check=True)
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(coded), "-ar", str(RATE),
+                        str(out)], check=True)
+        sf.read(out, dtype="float32")
+
+
+def run_baseline(conditions, clips, workers: int) -> tuple[float, float, list[str]]:
+    from spoofbench.codecs.engines import ENGINES
+    usable = [c for c in conditions if ENGINES["ffmpeg"].available(c)[0]]
+    skipped = [c.id for c in conditions if c not in usable]
+    jobs = [(c, x) for c in usable for x in clips]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(tqdm(pool.map(lambda job: _baseline_clip(*job), jobs), total=len(jobs), desc="baseline (a)"))
+    return len(jobs) * SECONDS, time.perf_counter() - start, skipped, usable
+
+
+def run_bound(conditions, clips) -> tuple[float, float]:
+    """Each condition's engine once over the concatenated clips (at the coding rate), one process."""
+    long = np.concatenate(clips).astype(np.float64)
+    audio, wall = 0.0, 0.0
+    for cond in tqdm(conditions, desc="bound (b)"):
+        engine, _ = select_engine(cond)
+        rate = cond.sample_rate or RATE
+        x = dsp.resample(long, RATE, rate)
+        start = time.perf_counter()
+        engine.code(x, rate, cond)
+        wall += time.perf_counter() - start
+        audio += len(long) / RATE
+    return audio, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=200)
+    parser.add_argument("--baseline-clips", type=int, default=30)
+    parser.add_argument("--bound-clips", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--matrix", default="default")
+    args = parser.parse_args()
+
+    global _CLIPS
+    _CLIPS = load_clips(args.clips)
+    conditions = [c for c in get_matrix(args.matrix) if not c.is_identity]
+    print(f"{len(_CLIPS)} clips x {SECONDS} s, {len(conditions)} conditions, {args.workers} workers, "
+          f"ffmpeg {shutil.which('ffmpeg')}")
+    engines = {}
+    for c in conditions:
+        engines.setdefault(condition_provenance(c)["engine"], []).append(c.id)
+    print("engines:", {k: len(v) for k, v in engines.items()})
+
+    audio, wall, info = run_ours(conditions, _CLIPS, args.workers)
+    ours = audio / wall
+    print(f"spoofbench.codecs: {audio:.0f} s of audio in {wall:.1f} s = {ours:.1f} s/s "
+          f"({len(info['failures'])} failures)")
+    for line in info["failures"][:5]:
+        print("  failure:", line)
+
+    b_audio, b_wall, skipped, usable = run_baseline(conditions, _CLIPS[: args.baseline_clips], args.workers)
+    base = b_audio / b_wall
+    usable_ids = {c.id for c in usable}
+    # Same condition set for a fair ratio: our throughput on the conditions the baseline can run.
+    sub_audio, sub_wall, _ = run_ours([c for c in conditions if c.id in usable_ids], _CLIPS[: args.baseline_clips * 2],
+                                      args.workers)
+    ours_sub = sub_audio / sub_wall
+    print(f"(a) ffmpeg process per clip + temp files, {args.workers} threads: {base:.1f} s/s "
+          f"(skipped, no CLI encoder: {skipped}); spoofbench on the same conditions: {ours_sub:.1f} s/s "
+          f"-> {ours_sub / base:.1f}x")
+
+    bound_audio, bound_wall = run_bound(conditions, _CLIPS[: args.bound_clips])
+    bound = bound_audio / bound_wall
+    print(f"(b) engine bound, one process over concatenated clips: {bound:.1f} s/s; "
+          f"x{args.workers} cores = {bound * args.workers:.1f} s/s; spoofbench / bound = {ours / (bound * args.workers):.2f}")
+    print(f"SUMMARY ours={ours:.1f} baseline_a={base:.1f} ours_same_conditions={ours_sub:.1f} "
+          f"speedup_vs_a={ours_sub / base:.1f}x bound_b_1proc={bound:.1f} bound_b_{args.workers}cores={bound * args.workers:.1f} "
+          f"fraction_of_bound={ours / (bound * args.workers):.2f}")
+
+
+if __name__ == "__main__":
+    main()
