@@ -250,3 +250,15 @@ def test_missing_protocol_is_a_clear_error(tmp_path, capsys):
     assert "ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.train.trn.txt" in err
     with pytest.raises(ManifestError, match="unknown split 'test'"):
         RECIPES.get("asvspoof2019_la").trials(tmp_path, "test")
+
+
+def test_prepare_probe_skips_unreadable_and_reports(tmp_path):
+    folder = tmp_path / "mine"
+    write_audio(folder / "real" / "ok.wav")
+    (folder / "fake").mkdir()
+    (folder / "fake" / "broken.wav").write_bytes(b"\x00" * 64)
+    report = prepare("folder", folder, tmp_path / "out", probe=True, cache_dir=tmp_path / "c",
+                     progress=False)
+    split = report.splits[0]
+    assert (split.listed, split.written, split.unreadable) == (2, 1, ["fake/broken.wav"])
+    assert "1 unreadable skipped (e.g. fake/broken.wav)" in split.describe()
