@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from spoofbench.errors import ConfigError
 
-ENGINES = ("auto", "pyav", "native", "ffmpeg")
+ENGINES = ("auto", "pyav", "native", "ffmpeg+pyav", "ffmpeg")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -56,7 +56,7 @@ class CodecCondition:
         sample_rate: the rate the codec runs at (Hz); None means the input's rate.
         channel: telephone channel chain, or None.
         engine: ``auto`` (PyAV, then the native libgsm/libcodec2 binding, then the ffmpeg CLI),
-            ``pyav``, ``native`` or ``ffmpeg``.
+            ``pyav``, ``native``, ``ffmpeg+pyav`` (CLI encode, in-process decode) or ``ffmpeg``.
         options: extra encoder options as sorted ``(name, value)`` string pairs.
         description: one line for listings.
     """

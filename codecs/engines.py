@@ -252,15 +252,20 @@ class FFmpegCLIEngine:
         pcm = x.astype("<f4").tobytes()
         encoded = self._run(ffmpeg.input("pipe:", format="f32le", ar=rate, ac=1).output("pipe:", **out_kwargs),
                             pcm, binary, condition, "encode")
+        payload = ogg_audio_payload_bytes(encoded) if container == "ogg" else max(
+            0, len(encoded) - _HEADER_BYTES.get(container, 0))
+        decoded_in_process = self._decode(encoded, container, rate, condition)
+        if decoded_in_process is not None:
+            return Coded(decoded_in_process, rate, payload)
         decoded = self._run(ffmpeg.input("pipe:", format=container, **demux)
                             .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=rate),
                             encoded, binary, condition, "decode")
         samples = np.frombuffer(decoded, dtype="<f4").astype(np.float64)
-        if container == "ogg":
-            payload = ogg_audio_payload_bytes(encoded)
-        else:
-            payload = max(0, len(encoded) - _HEADER_BYTES.get(container, 0))
         return Coded(samples, rate, payload)
+
+    def _decode(self, encoded: bytes, container: str, rate: int, condition: CodecCondition):
+        """Decode in another way than the CLI; None means "use the CLI" (this reference engine)."""
+        return None
 
     @staticmethod
     def _run(stream, data: bytes, binary: str, condition: CodecCondition, step: str) -> bytes:
@@ -275,20 +280,69 @@ class FFmpegCLIEngine:
         return out
 
 
+class FFmpegEncodePyAVDecodeEngine(FFmpegCLIEngine):
+    """The ffmpeg CLI encodes (it has the encoder); PyAV decodes the container bytes in-process,
+    saving one process per clip. Used for encoders only the system ffmpeg has (libvorbis, libspeex)."""
+
+    name = "ffmpeg+pyav"
+    _PYAV_DEMUX = {"ogg": "ogg"}
+
+    def available(self, condition: CodecCondition) -> tuple[bool, str]:
+        ok, why = super().available(condition)
+        if not ok:
+            return ok, why
+        container = _CONTAINERS[condition.codec][0]
+        if container not in self._PYAV_DEMUX:
+            return False, f"in-process demuxing of {container!r} is not wired"
+        try:
+            import av
+            av.Codec(condition.codec, "r")
+        except Exception:
+            return False, f"PyAV has no decoder for {condition.codec!r}"
+        return True, ""
+
+    def provenance(self) -> dict:
+        import av
+        lib = ".".join(map(str, av.library_versions.get("libavcodec", ())))
+        return {"engine": self.name,
+                "library": f"encode: {ffmpeg_version()} (system binary, pipes); decode: libavcodec {lib} (PyAV)",
+                "version": f"{ffmpeg_version()}; av {av.__version__}"}
+
+    def _decode(self, encoded: bytes, container: str, rate: int, condition: CodecCondition):
+        import io
+
+        import av
+
+        try:
+            with av.open(io.BytesIO(encoded), format=self._PYAV_DEMUX[container]) as source:
+                pieces = []
+                decoded_rate = rate
+                for frame in source.decode(audio=0):
+                    decoded_rate = frame.sample_rate
+                    pieces.append(_from_frame(frame))
+        except Exception as err:
+            raise CodecError(f"PyAV decode of {condition.codec} failed: {err}") from err
+        if decoded_rate != rate:
+            raise CodecError(f"decoder returned {decoded_rate} Hz, expected {rate} Hz")
+        return np.concatenate(pieces) if pieces else np.zeros(0)
+
+
 def _native():
     from .native import NativeEngine
     return NativeEngine()
 
 
-ENGINES = {"pyav": PyAVEngine(), "native": _native(), "ffmpeg": FFmpegCLIEngine()}
+ENGINES = {"pyav": PyAVEngine(), "native": _native(), "ffmpeg+pyav": FFmpegEncodePyAVDecodeEngine(),
+           "ffmpeg": FFmpegCLIEngine()}
 
 
 def select_engine(condition: CodecCondition) -> tuple[object | None, str]:
     """The engine that will code ``condition`` here, or (None, reasons) when none can.
 
     ``auto`` prefers the in-process engines (PyAV, then the system libgsm / libcodec2 via
-    ctypes: several times faster) and falls back to the ffmpeg CLI."""
-    order = ["pyav", "native", "ffmpeg"] if condition.engine == "auto" else [condition.engine]
+    ctypes: several times faster), then ffmpeg CLI encoding with PyAV decoding, then the pure
+    ffmpeg CLI (the reference)."""
+    order = ["pyav", "native", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto" else [condition.engine]
     reasons = []
     for name in order:
         ok, why = ENGINES[name].available(condition)

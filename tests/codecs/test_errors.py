@@ -75,3 +75,19 @@ def test_native_gsm_matches_the_ffmpeg_cli_reference():
     cli = apply_condition(x, 16000, dataclasses.replace(gsm, engine="ffmpeg"), key="n")
     snr = 10 * np.log10(np.sum(cli.astype(float) ** 2) / max(np.sum((cli - native).astype(float) ** 2), 1e-20))
     assert snr > 40, snr
+
+
+@pytest.mark.parametrize("cid", ["speex_8k", "vorbis_q6"])
+def test_in_process_decoding_matches_the_cli_reference(cid):
+    needs_ffmpeg()
+    import dataclasses
+
+    from spoofbench.codecs import get_condition
+
+    cond = get_condition(cid)
+    x = speech_like(16000, 1.0, seed=12)
+    fast = apply_condition(x, 16000, dataclasses.replace(cond, engine="ffmpeg+pyav"), key="n")
+    reference = apply_condition(x, 16000, dataclasses.replace(cond, engine="ffmpeg"), key="n")
+    diff = np.sum((reference - fast).astype(float) ** 2)
+    snr = 10 * np.log10(np.sum(reference.astype(float) ** 2) / max(diff, 1e-20))
+    assert snr > 40, snr
