@@ -280,7 +280,7 @@ FAMILY = DetectorFamily(
     name="aasist", config_cls=AASISTConfig,
     presets={"default": AASISTConfig(),
              "tiny": AASISTConfig(filts=(70, (1, 4), (4, 4), (4, 8), (8, 8)), gat_dims=(8, 4),
-                                  num_samples=16000)},
+                                  num_samples=4000)},
     default_preset="default", make=lambda c: AASIST(c, "aasist"), frontend=AASIST.frontend)
 
 FAMILY_L = DetectorFamily(
@@ -288,5 +288,5 @@ FAMILY_L = DetectorFamily(
     presets={"default": AASISTConfig(filts=(70, (1, 32), (32, 32), (32, 24), (24, 24)), gat_dims=(24, 32),
                                      pool_ratios=(0.4, 0.5, 0.7, 0.5)),
              "tiny": AASISTConfig(filts=(70, (1, 4), (4, 4), (4, 6), (6, 6)), gat_dims=(6, 4),
-                                  pool_ratios=(0.4, 0.5, 0.7, 0.5), num_samples=16000)},
+                                  pool_ratios=(0.4, 0.5, 0.7, 0.5), num_samples=4000)},
     default_preset="default", make=lambda c: AASIST(c, "aasist_l"), frontend=AASIST.frontend)

@@ -1,6 +1,6 @@
 """LFCC baselines: ``lfcc_lcnn`` (LFCC + light CNN with max-feature-map) and ``lfcc_gmm`` (two GMMs).
 
-Front-end (both): ``torchaudio.transforms.LFCC``, 20 linear filters / 20 coefficients, 20 ms windows
+Front-end (both): ``torchaudio.transforms.LFCC`` (log, not dB: no batch-wide top-dB clamp), 20 linear filters / 20 coefficients, 20 ms windows
 every 10 ms (n_fft 512), plus deltas and delta-deltas → (B, 60, frames). Full-utterance input policy;
 padded frames are excluded from every average.
 """
@@ -43,7 +43,7 @@ class LFCCFrontEnd(nn.Module):
         super().__init__()
         self.hop, self.win = c.hop_length, c.win_length
         self.lfcc = torchaudio.transforms.LFCC(
-            sample_rate=c.sample_rate, n_filter=c.n_filter, n_lfcc=c.n_lfcc,
+            sample_rate=c.sample_rate, n_filter=c.n_filter, n_lfcc=c.n_lfcc, log_lf=True,
             speckwargs={"n_fft": c.n_fft, "win_length": c.win_length, "hop_length": c.hop_length,
                         "center": False})
 

@@ -83,5 +83,5 @@ FAMILY = DetectorFamily(
     presets={"default": RawCNNConfig(),
              "tiny": RawCNNConfig(frontend_channels=8, frontend_kernel=33, frontend_stride=4,
                                   block_channels=(8, 16), pooled_blocks=2, attention_channels=8,
-                                  embedding_dim=16, num_samples=8000)},
+                                  embedding_dim=16, num_samples=4000)},
     default_preset="default", make=RawCNN, frontend=RawCNN.frontend)

@@ -93,5 +93,5 @@ FAMILY = DetectorFamily(
     name="rawnet2", config_cls=RawNet2Config,
     presets={"default": RawNet2Config(),
              "tiny": RawNet2Config(sinc_filters=4, sinc_kernel=64, block_channels=(4, 8), gru_hidden=8,
-                                   gru_layers=1, fc_dim=8, num_samples=8000)},
+                                   gru_layers=1, fc_dim=8, num_samples=4000)},
     default_preset="default", make=RawNet2, frontend=RawNet2.frontend)

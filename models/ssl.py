@@ -12,8 +12,9 @@ layer-normalised layers (s3prl's Featurizer idea) → back-end → logits (B, 2)
 The upstream is frozen (``freeze=True``: eval mode, no gradient) or fine-tuned. Weights come only
 from a local path (``checkpoint=``): an s3prl/fairseq ``.pt`` or a transformers directory; the
 ``tiny`` presets build a small random-init upstream for tests. Clips of different lengths in one batch
-are run in groups of equal length, so no padding reaches the upstream and scores do not depend on
-batch composition.
+go through the upstream in groups of equal length, so no padding reaches it, and (in eval mode) through
+the back-end one by one, so scores do not depend on batch composition. In training with mixed lengths
+the AASIST back-end sees the whole batch with shorter feature sequences tiled (batch statistics).
 """
 from __future__ import annotations
 
@@ -120,11 +121,15 @@ class SSLDetector(Detector):
         else:
             raise missing_checkpoint(name, config.upstream, None)
         up = self.upstream
-        self.frontend = f"{config.upstream} ({up.fmt}, {'frozen' if config.freeze else 'fine-tuned'})"
+        self.frontend = f"{config.upstream} SSL, {'frozen' if config.freeze else 'fine-tuned'}"
+        self.checkpoint_format = "random-init" if config.random_init else up.fmt
         if config.freeze:
             up.requires_grad_(False)
-        elif hasattr(up, "set_trainable_frontend"):
+        else:
             up.set_trainable_frontend(True)
+            for pname, param in up.named_parameters():  # pre-training only (masked prediction)
+                if pname.endswith(("mask_emb", "masked_spec_embed")):
+                    param.requires_grad_(False)
         self.featurizer = LayerWeightedSum(up.num_hidden)
         d = up.hidden_dim
         if config.backend == "linear":
@@ -147,10 +152,13 @@ class SSLDetector(Detector):
             self.upstream.eval()
         return self
 
-    def _pooled(self, waves: torch.Tensor) -> torch.Tensor:
+    def _features(self, waves: torch.Tensor) -> torch.Tensor:
+        """(B, T) equal-length clips → (B, T', D) weighted-sum SSL features."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze):
             hidden = self.upstream.hidden_states(waves)
-        feats = self.featurizer(hidden)  # (B, T', D)
+        return self.featurizer(hidden)
+
+    def _pool(self, feats: torch.Tensor) -> torch.Tensor:
         if self.config.backend == "linear":
             return feats.mean(1)
         if self.config.backend == "mlp":
@@ -158,13 +166,20 @@ class SSLDetector(Detector):
         return self.aasist(feats)
 
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        pooled = [None] * waves.shape[0]
-        for length in torch.unique(lengths).tolist():
-            idx = (lengths == length).nonzero().flatten()
-            out = self._pooled(waves[idx, :length])
+        groups = [(lengths == n).nonzero().flatten() for n in torch.unique(lengths).tolist()]
+        if len(groups) == 1:
+            return self.backend(self._pool(self._features(waves[:, : int(lengths[0])])))
+        feats = [None] * waves.shape[0]
+        for idx in groups:
+            out = self._features(waves[idx, : int(lengths[idx[0]])])
             for j, i in enumerate(idx.tolist()):
-                pooled[i] = out[j]
-        return self.backend(torch.stack(pooled))
+                feats[i] = out[j]
+        if self.config.backend == "aasist" and self.training:
+            # batch statistics need the whole batch: tile shorter feature sequences to the longest
+            longest = max(f.shape[0] for f in feats)
+            tiled = [f.repeat(-(-longest // f.shape[0]), 1)[:longest] for f in feats]
+            return self.backend(self._pool(torch.stack(tiled)))
+        return self.backend(torch.stack([self._pool(f[None])[0] for f in feats]))
 
 
 def _prepare(config: SSLConfig, checkpoint) -> SSLConfig | None:
@@ -193,7 +208,7 @@ def _family(name: str, upstream: str, arch: dict, backend: str, tiny_arch: dict,
                "aasist": dataclasses.replace(default, backend="aasist", freeze=False),
                "tiny": dataclasses.replace(default, architecture=tiny_arch, random_init=True, checkpoint_path=None,
                                            aasist_dim=24, aasist_filts=((1, 4), (4, 4), (4, 8), (8, 8)),
-                                           gat_dims=(8, 4), num_samples=16000)}
+                                           gat_dims=(8, 4), num_samples=4000)}
     if backend == "aasist":
         presets.pop("aasist")
     return DetectorFamily(name=name, config_cls=SSLConfig, presets=presets, default_preset="default",

@@ -130,7 +130,8 @@ class HFUpstream(Upstream):
             self.normalize_wave = bool(json.loads(prep.read_text()).get("do_normalize", False))
         else:
             self.normalize_wave = config.feat_extract_norm == "layer"
-        self.model.config.apply_spec_augment = False
+        self.model.config.apply_spec_augment = False  # as s3prl's experts: no masking, no layer drop
+        self.model.config.layerdrop = 0.0
 
     def set_trainable_frontend(self, trainable: bool) -> None:
         self.model.feature_extractor.requires_grad_(trainable)
@@ -260,6 +261,8 @@ def random_upstream(kind: str, arch: dict[str, Any]) -> Upstream:
     up = HFUpstream.__new__(HFUpstream)
     nn.Module.__init__(up)
     config = hf_wavlm_config(arch) if kind == "wavlm" else AutoConfig.for_model(kind, **arch)
+    config.apply_spec_augment = False  # no SpecAugment masking inside the upstream, as for loaded ones
+    config.layerdrop = 0.0  # every layer runs, so the weighted sum always sees L+1 hidden states
     up.model = AutoModel.from_config(config)
     up.kind = kind
     up.conv_layers = list(zip(config.conv_dim, config.conv_kernel, config.conv_stride))

@@ -1,0 +1,95 @@
+"""``spoofbench models``: list the detector zoo, score audio files (thin layer over spoofbench.models)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from spoofbench.cli import command_parser
+from spoofbench.errors import DetectorError, InputFileError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = command_parser(subparsers, "models", help="the detector zoo: list detectors, score files",
+                            example="spoofbench models list\n"
+                                    "spoofbench models score aasist --checkpoint AASIST.pth a.flac b.wav")
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+
+    p = command_parser(sub, "list", help="detectors and presets with measured parameter counts, front-end, "
+                                         "sample rate and input policy",
+                       example="spoofbench models list --json")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--no-tiny", action="store_true", help="leave out the tiny test presets")
+    p.add_argument("names", nargs="*", help="only these detectors (default: all)")
+    p.set_defaults(func=_list)
+
+    p = command_parser(sub, "score", help="score audio files with one detector: prints `path score` per file "
+                                          "(higher = bona fide), using the detector's input policy",
+                       example="spoofbench models score aasist --checkpoint ../shared/reference/aasist/AASIST.pth "
+                               "clip.flac")
+    p.add_argument("name", help="detector name (see `spoofbench models list`)")
+    p.add_argument("audio", nargs="+", type=Path, help="audio files soundfile can read (WAV, FLAC, OGG, ...)")
+    p.add_argument("--preset", default=None, help="named preset (default: the detector's default)")
+    p.add_argument("--checkpoint", default=None, help="weights: a spoofbench checkpoint, official weights, "
+                                                      "or SSL backbone weights (s3prl .pt or transformers dir)")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=_score)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _policy_text(policy: dict) -> str:
+    if policy["mode"] == "fixed":
+        return f"fixed {policy['num_samples']} {policy['pad']}, norm {policy['normalize']}"
+    return f"full, norm {policy['normalize']}"
+
+
+def _list(args: argparse.Namespace) -> int:
+    from spoofbench.models.catalog import describe_zoo
+
+    rows = describe_zoo(args.names or None, include_tiny=not args.no_tiny)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="spoofbench detectors (parameters counted from the built module)")
+    for col in ("name", "preset", "parameters", "front-end", "rate", "input policy", "training"):
+        table.add_column(col, justify="right" if col in ("parameters", "rate") else "left")
+    for r in rows:
+        table.add_row(r["name"], str(r["preset"]), f"{r['parameters']:,}", r["frontend"],
+                      str(r["sample_rate"]), _policy_text(r["input_policy"]), r["training_mode"])
+    Console(width=160).print(table)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import soundfile as sf
+
+    from spoofbench.models import build_detector
+    from spoofbench.models.catalog import score_waveforms
+
+    detector = build_detector(args.name, preset=args.preset, checkpoint=args.checkpoint)
+    if detector.training_mode == "fit" and not args.checkpoint:
+        raise DetectorError(f"{args.name} must be fitted first; pass --checkpoint of a fitted model")
+    waves, rates = [], []
+    for path in args.audio:
+        try:
+            wave, rate = sf.read(str(path), dtype="float32", always_2d=False)
+        except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / OSError
+            raise InputFileError(f"cannot read audio: {err}", path) from err
+        if wave.size == 0:
+            raise InputFileError("empty audio file (0 samples)", path)
+        if rate != detector.sample_rate:
+            print(f"spoofbench models score: {path}: resampling {rate} Hz -> {detector.sample_rate} Hz "
+                  "(torchaudio.functional.resample)", file=sys.stderr)
+        waves.append(wave)
+        rates.append(rate)
+    print(f"spoofbench models score: {detector.name} preset {detector.preset}, input policy "
+          f"{detector.input_policy.describe()}", file=sys.stderr)
+    scores = score_waveforms(detector, waves, rates, batch_size=args.batch_size, device=args.device)
+    for path, score in zip(args.audio, scores):
+        print(f"{path} {score:.6f}")
+    return 0
