@@ -18,6 +18,9 @@ from .index import VendoredClip
 #: (corpus, split) of each generated set.
 SETS = {"demo_a_train": ("A", "train"), "demo_a_dev": ("A", "dev"),
         "demo_a_eval": ("A", "eval"), "demo_b_eval": ("B", "eval")}
+#: Share of ``sentences.txt`` each set's TTS speaks (consecutive blocks: no text crosses sets).
+SENTENCE_SHARES = {"demo_a_train": 0.475, "demo_a_dev": 0.175, "demo_a_eval": 0.175,
+                   "demo_b_eval": 0.175}
 #: Per-clip loudness jitter (dB, uniform), the same for both labels.
 GAIN_JITTER_DB = 3.0
 #: Speaking-rate range of the TTS attacks (uniform).
@@ -71,6 +74,16 @@ def _sentences(data_dir: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
+def _sentence_block(name: str, count: int) -> list[int]:
+    """Indices of the sentences set ``name`` may speak."""
+    start = 0.0
+    for set_name, share in SENTENCE_SHARES.items():
+        if set_name == name:
+            return list(range(round(start * count), round((start + share) * count)))
+        start += share
+    raise KeyError(name)
+
+
 def _speaker_spread(clips: list[VendoredClip], rng: np.random.Generator) -> list[VendoredClip]:
     """Clips in an order that visits every speaker once before any speaker twice."""
     speakers = sorted({c.speaker for c in clips})
@@ -103,7 +116,7 @@ def make_plan(index: list[VendoredClip], data_dir: Path, out_dir: Path, sizes: D
         for k in range(n_spoof):
             entries.append(("spoof", set_attacks[k % len(set_attacks)], k // len(set_attacks)))
         order = rng.permutation(len(entries))
-        text_order = rng.permutation(len(sentences))
+        text_order = rng.permutation(_sentence_block(name, len(sentences)))
         source_order = rng.permutation(len(pool))
         corpus_name = name.rsplit("_", 1)[0]
         for position, entry_index in enumerate(order):
@@ -118,6 +131,7 @@ def make_plan(index: list[VendoredClip], data_dir: Path, out_dir: Path, sizes: D
                 clip = pool[k]
                 job = ClipJob(attack="bonafide", source=str(data_dir / clip.path), **common)
                 custom = {"source_corpus": clip.source, "source_clip": clip.clip_id,
+                          "source_utterance": Path(clip.origin).stem,
                           "licence": clip.licence, "generator": "-"}
                 speaker = clip.speaker
             elif attack.kind == "vocoder":
@@ -125,18 +139,20 @@ def make_plan(index: list[VendoredClip], data_dir: Path, out_dir: Path, sizes: D
                 clip = pool[int(source_order[(k + offset) % len(pool)])]
                 job = ClipJob(attack=attack.id, source=str(data_dir / clip.path), **common)
                 custom = {"source_corpus": clip.source, "source_clip": clip.clip_id,
+                          "source_utterance": Path(clip.origin).stem,
                           "licence": clip.licence, "generator": attack.tool,
                           "family": attack.family}
                 speaker = clip.speaker
             else:
                 voices = ESPEAK_VOICES[split] if attack.id == "espeak_ng" else attack.voices
                 voice = voices[k % len(voices)]
-                text = sentences[int(text_order[(k * 7 + len(attack.id)) % len(sentences)])]
+                sentence = int(text_order[(k * 7 + len(attack.id)) % len(text_order)])
+                text = sentences[sentence]
                 rate = float(rng.uniform(*RATE_RANGE))
                 job = ClipJob(attack=attack.id, text=text, voice=voice, rate=round(rate, 3),
                               **common)
                 custom = {"generator": attack.tool, "family": attack.family, "voice": voice,
-                          "text": text}
+                          "text": text, "source_utterance": f"sentence-{sentence:03d}"}
                 speaker = _tts_speaker(attack, voice)
             plan.append(PlannedClip(name, corpus_name, split, label, speaker, rel_path, job,
                                     custom))

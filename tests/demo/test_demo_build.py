@@ -154,3 +154,18 @@ def test_vocoders_keep_length_and_make_speech_like_output():
         peak_hz = np.argmax(spectrum[50:2000]) + 50
         assert min(peak_hz % 120, 120 - peak_hz % 120) <= 6, (name, peak_hz)
         assert not np.allclose(out, vowel, atol=1e-3), name
+
+
+def test_shipped_protocol_labels_a_eval_in_domain_and_b_out_of_distribution(built):
+    from spoofbench.corpora.protocol import load_protocol
+    from spoofbench.demo import demo_data_dir
+
+    corpus, trials = built
+    protocol = load_protocol(demo_data_dir() / "protocol.yaml", manifests_dir=corpus.root)
+    assert len(protocol.train) == sum(TINY.counts("demo_a_train"))
+    assert protocol.tests["demo_a_eval"].domain == "in-domain"
+    assert protocol.tests["demo_b_eval"].domain == "ood"
+    b_overlap = protocol.tests["demo_b_eval"].overlap
+    assert b_overlap.speaker_count == 0 and b_overlap.source_utterance_count == 0
+    # no sentence and no source utterance crosses from training into A-eval either
+    assert protocol.tests["demo_a_eval"].overlap.source_utterance_count == 0
