@@ -280,6 +280,7 @@ def _train_gradient(config: TrainConfig, detector: Any, train_trials: list, dev_
             if on_batch_end is not None:
                 on_batch_end(epoch, step)
         bar.close()
+        train_seconds = time.perf_counter() - t0
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         totals = _reduce(rt, [float(loss_sum), seen, failed])
@@ -293,7 +294,7 @@ def _train_gradient(config: TrainConfig, detector: Any, train_trials: list, dev_
         seconds = time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "train_loss": totals[0] / max(totals[1], 1), "dev_eer": dev_eer,
                         "best_dev_eer": best_eer, "lr": lr, "train_samples": int(totals[1]),
-                        "samples_per_s": totals[1] / seconds, "failed_clips": int(totals[2]),
+                        "samples_per_s": totals[1] / train_seconds, "failed_clips": int(totals[2]),
                         "seconds": seconds})
         stopped = config.patience > 0 and bad_epochs >= config.patience and epoch + 1 < config.epochs
         if rt.is_main:
