@@ -10,9 +10,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = command_parser(
         subparsers, "train", help="train a detector on a protocol's train set, selecting on dev EER",
         example="""
+        # DEMO = a folder written by spoofbench.demo.build_demo_corpus (manifests + audio)
         spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml \\
-            --root ~/corpora/demo --out runs/rawcnn_demo --epochs 5
-        spoofbench train --detector rawcnn_2m --protocol p.yaml --root R --out runs/rawcnn_demo --resume""")
+            --manifests-dir DEMO --root DEMO --out runs/rawcnn_demo --epochs 5
+        spoofbench train --detector rawcnn_2m --preset tiny --train-manifest DEMO/demo_a_train.jsonl.gz \\
+            --dev-manifest DEMO/demo_a_dev.jsonl.gz --root DEMO --out runs/rawcnn_demo --epochs 5 --resume""")
     p.add_argument("--detector", help="detector name (spoofbench models); may come from --config")
     p.add_argument("--preset", help="detector preset (default: the detector's default)")
     p.add_argument("--protocol", help="protocol YAML whose train/dev sets are used")

@@ -88,3 +88,17 @@ def test_class_balanced_sampler_and_workers_train(corpus, tmp_path):
     result = train(cfg, corpus["train"], corpus["dev"], root=corpus["root"], out_dir=tmp_path, progress=False)
     assert result.history[0]["train_samples"] == len(corpus["train"])
     assert result.best_checkpoint.is_file()
+
+
+def test_early_stopping_follows_patience(corpus, tmp_path):
+    cfg = _config(epochs=5, patience=1, augment={}, optim={"lr": 1e-9, "scheduler": "none"})
+    result = train(cfg, corpus["train"], corpus["dev"], root=corpus["root"], out_dir=tmp_path, progress=False)
+    eers = [h["dev_eer"] for h in result.history]
+    best, bad, stop_after = float("inf"), 0, None
+    for epoch, eer in enumerate(eers, 1):
+        best, bad = (eer, 0) if eer < best else (best, bad + 1)
+        if bad >= 1 and stop_after is None:
+            stop_after = epoch
+    assert result.stopped_early == (stop_after is not None and stop_after < 5)
+    assert len(eers) == (stop_after or 5)
+    assert result.best_dev_eer == min(eers) and eers[result.best_epoch - 1] == min(eers)
