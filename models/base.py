@@ -113,6 +113,8 @@ class DetectorFamily:
     convert_official: Callable[[dict, Any], dict] | None = None
     prepare_checkpoint: Callable[[Any, str | os.PathLike], Any] | None = None
     """``(config, path) -> config`` when ``path`` holds pretrained backbone weights (SSL), else None."""
+    from_saved_config: Callable[[Any], Any] | None = None
+    """Adjust the config stored in a spoofbench checkpoint before building (SSL: no backbone file)."""
 
     def config_for(self, preset: str | None, overrides: Mapping[str, Any]) -> Any:
         preset = preset or self.default_preset
@@ -145,6 +147,8 @@ class DetectorFamily:
                         f"not {self.name!r}; build it with build_detector({payload['detector']!r}, ...)")
                 saved = {k: _tuplify(v) for k, v in (payload.get("config") or {}).items()}
                 config = dataclasses.replace(config, **saved) if saved else config
+                if self.from_saved_config is not None:
+                    config = self.from_saved_config(config)
                 config = dataclasses.replace(config, **{k: _tuplify(v) for k, v in overrides.items()})
                 preset_name = payload.get("preset") or preset_name
                 state_dict = payload["state_dict"]
@@ -165,7 +169,8 @@ class DetectorFamily:
     @staticmethod
     def _finish(detector: Detector, preset: str, config: Any) -> Detector:
         detector.preset = preset
-        detector.config = config
+        if detector.config is None:  # a detector may record more than it was given (SSL architecture)
+            detector.config = config
         return detector
 
 

@@ -31,7 +31,8 @@ from spoofbench.errors import DetectorError
 from .aasist import GraphStages, ResidualBlock2d
 from .base import Detector, DetectorFamily
 from .policy import InputPolicy
-from .ssl_checkpoints import DEFAULT_CHECKPOINT_DIR, load_upstream, missing_checkpoint, random_upstream
+from .ssl_checkpoints import (DEFAULT_CHECKPOINT_DIR, load_upstream, missing_checkpoint, random_upstream,
+                              upstream_architecture)
 
 _BASE_WAVLM = {"extractor_mode": "default", "encoder_layers": 12, "encoder_embed_dim": 768,
                "encoder_ffn_embed_dim": 3072, "encoder_attention_heads": 12, "layer_norm_first": False,
@@ -59,6 +60,7 @@ class SSLConfig:
     checkpoint_path: str | None = None
     random_init: bool = False
     architecture: dict = field(default_factory=dict)
+    upstream_format: str = "s3prl"
     freeze: bool = True
     backend: str = "linear"
     mlp_dim: int = 256
@@ -115,9 +117,13 @@ class SSLDetector(Detector):
         self.sample_rate = config.sample_rate
         self.input_policy = InputPolicy("fixed", config.num_samples, "repeat", "none")
         if config.random_init:
-            self.upstream = random_upstream(config.upstream, dict(config.architecture))
+            self.upstream = random_upstream(config.upstream, dict(config.architecture), config.upstream_format)
         elif config.checkpoint_path:
             self.upstream = load_upstream(config.upstream, config.checkpoint_path, name)
+            arch, fmt = upstream_architecture(self.upstream)
+            if arch:  # record what was loaded, so a saved pipeline rebuilds without the backbone file
+                config = dataclasses.replace(config, architecture=arch, upstream_format=fmt)
+                self.config = config
         else:
             raise missing_checkpoint(name, config.upstream, None)
         up = self.upstream
@@ -197,8 +203,17 @@ def _prepare(config: SSLConfig, checkpoint) -> SSLConfig | None:
     raise missing_checkpoint("ssl", config.upstream, path)
 
 
+def _from_saved(config: SSLConfig) -> SSLConfig:
+    """A saved pipeline holds every upstream weight: rebuild the skeleton, skip the backbone file
+    (except HuBERT/wav2vec 2.0 loaded from s3prl's format, whose skeleton needs that file)."""
+    if config.upstream_format == "transformers" or config.upstream == "wavlm":
+        return dataclasses.replace(config, random_init=True)
+    return config
+
+
 def _family(name: str, upstream: str, arch: dict, backend: str, tiny_arch: dict, **extra: Any) -> DetectorFamily:
-    default = SSLConfig(upstream=upstream, architecture=arch, backend=backend, **extra)
+    fmt = "s3prl" if upstream == "wavlm" else "transformers"
+    default = SSLConfig(upstream=upstream, architecture=arch, backend=backend, upstream_format=fmt, **extra)
     default_path = DEFAULT_CHECKPOINT_DIR / f"{name}.pt"
     if default_path.exists():
         default = dataclasses.replace(default, checkpoint_path=str(default_path))
@@ -213,7 +228,7 @@ def _family(name: str, upstream: str, arch: dict, backend: str, tiny_arch: dict,
         presets.pop("aasist")
     return DetectorFamily(name=name, config_cls=SSLConfig, presets=presets, default_preset="default",
                           make=lambda c: SSLDetector(c, name), frontend=upstream,
-                          prepare_checkpoint=_prepare)
+                          prepare_checkpoint=_prepare, from_saved_config=_from_saved)
 
 
 FAMILIES = {

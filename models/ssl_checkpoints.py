@@ -102,6 +102,7 @@ class S3PRLUpstream(Upstream):
 
 class HFUpstream(Upstream):
     fmt = "transformers"
+    normalize_wave = False
 
     def __init__(self, kind: str, path: Path):
         super().__init__()
@@ -248,27 +249,47 @@ def s3prl_wavlm_to_hf(checkpoint: str | os.PathLike, out_dir: str | os.PathLike)
     return out_dir
 
 
-def random_upstream(kind: str, arch: dict[str, Any]) -> Upstream:
-    """A randomly initialised upstream of architecture ``arch`` (tests, parameter counts; not a detector
-    anyone should score with). WavLM goes through s3prl's expert (its hooks), others through transformers."""
-    on_meta = torch.empty(0).device.type == "meta"
-    if kind == "wavlm" and not on_meta:
-        return S3PRLUpstream.random(arch)
-    # s3prl's WavLM initialisation cannot run on the meta device (used to count parameters without
-    # allocating them); transformers' WavLM has the same parameters one for one (s3prl_wavlm_to_hf)
+def random_upstream(kind: str, arch: dict[str, Any], fmt: str = "s3prl") -> Upstream:
+    """A randomly initialised upstream of architecture ``arch`` (s3prl cfg dict for ``fmt="s3prl"``,
+    transformers config dict for ``fmt="transformers"``): tests, parameter counts, and the skeleton
+    into which a saved fine-tuned pipeline loads. Not a detector anyone should score with untrained."""
     from transformers import AutoConfig, AutoModel
 
-    up = HFUpstream.__new__(HFUpstream)
-    nn.Module.__init__(up)
-    config = hf_wavlm_config(arch) if kind == "wavlm" else AutoConfig.for_model(kind, **arch)
+    on_meta = torch.empty(0).device.type == "meta"
+    if fmt == "s3prl":
+        if kind != "wavlm":
+            raise CheckpointError(f"a random-init {kind} upstream in s3prl format is not supported; "
+                                  "use the transformers format (upstream_format='transformers')")
+        if not on_meta:
+            return S3PRLUpstream.random(arch)
+        # s3prl's WavLM initialisation cannot run on the meta device (used to count parameters without
+        # allocating them); transformers' WavLM has the same parameters one for one (s3prl_wavlm_to_hf)
+        config = hf_wavlm_config(arch)
+    else:
+        config = AutoConfig.for_model(kind, **arch)
     config.apply_spec_augment = False  # no SpecAugment masking inside the upstream, as for loaded ones
     config.layerdrop = 0.0  # every layer runs, so the weighted sum always sees L+1 hidden states
+    up = HFUpstream.__new__(HFUpstream)
+    nn.Module.__init__(up)
     up.model = AutoModel.from_config(config)
     up.kind = kind
     up.conv_layers = list(zip(config.conv_dim, config.conv_kernel, config.conv_stride))
     up.hidden_dim, up.num_hidden = int(config.hidden_size), int(config.num_hidden_layers) + 1
-    up.normalize_wave = config.feat_extract_norm == "layer"
+    up.normalize_wave = bool(arch.get("normalize", config.feat_extract_norm == "layer"))
     return up
+
+
+def upstream_architecture(up: Upstream) -> tuple[dict[str, Any], str]:
+    """(architecture dict, format) of a loaded upstream, enough to rebuild its skeleton."""
+    if isinstance(up, S3PRLUpstream):
+        if up.kind == "wavlm":
+            return dict(vars(up.expert.cfg)), "s3prl"
+        return {}, "s3prl"
+    arch = up.model.config.to_diff_dict()
+    for key in ("model_type", "transformers_version", "architectures", "_name_or_path", "torch_dtype", "dtype"):
+        arch.pop(key, None)
+    arch["normalize"] = up.normalize_wave
+    return arch, "transformers"
 
 
 def _random_wavlm_expert(cfg: dict[str, Any]):
