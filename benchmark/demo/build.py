@@ -22,7 +22,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import SpoofbenchError
-from .generators import ATTACKS, ClipJob, Task, generator_versions, probe_attack, run_task
+from .generators import (ATTACKS, ClipJob, Task, exit_with_parent, generator_versions,
+                         probe_attack, run_task)
 from .index import demo_data_dir, index_digest, load_index
 from .plan import FULL_SIZES, QUICK_SIZES, SETS, DemoSizes, PlannedClip, make_plan
 
@@ -119,7 +120,9 @@ def _run_tasks(tasks: list[Task], total: int, workers: int, progress: bool) -> l
                 results += done
                 bar.update(len(done))
         else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                     initializer=exit_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 futures = [pool.submit(run_task, task) for task in tasks]
                 for future in as_completed(futures):
                     done = future.result()

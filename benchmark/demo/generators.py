@@ -9,6 +9,7 @@ or spoof, leaves through :func:`finish_clip` (shape, loudness-normalise, atomic 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import tempfile
@@ -342,3 +343,17 @@ def probe_attack(attack: Attack) -> str | None:
         return f"{attack.tool} produced no usable audio for a test sentence"
     return None
 
+
+
+def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Worker initializer: end this worker once ``parent_pid`` is gone (killed builds leave no orphans)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
