@@ -57,6 +57,12 @@ class DemoCorpus:
     wall_s: float
     failed: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def protocol(self) -> Path:
+        """The shipped protocol YAML (train A, dev A, tests A-eval and B); load it with
+        ``spoofbench.corpora.protocol.load_protocol(corpus.protocol, manifests_dir=corpus.root)``."""
+        return demo_data_dir() / "protocol.yaml"
+
     def manifest(self, name: str) -> Path:
         """Path of set ``name`` (``demo_a_train``, ``demo_a_dev``, ``demo_a_eval``, ``demo_b_eval``)."""
         if name not in self.manifests:

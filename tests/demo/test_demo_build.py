@@ -158,10 +158,9 @@ def test_vocoders_keep_length_and_make_speech_like_output():
 
 def test_shipped_protocol_labels_a_eval_in_domain_and_b_out_of_distribution(built):
     from spoofbench.corpora.protocol import load_protocol
-    from spoofbench.demo import demo_data_dir
 
     corpus, trials = built
-    protocol = load_protocol(demo_data_dir() / "protocol.yaml", manifests_dir=corpus.root)
+    protocol = load_protocol(corpus.protocol, manifests_dir=corpus.root)
     assert len(protocol.train) == sum(TINY.counts("demo_a_train"))
     assert protocol.tests["demo_a_eval"].domain == "in-domain"
     assert protocol.tests["demo_b_eval"].domain == "ood"
