@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -83,3 +84,22 @@ def test_bad_index_rows_name_line_and_field(tmp_path):
     path.write_text("\n".join([good[0], "\t".join(short)]) + "\n", encoding="utf-8")
     with pytest.raises(ManifestError, match=r"index.tsv:2: expected 12 tab-separated fields, got 10"):
         load_index(path)
+
+
+def test_clips_are_reproduced_by_the_vendoring_cut_from_their_origin(clips):
+    from spoofbench.demo.vendoring import CLIP_MAX_S, _chunks
+
+    corpora = SHARED / "corpora"
+    if not corpora.is_dir():
+        pytest.skip("../shared/corpora is absent")
+    data = demo_data_dir()
+    picked = [next(c for c in clips if c.source == s and c.chunk == k)
+              for s, k in (("librispeech", 0), ("librispeech", 1), ("ljspeech", 0),
+                           ("cmu_arctic", 0))]
+    for clip in picked:
+        recut = _chunks(corpora / clip.origin, clip.chunk + 1)[clip.chunk]
+        vendored, rate = sf.read(str(data / clip.path), dtype="int16")
+        expected = np.clip(np.round(recut * 32767), -32768, 32767).astype(np.int16)
+        assert rate == 16000 and len(recut) <= CLIP_MAX_S * rate
+        assert len(vendored) == len(expected)
+        assert np.abs(vendored.astype(int) - expected).max() <= 1, clip.clip_id
