@@ -146,6 +146,11 @@ class DetectorFamily:
                         f"{checkpoint}: a checkpoint of detector {payload['detector']!r}, "
                         f"not {self.name!r}; build it with build_detector({payload['detector']!r}, ...)")
                 saved = {k: _tuplify(v) for k, v in (payload.get("config") or {}).items()}
+                known = {f.name for f in dataclasses.fields(self.config_cls)}
+                if set(saved) - known:
+                    raise CheckpointError(
+                        f"{checkpoint}: config field(s) {sorted(set(saved) - known)} are not options of "
+                        f"{self.name} ({sorted(known)}); was it written by another version?")
                 config = dataclasses.replace(config, **saved) if saved else config
                 if self.from_saved_config is not None:
                     config = self.from_saved_config(config)

@@ -171,9 +171,10 @@ class LFCCGMM(Detector):
         """(B, T', D) frames → (B, T') log-likelihood under the ``cls`` mixture (diagonal Gaussians)."""
         prec = getattr(self, f"{cls}_precisions")
         means = getattr(self, f"{cls}_means")
-        z = (x[:, :, None, :] - means) * prec  # (B, T', K, D)
+        p2 = prec * prec  # (K, D); sum_d (x - mu)^2 p^2 expanded into matrix products, not (B, T', K, D)
+        quad = (x * x) @ p2.T - 2 * x @ (means * p2).T + (means * means * p2).sum(-1)  # (B, T', K)
         log_det = prec.log().sum(-1)
-        log_n = -0.5 * (z * z).sum(-1) + log_det - 0.5 * x.shape[-1] * np.log(2 * np.pi)
+        log_n = -0.5 * quad + log_det - 0.5 * x.shape[-1] * np.log(2 * np.pi)
         return torch.logsumexp(log_n + getattr(self, f"{cls}_log_weights"), dim=-1)
 
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -67,3 +67,12 @@ def test_models_score_matches_the_official_aasist_outputs(capsys):
     for line in capsys.readouterr().out.strip().splitlines():
         path, score = line.rsplit(" ", 1)
         assert abs(float(score) - ref["asvspoof2019_la_clips"]["AASIST.pth"][Path(path).stem]) < 1e-4
+
+
+def test_importing_the_models_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, spoofbench.models as m; assert 'rawcnn_2m' in m.DETECTORS.names(); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
