@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, help="torch CPU threads while scoring (default: torch's)")
     p.add_argument("--cache-dir", help="codec cache directory")
     p.add_argument("--no-resume", action="store_true", help="rescore from scratch instead of skipping done trials")
     p.add_argument("--no-progress", action="store_true")
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out
     config = ScoreConfig.from_yaml(args.config) if args.config else ScoreConfig()
     changes = {"codecs": tuple(args.codec) if args.codec else None, "batch_size": args.batch_size,
-               "num_workers": args.workers, "device": args.device, "cache_dir": args.cache_dir,
+               "num_workers": args.workers, "device": args.device, "cpu_threads": args.threads, "cache_dir": args.cache_dir,
                "resume": False if args.no_resume else None}
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:

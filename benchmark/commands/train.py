@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
     p.add_argument("--batch-size", type=int, help="override the config's batch size")
+    p.add_argument("--threads", type=int, help="torch CPU threads while training (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from spoofbench.errors import ConfigError
 
     cli = {"detector": args.detector, "preset": args.preset, "device": args.device, "epochs": args.epochs,
-           "seed": args.seed, "num_workers": args.workers, "batch_size": args.batch_size}
+           "seed": args.seed, "num_workers": args.workers, "batch_size": args.batch_size,
+           "cpu_threads": args.threads}
     cli = {k: v for k, v in cli.items() if v is not None}
     if args.config:
         config = TrainConfig.from_yaml(args.config)

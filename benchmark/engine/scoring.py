@@ -82,8 +82,12 @@ class _TrialSource:
         return iter(self.items)
 
 
-def _resume_file(path: Path, columns: int) -> set[str]:
-    """Ids already in ``path``; truncates a partial or malformed last line (a killed writer)."""
+def _resume_file(path: Path, kind: str) -> set[str]:
+    """Ids already in a ``kind`` ("scores": ``utt score``; "failed": ``utt<TAB>reason``) file.
+
+    Stops at the first partial (no newline) or malformed line, as a killed writer leaves, and
+    truncates the file there.
+    """
     if not path.exists():
         return set()
     done: set[str] = set()
@@ -92,13 +96,18 @@ def _resume_file(path: Path, columns: int) -> set[str]:
         for raw in handle:
             if not raw.endswith(b"\n"):
                 break
-            parts = raw.decode("utf-8", errors="replace").rstrip("\n").split("\t" if columns == 0 else None)
-            if columns == 2:
-                if len(parts) != 2:
-                    break
+            text = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if kind == "scores":
+                parts = text.split()
                 try:
+                    if len(parts) != 2:
+                        break
                     float(parts[1])
                 except ValueError:
+                    break
+            else:
+                parts = text.split("\t", 1)
+                if len(parts) != 2 or not parts[0]:
                     break
             done.add(parts[0])
             good_end += len(raw)
@@ -216,8 +225,8 @@ def _score_condition(detector: Any, source: _TrialSource, root: Any, out: Path, 
     if not config.resume:
         for p in (score_path, failed_path, summary_path):
             p.unlink(missing_ok=True)
-    scored = _resume_file(score_path, 2)
-    failed = _resume_file(failed_path, 0)
+    scored = _resume_file(score_path, "scores")
+    failed = _resume_file(failed_path, "failed")
     skip = scored | failed
     n_scored, n_failed, resumed = len(scored), len(failed), len(skip)
     del scored, failed

@@ -24,7 +24,7 @@ def test_engine_reproduces_official_aasist_scores(tmp_path):
     write_manifest(tmp_path / "la19.jsonl", trials)
     rc = main(["score", "--detector", "aasist", "--checkpoint", str(REF / "aasist" / "AASIST.pth"),
                "--manifest", str(tmp_path / "la19.jsonl"), "--root", str(clips), "--out", str(tmp_path / "s"),
-               "--workers", "0", "--batch-size", "2", "--no-progress"])
+               "--workers", "0", "--threads", "1", "--batch-size", "2", "--no-progress"])
     assert rc == 0
     scores = read_scores(tmp_path / "s" / "la19__none.txt")
     summary = json.loads((tmp_path / "s" / "la19__none.json").read_text())

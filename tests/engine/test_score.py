@@ -83,10 +83,10 @@ def test_cli_train_and_score(corpus, tmp_path, capsys):
     run = tmp_path / "run"
     rc = main(["train", "--detector", "rawcnn_2m", "--preset", "tiny", "--protocol", str(corpus["protocol"]),
                "--manifests-dir", str(corpus["manifests"]), "--root", str(corpus["root"]), "--out", str(run),
-               "--epochs", "1", "--workers", "0", "--device", "cpu", "--no-progress"])
+               "--epochs", "1", "--workers", "0", "--threads", "1", "--device", "cpu", "--no-progress"])
     assert rc == 0 and "best dev EER" in capsys.readouterr().out
     rc = main(["score", "--run", str(run), "--manifest", str(corpus["manifests"] / "eval.jsonl.gz"),
-               "--root", str(corpus["root"]), "--workers", "0", "--no-progress"])
+               "--root", str(corpus["root"]), "--workers", "0", "--threads", "1", "--no-progress"])
     assert rc == 0
     scores = read_scores(run / "scores" / "eval__none.txt")
     assert len(scores) == len(corpus["eval"]) - len(BAD)
