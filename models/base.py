@@ -68,7 +68,7 @@ class Detector(nn.Module):
                 f"{self.name}: a clip of {shortest} samples ({shortest / self.sample_rate:.3f} s) is shorter "
                 f"than the receptive field, {self.min_samples} samples at {self.sample_rate} Hz; "
                 f"pad it or use the input policy ({self.input_policy.describe()})")
-        return lengths.to(torch.int64)
+        return lengths.to(device=waves.device, dtype=torch.int64)
 
     def check_sample_rate(self, sample_rate: int, source: str | os.PathLike = "input") -> None:
         """Raise ``DetectorError`` unless ``sample_rate`` is the detector's rate."""
