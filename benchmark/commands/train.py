@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from spoofbench.cli import command_parser
 
@@ -11,10 +12,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "train", help="train a detector on a protocol's train set, selecting on dev EER",
         example="""
         # DEMO = a folder written by spoofbench.demo.build_demo_corpus (manifests + audio)
-        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml \\
-            --manifests-dir DEMO --root DEMO --out runs/rawcnn_demo --epochs 5
+        # several GPUs (or CPU processes on gloo): DistributedDataParallel, rank 0 writes the run dir
+        torchrun --nproc_per_node 2 -m spoofbench train --detector rawcnn_2m --protocol \\
+            data_manifests/demo/protocol.yaml --manifests-dir DEMO --root DEMO --out runs/rawcnn_ddp
         spoofbench train --detector rawcnn_2m --preset tiny --train-manifest DEMO/demo_a_train.jsonl.gz \\
-            --dev-manifest DEMO/demo_a_dev.jsonl.gz --root DEMO --out runs/rawcnn_demo --epochs 5 --resume""")
+            --dev-manifest DEMO/demo_a_dev.jsonl.gz --root DEMO --out runs/rawcnn_demo --epochs 5 --resume
+        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml --manifests-dir DEMO --root DEMO --out runs/rawcnn_demo --epochs 5""")
     p.add_argument("--detector", help="detector name (spoofbench models); may come from --config")
     p.add_argument("--preset", help="detector preset (default: the detector's default)")
     p.add_argument("--protocol", help="protocol YAML whose train/dev sets are used")
@@ -50,10 +53,22 @@ def run(args: argparse.Namespace) -> int:
         if "detector" not in cli:
             raise ConfigError("no detector: pass --detector NAME or a --config with 'detector'", field="detector")
         config = TrainConfig.from_dict(cli)
-    result = train_from_files(config, root=args.root, out_dir=args.out, protocol=args.protocol,
-                              manifests_dir=args.manifests_dir, train_manifest=args.train_manifest,
-                              dev_manifest=args.dev_manifest, resume=args.resume, progress=not args.no_progress)
+    try:
+        result = train_from_files(config, root=args.root, out_dir=args.out, protocol=args.protocol,
+                                  manifests_dir=args.manifests_dir, train_manifest=args.train_manifest,
+                                  dev_manifest=args.dev_manifest, resume=args.resume,
+                                  progress=not args.no_progress)
+    finally:
+        _leave_process_group()
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     print(f"best dev EER {100 * result.best_dev_eer:.3f}% at epoch {result.best_epoch} "
           f"({result.epochs_run} epochs{', stopped early' if result.stopped_early else ''}); "
           f"checkpoint {result.best_checkpoint}")
     return 0
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
