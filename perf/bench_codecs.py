@@ -120,6 +120,26 @@ def run_bound(conditions, clips) -> tuple[float, float]:
     return audio, wall
 
 
+def breakdown(conditions, clips) -> None:
+    """Per condition, one process: per-clip apply_condition vs the engine once over the concatenation."""
+    long = np.concatenate(clips).astype(np.float64)
+    audio = len(long) / RATE
+    print(f"{'condition':16} {'engine':12} {'per-clip s/s':>12} {'bound s/s':>10} {'ratio':>6}")
+    for cond in conditions:
+        apply_condition(clips[0], RATE, cond, key="warm")
+        start = time.perf_counter()
+        for i, x in enumerate(clips):
+            apply_condition(x, RATE, cond, key=f"clip{i}")
+        per_clip = audio / (time.perf_counter() - start)
+        engine, _ = select_engine(cond)
+        rate = cond.sample_rate or RATE
+        x = dsp.resample(long, RATE, rate)
+        start = time.perf_counter()
+        engine.code(x, rate, cond)
+        bound = audio / (time.perf_counter() - start)
+        print(f"{cond.id:16} {engine.name:12} {per_clip:12.1f} {bound:10.1f} {bound / per_clip:6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=200)
@@ -127,6 +147,8 @@ def main() -> None:
     parser.add_argument("--bound-clips", type=int, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--matrix", default="default")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="only print per-condition per-clip vs bound throughput (one process)")
     args = parser.parse_args()
 
     global _CLIPS
@@ -134,6 +156,9 @@ def main() -> None:
     conditions = [c for c in get_matrix(args.matrix) if not c.is_identity]
     print(f"{len(_CLIPS)} clips x {SECONDS} s, {len(conditions)} conditions, {args.workers} workers, "
           f"ffmpeg {shutil.which('ffmpeg')}")
+    if args.breakdown:
+        breakdown(conditions, _CLIPS)
+        return
     engines = {}
     for c in conditions:
         engines.setdefault(condition_provenance(c)["engine"], []).append(c.id)
