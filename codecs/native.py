@@ -1,7 +1,8 @@
-"""In-process GSM-FR and Codec 2 through the system's own libgsm / libcodec2 (ctypes).
+"""In-process GSM-FR, Speex and Codec 2 through the system's libgsm / libspeex / libcodec2 (ctypes).
 
-These are the very libraries the Debian ffmpeg links for its ``libgsm`` and ``libcodec2``
-encoders; calling them directly codes a clip without starting two ffmpeg processes. The engine
+These are the very libraries the Debian ffmpeg links for its ``libgsm``, ``libspeex`` and
+``libcodec2`` encoders (Speex is set up as ffmpeg's libspeex does by default: CBR at the
+condition's bitrate, complexity 3; the decoder keeps libspeex's perceptual enhancer on); calling them directly codes a clip without starting two ffmpeg processes. The engine
 only claims a condition when the library loads and the condition uses those encoders.
 """
 from __future__ import annotations
@@ -63,12 +64,43 @@ def _codec2():
     return lib, version
 
 
+class _SpeexBits(ctypes.Structure):
+    """``SpeexBits`` from speex_bits.h."""
+
+    _fields_ = [("chars", ctypes.c_char_p), ("nbBits", ctypes.c_int), ("charPtr", ctypes.c_int),
+                ("bitPtr", ctypes.c_int), ("owner", ctypes.c_int), ("overflow", ctypes.c_int),
+                ("buf_size", ctypes.c_int), ("reserved1", ctypes.c_int), ("reserved2", ctypes.c_void_p)]
+
+
+_SPEEX_SET_ENH, _SPEEX_GET_FRAME_SIZE, _SPEEX_SET_COMPLEXITY, _SPEEX_SET_BITRATE = 0, 3, 16, 18
+_SPEEX_MODES = {8000: 0, 16000: 1}  # narrow band, wide band
+
+
+def _speex():
+    lib, version = _load("speex")
+    if lib is not None:
+        vp = ctypes.c_void_p
+        lib.speex_lib_get_mode.restype = vp
+        lib.speex_lib_get_mode.argtypes = [ctypes.c_int]
+        for name in ("speex_encoder_init", "speex_decoder_init"):
+            getattr(lib, name).restype = vp
+            getattr(lib, name).argtypes = [vp]
+        for name in ("speex_encoder_ctl", "speex_decoder_ctl", "speex_encode_int", "speex_decode_int"):
+            getattr(lib, name).argtypes = [vp, vp, vp] if "ctl" not in name else [vp, ctypes.c_int, vp]
+        lib.speex_bits_write.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
+        lib.speex_bits_read_from.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
+        for name in ("speex_bits_init", "speex_bits_reset", "speex_bits_destroy",
+                     "speex_encoder_destroy", "speex_decoder_destroy"):
+            getattr(lib, name).argtypes = [vp]
+    return lib, version
+
+
 def _to_s16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
 class NativeEngine:
-    """libgsm (GSM 06.10 full rate) and libcodec2 called in-process via ctypes."""
+    """libgsm (GSM 06.10 full rate), libspeex and libcodec2 called in-process via ctypes."""
 
     name = "native"
 
@@ -80,37 +112,83 @@ class NativeEngine:
             if (condition.sample_rate or 0) != 8000:
                 return False, "GSM-FR codes at 8000 Hz only"
             return True, ""
-        if condition.encoder == "libcodec2" and condition.codec == "codec2":
-            lib, _ = _codec2()
+        if condition.encoder == "libcodec2":
+            # libcodec2's decoder draws synthesis phases from a process-wide static random state
+            # (codec2_rand), so in-process output would depend on what was decoded before: not
+            # deterministic. The ffmpeg CLI starts a fresh process per clip, so it stays there.
+            return False, "not run in-process: libcodec2 keeps process-wide random state (non-deterministic)"
+        if condition.encoder == "libspeex" and condition.codec == "speex":
+            lib, _ = _speex()
             if lib is None:
-                return False, "the system libcodec2 is not installed"
-            mode = dict(condition.options).get("mode", "3200")
-            if mode not in CODEC2_MODES:
-                return False, f"unknown Codec 2 mode {mode!r}; expected one of {sorted(CODEC2_MODES)}"
-            if (condition.sample_rate or 0) != 8000:
-                return False, "Codec 2 codes at 8000 Hz only"
+                return False, "the system libspeex is not installed"
+            if (condition.sample_rate or 0) not in _SPEEX_MODES:
+                return False, "native Speex codes at 8000 (narrow band) or 16000 Hz (wide band) only"
+            if not condition.bitrate or set(dict(condition.options)) - {"complexity"}:
+                return False, "native Speex needs a bitrate (CBR) and takes only the 'complexity' option"
             return True, ""
         return False, f"no native binding for encoder {condition.encoder!r}"
 
     def provenance_for(self, condition: CodecCondition) -> dict:
-        _, version = _gsm() if condition.codec == "gsm" else _codec2()
+        _, version = {"gsm": _gsm, "speex": _speex}.get(condition.codec, _codec2)()
         return {"engine": self.name, "library": f"{version} (system library via ctypes)", "version": version}
 
     def provenance(self) -> dict:
-        gsm, codec2 = _gsm()[1], _codec2()[1]
-        return {"engine": self.name, "library": f"{gsm}, {codec2} (system libraries via ctypes)",
-                "version": f"{gsm}; {codec2}"}
+        names = f"{_gsm()[1]}, {_speex()[1]}, {_codec2()[1]}"
+        return {"engine": self.name, "library": f"{names} (system libraries via ctypes)", "version": names}
 
     def code(self, x: np.ndarray, rate: int, condition: CodecCondition):
         from .engines import Coded
 
         ok, why = self.available(condition)
-        if not ok or rate != 8000:
-            raise CodecError(why or f"{condition.encoder} codes at 8000 Hz only, got {rate} Hz")
+        if not ok or rate != condition.sample_rate:
+            raise CodecError(why or f"{condition.encoder} codes at {condition.sample_rate} Hz, got {rate} Hz")
         pcm = _to_s16(x)
+        if condition.codec == "speex":
+            return self._speex(pcm, rate, condition)
         if condition.codec == "gsm":
             return self._gsm(pcm, rate)
         return self._codec2(pcm, rate, CODEC2_MODES[dict(condition.options).get("mode", "3200")])
+
+    def _speex(self, pcm: np.ndarray, rate: int, condition: CodecCondition):
+        from .engines import Coded
+
+        lib, _ = _speex()
+        mode = lib.speex_lib_get_mode(_SPEEX_MODES[rate])
+        enc, dec = lib.speex_encoder_init(mode), lib.speex_decoder_init(mode)
+        if not enc or not dec:
+            raise CodecError("libspeex: speex_encoder_init/speex_decoder_init failed")
+        bits, read_bits = _SpeexBits(), _SpeexBits()
+        lib.speex_bits_init(ctypes.byref(bits))
+        lib.speex_bits_init(ctypes.byref(read_bits))
+        try:
+            for ctl, value in ((_SPEEX_SET_BITRATE, condition.bitrate),
+                               (_SPEEX_SET_COMPLEXITY, int(dict(condition.options).get("complexity", 3)))):
+                arg = ctypes.c_int(int(value))
+                lib.speex_encoder_ctl(enc, ctl, ctypes.byref(arg))
+            enhance = ctypes.c_int(1)
+            lib.speex_decoder_ctl(dec, _SPEEX_SET_ENH, ctypes.byref(enhance))
+            size = ctypes.c_int()
+            lib.speex_encoder_ctl(enc, _SPEEX_GET_FRAME_SIZE, ctypes.byref(size))
+            frames = self._frames(pcm, size.value)
+            out = np.zeros_like(frames)
+            buffer = ctypes.create_string_buffer(1024)
+            total = 0
+            for i, frame in enumerate(frames):
+                frame = np.ascontiguousarray(frame)
+                lib.speex_bits_reset(ctypes.byref(bits))
+                lib.speex_encode_int(enc, frame.ctypes.data, ctypes.byref(bits))
+                n_bytes = lib.speex_bits_write(ctypes.byref(bits), buffer, len(buffer))
+                total += n_bytes
+                lib.speex_bits_read_from(ctypes.byref(read_bits), buffer, n_bytes)
+                target = out[i]
+                if lib.speex_decode_int(dec, ctypes.byref(read_bits), target.ctypes.data) != 0:
+                    raise CodecError(f"libspeex: speex_decode_int rejected frame {i}")
+        finally:
+            lib.speex_bits_destroy(ctypes.byref(bits))
+            lib.speex_bits_destroy(ctypes.byref(read_bits))
+            lib.speex_encoder_destroy(enc)
+            lib.speex_decoder_destroy(dec)
+        return Coded(out.reshape(-1).astype(np.float64) / 32768.0, rate, total)
 
     @staticmethod
     def _frames(pcm: np.ndarray, size: int) -> np.ndarray:

@@ -130,11 +130,14 @@ def test_quality_ordering(synthetic, real):
                 assert measure(high)[1] < measure(low)[1], (low, high, name)
 
 
-@pytest.mark.parametrize("cid", ["mp3_32k", "amr_nb_12k2", "gsm_fr", "tel_amr_loss10", "opus_24k"])
+@pytest.mark.parametrize("cid", ["mp3_32k", "amr_nb_12k2", "gsm_fr", "tel_amr_loss10", "opus_24k",
+                                 "speex_8k", "codec2_3200", "vorbis_q2"])
 def test_deterministic(cid):
+    """Bit-identical output whatever was coded before in this process (no hidden global state)."""
     needs_ffmpeg()
     x = speech_like(RATE, 1.5, seed=3)
     a = apply_condition(x, RATE, cid, key="trial_1")
+    apply_condition(speech_like(RATE, 0.7, seed=8), RATE, cid, key="other")
     b = apply_condition(x.copy(), RATE, cid, key="trial_1")
     assert a.tobytes() == b.tobytes()
 
