@@ -83,11 +83,23 @@ def test_resume_refuses_a_changed_config(corpus, tmp_path):
     assert [h["epoch"] for h in more.history] == [1, 2]
 
 
-def test_class_balanced_sampler_and_workers_train(corpus, tmp_path):
-    cfg = _config(epochs=1, balance="sampler", num_workers=2, augment={"resample_probability": 1.0})
-    result = train(cfg, corpus["train"], corpus["dev"], root=corpus["root"], out_dir=tmp_path, progress=False)
-    assert result.history[0]["train_samples"] == len(corpus["train"])
+def test_workers_codec_augmentation_and_an_unreadable_clip(corpus, tmp_path):
+    from conftest import require_ffmpeg
+    from spoofbench.corpora.manifest import Trial
+
+    require_ffmpeg()
+    missing = Trial(id="train_missing", path="train/missing.wav", label="spoof", corpus="synth", split="train")
+    cfg = _config(epochs=1, balance="weighted_loss", num_workers=2, bucket=False,
+                  augment={"resample_probability": 0.5,
+                           "codec": {"probability": 0.5, "conditions": ["g711_mulaw", "mp3_32k"],
+                                     "cache_dir": str(tmp_path / "cache")}})
+    result = train(cfg, [*corpus["train"], missing], corpus["dev"], root=corpus["root"], out_dir=tmp_path / "run",
+                   progress=False)
+    h = result.history[0]
+    # every clip is drawn once; the missing one is counted and skipped, not fatal
+    assert h["failed_clips"] == 1 and h["train_samples"] == len(corpus["train"])
     assert result.best_checkpoint.is_file()
+    assert any((tmp_path / "cache").rglob("*")), "codec augmentation never used the codec cache"
 
 
 def test_early_stopping_follows_patience(corpus, tmp_path):
