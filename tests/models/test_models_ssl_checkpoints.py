@@ -80,3 +80,24 @@ def test_foreign_files_are_refused(tmp_path):
     s3prl_wavlm_to_hf(tmp_path / "wavlm.pt", tmp_path / "wavlm_hf")
     with pytest.raises(CheckpointError, match="model_type='wavlm'; this detector needs hubert"):
         build_detector("hubert_base", preset="tiny", checkpoint=tmp_path / "wavlm_hf")
+
+
+def test_hubert_in_s3prl_converted_format_loads(tmp_path):
+    from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
+
+    model_cfg = {"label_rate": 50.0, "encoder_layers": 2, "encoder_embed_dim": 32, "encoder_ffn_embed_dim": 64,
+                 "encoder_attention_heads": 4, "conv_pos": 16, "conv_pos_groups": 4, "final_dim": 16,
+                 "conv_feature_layers": TINY_WAVLM["conv_feature_layers"]}
+    task_cfg = {"sample_rate": 16000, "normalize": False, "label_rate": 50.0}
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = HubertModel(HubertConfig(**model_cfg), HubertPretrainingConfig(**task_cfg), [list("abc")])
+    torch.save({"task_cfg": task_cfg, "model_cfg": model_cfg, "model_weight": model.state_dict(),
+                "dictionaries_symbols": [list("abc")]}, tmp_path / "hubert.pt")
+    detector = build_detector("hubert_base", preset="tiny", checkpoint=tmp_path / "hubert.pt").eval()
+    assert detector.checkpoint_format == "s3prl" and detector.upstream.num_hidden == 3
+    x = 0.1 * torch.randn(2, 6000, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert torch.isfinite(detector.score(x)).all()
+    with pytest.raises(CheckpointError, match="not an s3prl/fairseq wavlm checkpoint"):
+        build_detector("wavlm_base", preset="tiny", checkpoint=tmp_path / "hubert.pt")
