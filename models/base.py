@@ -42,9 +42,24 @@ class Detector(nn.Module):
         raise NotImplementedError
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``waves``: (B, T) float32 in [-1, 1]; ``lengths``: (B,) int64 → logits (B, 2)."""
+        """``waves``: (B, T) float32 in [-1, 1]; ``lengths``: (B,) int64 → logits (B, 2).
+
+        In eval mode clips of different lengths are run in groups of equal length, trimmed, so no
+        padding reaches the model and a clip's score does not depend on what it is batched with.
+        In training the padded batch goes through at once (batch statistics; models mask padded
+        frames where they pool).
+        """
         lengths = self.check_input(waves, lengths)
-        return self.logits(waves, lengths)
+        if self.training or bool((lengths == waves.shape[1]).all()):
+            return self.logits(waves, lengths)
+        out = None
+        for n in torch.unique(lengths).tolist():
+            idx = (lengths == n).nonzero().flatten()
+            part = self.logits(waves[idx, :n], lengths[idx])
+            if out is None:
+                out = part.new_empty(waves.shape[0], part.shape[1])
+            out[idx] = part
+        return out
 
     def score(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B,) scores, higher = bona fide: the bona fide logit."""

@@ -40,14 +40,14 @@ class LFCCFrontEnd(nn.Module):
 
     def __init__(self, c: LFCCConfig):
         super().__init__()
-        self.hop, self.win = c.hop_length, c.win_length
+        self.hop, self.frame_span = c.hop_length, c.n_fft  # center=False: each frame spans n_fft samples
         self.lfcc = torchaudio.transforms.LFCC(
             sample_rate=c.sample_rate, n_filter=c.n_filter, n_lfcc=c.n_lfcc, log_lf=True,
             speckwargs={"n_fft": c.n_fft, "win_length": c.win_length, "hop_length": c.hop_length,
                         "center": False})
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.div(lengths - self.win, self.hop, rounding_mode="floor") + 1
+        return torch.div(lengths - self.frame_span, self.hop, rounding_mode="floor") + 1
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         x = self.lfcc(waves)
@@ -93,7 +93,7 @@ class LFCCLCNN(Detector):
         if freq < 1:
             raise DetectorError(f"{name}: {len(c.channels)} pooling blocks leave no LFCC bins; use fewer")
         self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(width * freq, 2))
-        self.min_samples = c.win_length + c.hop_length * (2 ** self.num_pools - 1)
+        self.min_samples = c.n_fft + c.hop_length * (2 ** self.num_pools - 1)
 
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = self.cnn(self.features(waves)[:, None])  # (B, C, F', T')
@@ -125,7 +125,7 @@ class LFCCGMM(Detector):
             self.register_buffer(f"{cls}_means", torch.zeros(k, d))
             self.register_buffer(f"{cls}_precisions", torch.ones(k, d))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
-        self.min_samples = c.win_length + 2 * c.hop_length  # deltas need neighbours
+        self.min_samples = c.n_fft  # one LFCC frame
 
     def _frames(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         out = []

@@ -178,3 +178,13 @@ def test_input_policy():
         InputPolicy("fixed")
     with pytest.raises(DetectorError, match="mode='window'"):
         InputPolicy("window")
+
+
+@pytest.mark.parametrize("name", ["rawcnn_2m", "aasist", "lfcc_lcnn"])
+def test_eval_scores_ignore_padding(name):
+    detector = _build(name).eval()
+    waves, lengths = _batch(detector)
+    with torch.inference_mode():
+        padded = detector.score(waves, lengths)
+        trimmed = torch.cat([detector.score(waves[i:i + 1, :n]) for i, n in enumerate(lengths.tolist())])
+    torch.testing.assert_close(padded, trimmed, atol=1e-5, rtol=0)
