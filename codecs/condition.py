@@ -10,7 +10,7 @@ The record is what a result file stores; ``to_dict()`` / ``condition_from_dict()
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from os import PathLike
 from typing import Any, Mapping
 

@@ -116,7 +116,7 @@ class PyAVEngine:
             decoder.sample_rate = rate
             decoder.layout = "mono"
             if encoder.bit_rate:
-                decoder.bit_rate = encoder.bit_rate  # G.726 derives its code size from it
+                decoder.bit_rate = encoder.bit_rate
             if encoder.extradata:
                 decoder.extradata = encoder.extradata
             if condition.codec == "adpcm_g726":  # the raw decoder needs its code size (bits/sample)

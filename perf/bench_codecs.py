@@ -64,10 +64,9 @@ def run_ours(conditions, clips, workers: int) -> tuple[float, float, dict]:
     chunk = 20
     tasks = [(c.id, s, min(s + chunk, len(clips))) for c in conditions for s in range(0, len(clips), chunk)]
     start = time.perf_counter()
-    per_condition = {c.id: 0.0 for c in conditions}
     failures: list[str] = []
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        for task, (done, failed) in zip(tasks, tqdm(pool.map(_work, tasks), total=len(tasks), desc="matrix")):
+        for _done, failed in tqdm(pool.map(_work, tasks), total=len(tasks), desc="matrix"):
             failures += failed
     wall = time.perf_counter() - start
     return len(conditions) * len(clips) * SECONDS, wall, {"failures": failures}

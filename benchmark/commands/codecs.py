@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from spoofbench.cli import command_parser
-from spoofbench.errors import CodecError, InputFileError
+from spoofbench.errors import InputFileError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
