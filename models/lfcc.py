@@ -31,6 +31,7 @@ class LFCCConfig:
     gmm_components: int = 512
     gmm_max_frames: int = 200_000
     gmm_iterations: int = 100
+    gmm_reg_covar: float = 1e-3  # variance floor: digital silence and duplicated frames collapse components
     seed: int = 0
     sample_rate: int = 16000
 
@@ -151,15 +152,21 @@ class LFCCGMM(Detector):
             chosen = [f for f, y in zip(frames, labels) if y == value]
             if not chosen:
                 raise DetectorError(f"{self.name}.fit: no {cls} clips (labels must be 1 = bona fide, 0 = spoof)")
-            data = np.concatenate(chosen)
+            data = np.concatenate(chosen).astype(np.float64)  # float32 EM collapses components
             if len(data) > self.config.gmm_max_frames:
                 data = data[rng.choice(len(data), self.config.gmm_max_frames, replace=False)]
             if len(data) < self.config.gmm_components:
                 raise DetectorError(f"{self.name}.fit: {len(data)} {cls} frames for "
                                     f"{self.config.gmm_components} components")
             gmm = GaussianMixture(self.config.gmm_components, covariance_type="diag",
-                                  max_iter=self.config.gmm_iterations, random_state=self.config.seed)
-            gmm.fit(data)
+                                  max_iter=self.config.gmm_iterations, random_state=self.config.seed,
+                                  reg_covar=self.config.gmm_reg_covar)
+            try:
+                gmm.fit(data)
+            except ValueError as err:
+                raise DetectorError(f"{self.name}.fit: the {cls} GMM ({self.config.gmm_components} components, "
+                                    f"{len(data)} frames) did not fit: {err} Raise gmm_reg_covar "
+                                    f"(now {self.config.gmm_reg_covar}) or lower gmm_components.") from err
             getattr(self, f"{cls}_log_weights").copy_(torch.as_tensor(np.log(gmm.weights_)))
             getattr(self, f"{cls}_means").copy_(torch.as_tensor(gmm.means_))
             getattr(self, f"{cls}_precisions").copy_(torch.as_tensor(gmm.precisions_cholesky_))
@@ -181,8 +188,9 @@ class LFCCGMM(Detector):
             raise DetectorError(f"{self.name}: not fitted; call fit(waves, labels) or load a fitted checkpoint")
         x = self.features(waves).transpose(1, 2)  # (B, T', D)
         llr = self._loglik(x, "bonafide") - self._loglik(x, "spoof")
-        mask = frame_mask(self.features.frames(lengths), x.shape[1]).to(llr.dtype)
-        score = (llr * mask).sum(1) / mask.sum(1)
+        mask = frame_mask(self.features.frames(lengths), x.shape[1])
+        # where(), not a product: padded frames of digital silence may hold -inf features → NaN LLRs
+        score = torch.where(mask, llr, torch.zeros_like(llr)).sum(1) / mask.sum(1).to(llr.dtype)
         return torch.stack([torch.zeros_like(score), score], dim=1)
 
 

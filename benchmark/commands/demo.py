@@ -12,17 +12,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(
         subparsers, "demo", help="run the embedded demo benchmark (no data, GPU or network needed)",
         description="Build the demo corpus (vendored real speech + spoofs from offline TTS engines and "
-                    "vocoders), train rawcnn_2m, aasist_l and lfcc_lcnn on corpus A, and score A-eval "
+                    "vocoders), train rawcnn_2m, lfcc_lcnn and lfcc_gmm (and aasist_l on a GPU) on corpus A, and score A-eval "
                     "(in-domain) and corpus B (out of distribution) through the codec matrix. Prints the "
                     "EER table and writes result.json, tables and plots. Generated audio and finished "
                     "cells are cached: a second run only does what is new.",
         example="spoofbench demo --quick --out runs/demo-quick")
     parser.add_argument("--quick", action="store_true",
-                        help="small corpus, 2 epochs, 5 codec conditions (a few minutes on 2 CPU cores)")
+                        help="small corpus, 2 epochs, 5 codec conditions (under 3 minutes on 2 CPU cores)")
     parser.add_argument("--out", help="run directory (default: runs/demo or runs/demo-quick)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, help="training epochs (default: 2 quick, 8 full)")
-    parser.add_argument("--detectors", nargs="+", help="detectors to train (default: rawcnn_2m aasist_l lfcc_lcnn)")
+    parser.add_argument("--detectors", nargs="+", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
     parser.add_argument("--codecs", nargs="+", help="condition ids or matrix:NAME (default: quick set / matrix:default)")
     parser.add_argument("--ssl-checkpoint", help="a local WavLM Base+ checkpoint (s3prl .pt or HF dir): adds "
                                                  "an SSL pipeline to the demo")
@@ -33,11 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.benchmark import DEMO_DETECTORS, DemoSettings, run_demo
+    from ..demo.benchmark import DemoSettings, run_demo
     from ..runner.report import print_summary
 
     settings = DemoSettings(quick=args.quick, seed=args.seed, epochs=args.epochs,
-                            detectors=tuple(args.detectors) if args.detectors else DEMO_DETECTORS,
+                            detectors=tuple(args.detectors) if args.detectors else None,
                             codecs=tuple(args.codecs) if args.codecs else None,
                             ssl_checkpoint=args.ssl_checkpoint, device=args.device, bootstrap=args.bootstrap)
     out = Path(args.out) if args.out else Path("runs") / ("demo-quick" if args.quick else "demo")

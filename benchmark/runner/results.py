@@ -17,6 +17,7 @@ Tables and plots are rendered from this file only (:mod:`spoofbench.runner.table
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -28,8 +29,20 @@ SCHEMA_VERSION = 1
 METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by None (strict JSON has no such numbers)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temp file + rename)."""
+    """Write ``obj`` as indented JSON to ``path`` atomically (temp file + rename); NaN → null."""
+    obj = json_safe(obj)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -73,9 +73,3 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return make_corpus(tmp_path_factory.mktemp("engine_corpus"))
 
 
-def require_ffmpeg() -> None:
-    import shutil
-    if shutil.which("ffmpeg") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("ffmpeg is not installed (required under CI=true)")
-        pytest.skip("ffmpeg not installed")

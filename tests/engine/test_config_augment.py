@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import require_ffmpeg
 from spoofbench.engine import TrainConfig
 from spoofbench.engine.augment import Augmenter, sample_generator
 from spoofbench.engine.config import ScoreConfig
@@ -65,8 +64,7 @@ def test_augmentation_is_seeded_per_sample_and_epoch():
     assert np.array_equal(a, b) and not np.allclose(a, c) and not np.allclose(a, x)
 
 
-def test_codec_augmentation_goes_through_the_codec_engine(tmp_path):
-    require_ffmpeg()
+def test_codec_augmentation_goes_through_the_codec_engine(tmp_path, require_ffmpeg):
     cfg = TrainConfig.from_dict({"detector": "x", "augment": {"codec": {
         "probability": 1.0, "conditions": ["g711_mulaw"], "cache_dir": str(tmp_path / "cache")}}}).augment
     aug = Augmenter(cfg, 16000)

@@ -32,8 +32,6 @@ def test_full_policy_trains_and_scores_variable_length_batches(corpus, lcnn, tmp
     assert len({round(v, 4) for v in scores.values()}) > 1
 
 
-@pytest.mark.xfail(strict=False, reason="spoofbench.models lfcc_lcnn: a clip's score changes when it is "
-                   "zero-padded in a batch (its convolutions see the padding's features); reported")
 def test_full_policy_batched_scores_equal_batch_of_one(corpus, lcnn, tmp_path):
     batched, single = _scores(lcnn, corpus, tmp_path / "b", 6), _scores(lcnn, corpus, tmp_path / "s", 1)
     assert batched.keys() == single.keys()

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from conftest import require_ffmpeg
 from spoofbench.cli import main
 from spoofbench.engine import ScoreConfig, TrainConfig, load_run_detector, score, train
 from spoofbench.metrics import compute_eer, read_scores
@@ -25,8 +24,7 @@ def run_dir(corpus, tmp_path_factory):
     return out
 
 
-def test_scores_three_codec_conditions_readable_by_metrics(corpus, run_dir, tmp_path):
-    require_ffmpeg()
+def test_scores_three_codec_conditions_readable_by_metrics(corpus, run_dir, tmp_path, require_ffmpeg):
     detector = load_run_detector(run_dir)
     cfg = ScoreConfig(codecs=CODECS, batch_size=4, num_workers=2, bucket_pool=8, cpu_threads=1,
                       cache_dir=str(tmp_path / "cache"))

@@ -83,11 +83,9 @@ def test_resume_refuses_a_changed_config(corpus, tmp_path):
     assert [h["epoch"] for h in more.history] == [1, 2]
 
 
-def test_workers_codec_augmentation_and_an_unreadable_clip(corpus, tmp_path):
-    from conftest import require_ffmpeg
+def test_workers_codec_augmentation_and_an_unreadable_clip(corpus, tmp_path, require_ffmpeg):
     from spoofbench.corpora.manifest import Trial
 
-    require_ffmpeg()
     missing = Trial(id="train_missing", path="train/missing.wav", label="spoof", corpus="synth", split="train")
     cfg = _config(epochs=1, balance="weighted_loss", num_workers=2, bucket=False,
                   augment={"resample_probability": 0.5,
