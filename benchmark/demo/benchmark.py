@@ -36,7 +36,7 @@ class DemoSettings:
     bootstrap: int | None = None
 
     def training(self) -> dict[str, Any]:
-        epochs = self.epochs or (2 if self.quick else 8)
+        epochs = self.epochs or (2 if self.quick else 6)
         return {"epochs": epochs, "batch_size": 16, "eval_batch_size": 32, "num_workers": 1,
                 "patience": epochs, "optim": {"lr": 1e-3, "scheduler": "cosine"}}
 

@@ -190,7 +190,11 @@ def synth_festival_batch(jobs: list[ClipJob], tmp: Path) -> list[np.ndarray]:
 
 def vocode_world(wave: np.ndarray) -> np.ndarray:
     """WORLD analysis (DIO + StoneMask, CheapTrick, D4C) and synthesis; 5 ms frames."""
-    import pyworld
+    import warnings
+
+    with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources (setuptools<81)
+        warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+        import pyworld
 
     x = np.ascontiguousarray(wave, dtype=np.float64)
     f0, times = pyworld.dio(x, SAMPLE_RATE, frame_period=5.0)

@@ -5,6 +5,9 @@ Example (paths are relative to the YAML file)::
     name: my-benchmark
     train: {manifest: manifests/a_train.jsonl.gz, root: corpus_a}
     dev: {manifest: manifests/a_dev.jsonl.gz, root: corpus_a}
+    # or, instead of train/dev/test_sets, an OOD protocol (spoofbench.corpora.protocol):
+    #   protocol: {file: protocols/la19_to_wild.yaml, manifests: manifests/,
+    #              roots: {asvspoof2019_la: /data/LA, in_the_wild: /data}}
     test_sets:
       - {name: a_eval, manifest: manifests/a_eval.jsonl.gz, root: corpus_a}
       - {name: itw, manifest: manifests/in_the_wild.jsonl.gz, root: /data/release_in_the_wild}
@@ -47,6 +50,17 @@ class TestSetSpec:
 
 
 @dataclass(frozen=True)
+class ProtocolRef:
+    """An OOD protocol YAML (:mod:`spoofbench.corpora.protocol`) giving train, dev and test sets.
+
+    ``manifests``: folder its manifest names resolve in; ``roots``: corpus name → corpus root.
+    """
+    file: str
+    roots: Mapping[str, str]
+    manifests: str | None = None
+
+
+@dataclass(frozen=True)
 class DetectorSpec:
     """A detector of the registry; with ``checkpoint`` it is scored as is (no training)."""
     name: str
@@ -68,7 +82,8 @@ class BenchmarkConfig:
     """Everything one ``spoofbench run`` computes."""
     name: str
     detectors: tuple[DetectorSpec, ...]
-    test_sets: tuple[TestSetSpec, ...]
+    test_sets: tuple[TestSetSpec, ...] = ()
+    protocol: ProtocolRef | None = None
     train: DataSpec | None = None
     dev: DataSpec | None = None
     codecs: tuple[str, ...] = ("none",)
@@ -82,8 +97,10 @@ class BenchmarkConfig:
     def validate(self, path: Any = None) -> "BenchmarkConfig":
         if not self.detectors:
             raise ConfigError("no detectors; expected at least one", path, field="detectors")
-        if not self.test_sets:
-            raise ConfigError("no test sets; expected at least one", path, field="test_sets")
+        if not self.test_sets and self.protocol is None:
+            raise ConfigError("no test sets; expected 'test_sets' or a 'protocol'", path, field="test_sets")
+        if self.protocol is not None and (self.train is not None or self.dev is not None):
+            raise ConfigError("give either a 'protocol' or 'train' + 'dev', not both", path, field="protocol")
         labels = [d.display for d in self.detectors]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
@@ -100,7 +117,7 @@ class BenchmarkConfig:
                 raise ConfigError(f"test set name {test.name!r} may not contain '__' or '/'", path,
                                   field=f"test_sets[{i}].name")
         needs_training = [d.display for d in self.detectors if not d.checkpoint]
-        if needs_training and (self.train is None or self.dev is None):
+        if needs_training and self.protocol is None and (self.train is None or self.dev is None):
             raise ConfigError(f"detectors {needs_training} need training but 'train' and 'dev' are not "
                               "both given; add them or give each a 'checkpoint'", path, field="train")
         if not self.seeds:
@@ -131,8 +148,13 @@ class BenchmarkConfig:
             return None if spec is None else dataclasses.replace(
                 spec, manifest=absolute(spec.manifest), root=absolute(spec.root))
 
+        protocol = self.protocol
+        if protocol is not None:
+            protocol = dataclasses.replace(
+                protocol, file=absolute(protocol.file), manifests=absolute(protocol.manifests),
+                roots={corpus: absolute(root) for corpus, root in protocol.roots.items()})
         return dataclasses.replace(
-            self, train=data(self.train), dev=data(self.dev),
+            self, protocol=protocol, train=data(self.train), dev=data(self.dev),
             test_sets=tuple(data(t) for t in self.test_sets),
             detectors=tuple(dataclasses.replace(d, checkpoint=absolute(d.checkpoint)) for d in self.detectors),
             codec_cache=absolute(self.codec_cache))

@@ -63,7 +63,7 @@ def plot_params_vs_ood(result: dict, out_dir: str | os.PathLike,
     """Parameter count (log x) against mean EER in-domain and out-of-distribution (all codecs)."""
     plt = _pyplot()
     cells = tidy_cells(result)
-    cells = cells[cells.parameters.notna()]
+    cells = cells[cells.parameters.notna() & (cells.parameters > 0)]  # fitted models (GMM) have none
     if cells.empty:
         return []
     fig, ax = plt.subplots(figsize=(6.5, 4.5))

@@ -13,7 +13,8 @@ def summary_text(result: dict) -> str:
     """The Markdown EER table and the in-domain → OOD gap of ``result`` (as printed)."""
     if not result["cells"]:
         return "no finished cells\n"
-    parts = [render(pivot_table(result, "eer", ("detector",), ("test_set", "codec")), "md")]
+    # codecs as rows: a full matrix has ~20 conditions, too many for columns a person can read
+    parts = [render(pivot_table(result, "eer", ("codec",), ("test_set", "detector")), "md")]
     try:
         parts.append(render(domain_gap_table(result, "eer"), "md"))
     except SpoofbenchError:

@@ -194,26 +194,53 @@ class BenchmarkRunner:
             return {}
         return {cell["hash"]: cell for cell in result["cells"]}
 
-    def _test_sets(self, train_trials: list) -> list[_TestSet]:
+    def _data(self) -> tuple[list, list, Any, Any, list[_TestSet]]:
+        """Train trials, dev trials, their roots, and the labelled test sets."""
+        cfg = self.config
+        if cfg.protocol is not None:
+            return self._protocol_data()
+        train = _load_trials(cfg.train.manifest) if cfg.train else []
+        dev = _load_trials(cfg.dev.manifest) if cfg.dev else []
+        tests = [self._test_set(spec.name, spec.manifest, spec.root, _load_trials(spec.manifest), train,
+                                spec.domain) for spec in cfg.test_sets]
+        return train, dev, cfg.train.root if cfg.train else None, cfg.dev.root if cfg.dev else None, tests
+
+    def _protocol_data(self) -> tuple[list, list, Any, Any, list[_TestSet]]:
+        from ..corpora.manifest import read_manifest
+        from ..corpora.protocol import load_protocol, write_protocol
+
+        ref = self.config.protocol
+        protocol = load_protocol(ref.file, ref.manifests)
+        folder = self.out / "protocol"
+        report = write_protocol(protocol, folder)
+        roots = dict(ref.roots)
+        tests = [self._test_set(name, str(folder / report["tests"][name]["manifest"]), roots,
+                                list(read_manifest(folder / report["tests"][name]["manifest"])),
+                                protocol.train, None, (test.domain, test.reason))
+                 for name, test in protocol.tests.items()]
+        extra = [self._test_set(spec.name, spec.manifest, spec.root, _load_trials(spec.manifest),
+                                protocol.train, spec.domain) for spec in self.config.test_sets]
+        self._train_manifest, self._dev_manifest = folder / "train.jsonl.gz", folder / "dev.jsonl.gz"
+        return protocol.train, protocol.dev, roots, roots, tests + extra
+
+    def _test_set(self, name: str, manifest: str, root: Any, trials: list, train_trials: list,
+                  forced_domain: str | None, labelled: tuple[str, str] | None = None) -> _TestSet:
         from ..corpora.protocol import domain_of, overlap_report
 
-        sets = []
-        for spec in self.config.test_sets:
-            trials = _load_trials(spec.manifest)
-            if not trials:
-                raise ConfigError(f"test set {spec.name!r} has no trials", spec.manifest)
-            if spec.domain:
-                domain, reason = spec.domain, "set in the config"
-            elif train_trials:
-                domain, reason = domain_of(train_trials, trials)
-            else:
-                domain, reason = "ood", "no training data known (pretrained checkpoints)"
-            overlap = overlap_report(train_trials, trials).to_dict() if train_trials else {}
-            keys_path = self.out / "keys" / f"{spec.name}.txt"
-            _write_keys(keys_path, trials)
-            sets.append(_TestSet(spec.name, spec.manifest, spec.root, trials, sha256_file(spec.manifest),
-                                 domain, reason, overlap, keys_path))
-        return sets
+        if not trials:
+            raise ConfigError(f"test set {name!r} has no trials", manifest)
+        if forced_domain:
+            domain, reason = forced_domain, "set in the config"
+        elif labelled:
+            domain, reason = labelled
+        elif train_trials:
+            domain, reason = domain_of(train_trials, trials)
+        else:
+            domain, reason = "ood", "no training data known (pretrained checkpoints)"
+        overlap = overlap_report(train_trials, trials).to_dict() if train_trials else {}
+        keys_path = self.out / "keys" / f"{name}.txt"
+        _write_keys(keys_path, trials)
+        return _TestSet(name, manifest, root, trials, sha256_file(manifest), domain, reason, overlap, keys_path)
 
     # ------------------------------------------------------------------ main
     def run(self) -> dict:
@@ -229,11 +256,11 @@ class BenchmarkRunner:
         codecs = expand_codecs(cfg.codecs)
         provenance = {c: {**dataclasses.asdict(get_condition(c)), **condition_provenance(get_condition(c))}
                       for c in codecs}
-        train_trials = _load_trials(cfg.train.manifest) if cfg.train else []
-        dev_trials = _load_trials(cfg.dev.manifest) if cfg.dev else []
-        data_hash = content_hash(sha256_file(cfg.train.manifest) if cfg.train else None,
-                                 sha256_file(cfg.dev.manifest) if cfg.dev else None)
-        test_sets = self._test_sets(train_trials)
+        self._train_manifest = Path(cfg.train.manifest) if cfg.train else None
+        self._dev_manifest = Path(cfg.dev.manifest) if cfg.dev else None
+        train_trials, dev_trials, self._train_root, self._dev_root, test_sets = self._data()
+        data_hash = content_hash(*(sha256_file(p) if p else None for p in (self._train_manifest, self._dev_manifest)),
+                                 self._train_root, self._dev_root)
         previous = self._previous()
 
         result: dict[str, Any] = {
@@ -327,8 +354,8 @@ class BenchmarkRunner:
                                             "overrides": dict(spec.overrides), "seed": seed})
             resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir())
             self.log(f"{label} seed {seed}: training ({'resuming' if resume else 'new run'}) in {run_dir}")
-            trained = train(config, train_trials, dev_trials, root=self.config.train.root,
-                            dev_root=self.config.dev.root, out_dir=run_dir, resume=resume,
+            trained = train(config, train_trials, dev_trials, root=self._train_root,
+                            dev_root=self._dev_root, out_dir=run_dir, resume=resume,
                             progress=self.progress)
             write_json_atomic(done_marker, trained.to_dict())
         info = json.loads(done_marker.read_text(encoding="utf-8"))

@@ -1,0 +1,173 @@
+"""``spoofbench run``: cells, result.json, resume without recomputation, failures, protocols."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from spoofbench.corpora.manifest import Trial, write_manifest
+from spoofbench.errors import ConfigError
+from spoofbench.runner import runner as runner_module
+from spoofbench.runner.config import BenchmarkConfig
+from spoofbench.runner.runner import run_benchmark
+
+RATE = 16000
+
+
+def _clip(rng: np.random.Generator, spoof: bool) -> np.ndarray:
+    """Bona fide: a voiced harmonic tone in noise; spoof: the same buzzier and brighter."""
+    t = np.arange(int(RATE * rng.uniform(0.5, 0.8))) / RATE
+    f0 = rng.uniform(100, 200)
+    wave = sum(np.sin(2 * np.pi * f0 * k * t) / (k if not spoof else 1.0) for k in range(1, 8))
+    wave = wave + rng.normal(0, 0.3 if spoof else 0.05, t.size)
+    return (0.2 * wave / np.abs(wave).max()).astype(np.float32)
+
+
+def _make_set(root: Path, name: str, corpus: str, n: int, seed: int, attacks: tuple[str, ...]) -> Path:
+    rng = np.random.default_rng(seed)
+    trials = []
+    for i in range(n):
+        spoof = i % 3 != 0
+        path = f"{name}/{name}_{i:03d}.wav"
+        (root / name).mkdir(parents=True, exist_ok=True)
+        sf.write(root / path, _clip(rng, spoof), RATE)
+        trials.append(Trial(id=f"{name}_{i:03d}", path=path, label="spoof" if spoof else "bonafide",
+                            corpus=corpus, split=name.split("_")[-1], speaker=f"{name}_spk{i % 4}",
+                            attack=attacks[i % len(attacks)] if spoof else "bonafide"))
+    manifest = root / f"{name}.jsonl.gz"
+    write_manifest(manifest, trials)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runner_corpus")
+    _make_set(root, "a_train", "A", 24, 0, ("a1", "a2"))
+    _make_set(root, "a_dev", "A", 12, 1, ("a1", "a2"))
+    _make_set(root, "a_eval", "A", 12, 2, ("a1", "a2"))
+    _make_set(root, "b_eval", "B", 12, 3, ("b1",))
+    return root
+
+
+def _config(root: Path, **extra) -> dict:
+    return {"name": "tiny",
+            "train": {"manifest": "a_train.jsonl.gz", "root": "."},
+            "dev": {"manifest": "a_dev.jsonl.gz", "root": "."},
+            "test_sets": [{"name": "a_eval", "manifest": "a_eval.jsonl.gz", "root": "."},
+                          {"name": "b_eval", "manifest": "b_eval.jsonl.gz", "root": "."}],
+            "codecs": ["none", "g711_mulaw"],
+            "training": {"epochs": 1, "batch_size": 8, "num_workers": 0, "device": "cpu"},
+            "scoring": {"batch_size": 8, "num_workers": 0},
+            "device": "cpu",
+            "detectors": [{"name": "rawcnn_2m", "preset": "tiny"}, {"name": "lfcc_gmm", "preset": "tiny"}],
+            **extra}
+
+
+def _write(root: Path, name: str, config: dict) -> Path:
+    path = root / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_run_resume_and_tables(corpus, tmp_path, monkeypatch, require_ffmpeg):
+    config_path = _write(corpus, "bench.yaml", _config(corpus))
+    out = tmp_path / "run"
+    result = run_benchmark(config_path, out, progress=False, log=lambda _: None)
+    assert result["failed_cells"] == []
+    assert len(result["cells"]) == 2 * 2 * 2  # detectors × test sets × codecs
+    assert result["test_sets"]["a_eval"]["domain"] == "in-domain"
+    assert result["test_sets"]["b_eval"]["domain"] == "ood"
+    assert "corpus not in training: B" in result["test_sets"]["b_eval"]["reason"]
+    cell = result["cells"][0]
+    assert 0.0 <= cell["metrics"]["eer"] <= 1.0 and cell["metrics"]["n_bonafide"] == 4
+    assert result["detectors"]["rawcnn_2m:tiny"]["parameters"] > 0
+    on_disk = json.loads((out / "result.json").read_text())
+    assert on_disk["cells"] == json.loads(json.dumps(result["cells"]))
+    for name in ("cells.csv", "plots/eer_heatmap__b_eval.png", "plots/det__a_eval.png", "plots/params_vs_eer.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert any(p.suffix == ".md" for p in (out / "tables").iterdir())
+
+    # A second run (e.g. after an interruption) recomputes nothing: no training, no scoring.
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr(runner_module.BenchmarkRunner, "_score", boom)
+    again = run_benchmark(config_path, out, progress=False, log=lambda _: None)
+    assert sorted(c["hash"] for c in again["cells"]) == sorted(c["hash"] for c in result["cells"])
+
+
+def test_interrupted_run_computes_only_missing_cells(corpus, tmp_path, monkeypatch, require_ffmpeg):
+    config = _config(corpus, detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
+    config_path = _write(corpus, "bench_gmm.yaml", config)
+    out = tmp_path / "run"
+    first = run_benchmark(config_path, out, progress=False, tables=False, log=lambda _: None)
+    # Lose one cell, as if the run had been killed before finishing it.
+    result = json.loads((out / "result.json").read_text())
+    lost = result["cells"].pop()
+    (out / "result.json").write_text(json.dumps(result))
+    scored = []
+    original = runner_module.BenchmarkRunner._score
+
+    def spy(self, detector, test, score_dir, score_cfg):
+        scored.append((test.name, tuple(score_cfg.codecs)))
+        return original(self, detector, test, score_dir, score_cfg)
+
+    monkeypatch.setattr(runner_module.BenchmarkRunner, "_score", spy)
+    second = run_benchmark(config_path, out, progress=False, tables=False, log=lambda _: None)
+    assert scored == [(lost["test_set"], (lost["codec"],))]
+    assert len(second["cells"]) == len(first["cells"])
+
+
+def test_a_failing_detector_is_recorded_and_the_others_finish(corpus, tmp_path):
+    config = _config(corpus, codecs=["none"],
+                     detectors=[{"name": "lfcc_gmm", "preset": "tiny"},
+                                {"name": "aasist", "label": "broken", "checkpoint": "no_such_weights.pth"}])
+    result = run_benchmark(_write(corpus, "bench_fail.yaml", config), tmp_path / "run", progress=False,
+                           log=lambda _: None)
+    assert {c["detector"] for c in result["cells"]} == {"lfcc_gmm:tiny"}
+    failed = result["failed_cells"]
+    assert len(failed) == 2 and {f["detector"] for f in failed} == {"broken"}
+    assert "no_such_weights.pth" in failed[0]["error"]
+
+
+def test_protocol_config(corpus, tmp_path):
+    protocol = {"name": "p", "train": {"manifest": "a_train"}, "dev": {"manifest": "a_dev"},
+                "tests": {"a": {"manifest": "a_eval"}, "b": {"manifest": "b_eval"}}}
+    (corpus / "protocol.yaml").write_text(yaml.safe_dump(protocol))
+    config = _config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}],
+                     protocol={"file": "protocol.yaml", "manifests": ".", "roots": {"A": ".", "B": "."}})
+    del config["train"], config["dev"], config["test_sets"]
+    result = run_benchmark(_write(corpus, "bench_protocol.yaml", config), tmp_path / "run", progress=False,
+                           log=lambda _: None)
+    assert result["failed_cells"] == []
+    assert {c["test_set"]: c["domain"] for c in result["cells"]} == {"a": "in-domain", "b": "ood"}
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"detectors": []}, "no detectors"),
+    ({"test_sets": []}, "no test sets"),
+    ({"seeds": []}, "no seeds"),
+    ({"bootstrap": -1}, "must be >= 0"),
+    ({"detectors": [{"name": "rawcnn_2m"}, {"name": "rawcnn_2m"}]}, "appear twice"),
+    ({"colour": "red"}, "unknown key"),
+])
+def test_config_errors_name_the_field(corpus, change, message):
+    path = _write(corpus, "bad.yaml", {**_config(corpus), **change})
+    with pytest.raises(ConfigError, match=message) as err:
+        BenchmarkConfig.from_yaml(path)
+    assert "bad.yaml" in str(err.value)
+
+
+def test_run_cli_exit_codes(corpus, tmp_path, capsys):
+    from spoofbench.cli import main
+
+    config = _config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
+    path = _write(corpus, "bench_cli.yaml", config)
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "lfcc_gmm:tiny" in out and "result.json" in out
+    assert main(["run", str(corpus / "missing.yaml")]) == 2
