@@ -23,12 +23,12 @@ file basenames, identical trials) is detected and reported.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from ..atomic import write_json_atomic
 from ..errors import ConfigError
 from .manifest import UNKNOWN, Trial, read_manifest, write_manifest
 
@@ -347,9 +347,7 @@ def write_protocol(protocol: Protocol, out: str | os.PathLike) -> dict[str, Any]
         write_manifest(out / name, _labelled(test.trials, protocol.name, "test", test.domain))
         report["tests"][test.name] = {**_set_summary(test.trials, name), "domain": test.domain,
                                       "reason": test.reason, "overlap": test.overlap.to_dict()}
-    tmp = out / ".protocol_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "protocol_report.json")
+    write_json_atomic(out / "protocol_report.json", report)
     return report
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -25,6 +24,7 @@ from ..errors import SpoofbenchError
 from .generators import (ATTACKS, ClipJob, Task, exit_with_parent, generator_versions,
                          probe_attack, run_task)
 from .index import demo_data_dir, index_digest, load_index
+from ..atomic import write_text_atomic
 from .plan import FULL_SIZES, QUICK_SIZES, SETS, DemoSizes, PlannedClip, make_plan
 
 #: Bump when the way clips are made changes (invalidates every cached demo corpus).
@@ -71,11 +71,7 @@ class DemoCorpus:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _fingerprint(settings: dict, versions: dict, index_sha: str) -> str:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text_atomic
 from ..errors import ManifestError
 from .audio import SAMPLE_RATE, cut_at_quiet_point, resample, trim_silences, write_flac_atomic
 from .index import INDEX_COLUMNS, LICENCES, VendoredClip
@@ -129,10 +128,7 @@ def vendor_bonafide(corpora: Path, out_dir: Path) -> list[VendoredClip]:
                 chunk=k, duration_s=round(len(wave) / SAMPLE_RATE, 3), sha256=digest))
     lines = ["\t".join(INDEX_COLUMNS)]
     lines += ["\t".join(str(getattr(c, col)) for col in INDEX_COLUMNS) for c in clips]
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".index.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, out_dir / "index.tsv")
+    write_text_atomic(out_dir / "index.tsv", "\n".join(lines) + "\n")
     return clips
 
 

@@ -8,13 +8,11 @@ same directory and moved into place with ``os.replace``.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -22,23 +20,14 @@ import torch
 
 from ..errors import CheckpointError
 
+from ..atomic import write_bytes_atomic
+
 LAST = "last.pt"
 BEST = "best.pt"
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, data, fsync=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from .results import tidy_cells
 
 
@@ -22,9 +23,8 @@ def _save(fig, out: Path, formats: tuple[str, ...]) -> list[Path]:
     paths = []
     for fmt in formats:
         path = out.with_suffix(f".{fmt}")
-        tmp = path.with_name(f".{path.stem}.tmp.{fmt}")
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight", format=fmt)
         paths.append(path)
     return paths
 

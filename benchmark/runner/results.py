@@ -17,43 +17,14 @@ Tables and plots are rendered from this file only (:mod:`spoofbench.runner.table
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
+from ..atomic import atomic_path, json_safe, write_json_atomic  # noqa: F401  (re-exported)
 from ..errors import InputFileError
 
 SCHEMA_VERSION = 1
 METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with NaN and infinities replaced by None (strict JSON has no such numbers)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (temp file + rename); NaN → null."""
-    obj = json_safe(obj)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_result(path: str | os.PathLike) -> dict:
@@ -101,15 +72,15 @@ def write_tidy(result: dict, out_dir: str | os.PathLike) -> list[Path]:
     frame = tidy_cells(result)
     written = []
     csv_path = out_dir / "cells.csv"
-    tmp = csv_path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
     written.append(csv_path)
     try:
         import pyarrow  # noqa: F401
     except ImportError:
         return written
     pq_path = out_dir / "cells.parquet"
-    frame.to_parquet(pq_path, index=False)
+    with atomic_path(pq_path) as tmp:
+        frame.to_parquet(tmp, index=False)
     written.append(pq_path)
     return written

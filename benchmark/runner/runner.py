@@ -34,7 +34,8 @@ import yaml
 from .. import __version__
 from ..errors import ConfigError, SpoofbenchError
 from .config import BenchmarkConfig, DetectorSpec
-from .results import SCHEMA_VERSION, load_result, write_json_atomic, write_tidy
+from ..atomic import write_json_atomic, write_text_atomic
+from .results import SCHEMA_VERSION, load_result, write_tidy
 
 Log = Callable[[str], None]
 
@@ -70,8 +71,6 @@ def environment() -> dict:
     """Versions that decide whether a cell may be reused."""
     import numpy
     import torch
-
-    from ..codecs import condition_provenance, get_condition  # noqa: F401  (import check)
 
     env = {"spoofbench": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
            "numpy": numpy.__version__, "torch": torch.__version__,
@@ -119,10 +118,7 @@ def _write_keys(path: Path, trials: list) -> None:
     """Keys in the ASVspoof 2019 protocol layout: ``speaker utt_id - attack label``."""
     lines = [f"{_token(t.speaker)} {t.id} - {'-' if t.label == 'bonafide' else _token(t.attack)} {t.label}\n"
              for t in trials]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, "".join(lines))
 
 
 def _token(text: str) -> str:
@@ -249,7 +245,7 @@ class BenchmarkRunner:
 
         cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+        write_text_atomic(self.out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         env = environment()
         env["git"] = _git_hash()
         write_json_atomic(self.out / "environment.json", env)
@@ -454,7 +450,7 @@ def write_reports(result: dict, out_dir: str | Path) -> dict[str, list[Path]]:
     for i, table in enumerate(standard_tables(result, ("eer", "min_dcf"))):
         for fmt in ("md", "csv"):
             path = out / "tables" / f"{i:02d}_{_slug(table.title)}.{fmt}"
-            path.write_text(render(table, fmt), encoding="utf-8")
+            write_text_atomic(path, render(table, fmt))
             written["tables"].append(path)
     written["tables"] += write_tidy(result, out)
     written["plots"] += plot_eer_heatmaps(result, out / "plots", formats=("png", "svg"))
