@@ -356,7 +356,7 @@ class BenchmarkRunner:
             write_json_atomic(done_marker, trained.to_dict())
         info = json.loads(done_marker.read_text(encoding="utf-8"))
         result["detectors"][label].setdefault("training", {})[str(seed)] = {
-            k: info.get(k) for k in ("best_epoch", "best_dev_eer", "epochs_run", "stopped_early")}
+            k: info.get(k) for k in ("best_epoch", "best_dev_eer", "epochs_run", "stopped_early", "weights_sha256")}
         return load_run_detector(run_dir)
 
     def _score(self, detector, test: _TestSet, score_dir: Path, score_cfg):
