@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Expand BENCHMARK.yaml into cells (detector × seed × test set × codec), train what "
                     "needs training, score, compute metrics and write result.json, cells.csv, tables/ "
                     "and plots/. Re-running only computes cells that are new or whose inputs changed.",
-        example="spoofbench run benchmark.yaml --out runs/my-benchmark")
+        example="spoofbench run data_manifests/benchmarks/demo_quick.yaml --out runs/bench-example")
     parser.add_argument("config", help="benchmark YAML")
     parser.add_argument("--out", help="run directory (default: runs/<config name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

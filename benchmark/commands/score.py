@@ -11,8 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "score", help="score a test manifest with a trained detector, one file per codec condition",
         example="""
         spoofbench score --detector aasist --checkpoint ../shared/reference/aasist/AASIST.pth \\
-            --manifest DEMO/demo_b_eval.jsonl.gz --root DEMO --out runs/aasist_official/scores
-        spoofbench score --run runs/rawcnn_demo --manifest DEMO/demo_b_eval.jsonl.gz --root DEMO --codec none --codec g711_mulaw --codec mp3_32k""")
+            --manifest runs/demo-quick/corpus/demo_b_eval.jsonl.gz --root runs/demo-quick/corpus --out runs/aasist_official/scores
+        spoofbench score --run runs/rawcnn_demo --manifest runs/demo-quick/corpus/demo_b_eval.jsonl.gz --root runs/demo-quick/corpus --codec none --codec g711_mulaw --codec mp3_32k""")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--run", help="a `spoofbench train` run dir (uses its best checkpoint)")
     who.add_argument("--detector", help="detector name (with --checkpoint)")

@@ -11,13 +11,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = command_parser(
         subparsers, "train", help="train a detector on a protocol's train set, selecting on dev EER",
         example="""
-        # DEMO = a folder written by spoofbench.demo.build_demo_corpus (manifests + audio)
+        # the demo corpus: written by `spoofbench demo --quick` into runs/demo-quick/corpus
         # several GPUs (or CPU processes on gloo): DistributedDataParallel, rank 0 writes the run dir
         torchrun --nproc_per_node 2 -m spoofbench train --detector rawcnn_2m --protocol \\
-            data_manifests/demo/protocol.yaml --manifests-dir DEMO --root DEMO --out runs/rawcnn_ddp
-        spoofbench train --detector rawcnn_2m --preset tiny --train-manifest DEMO/demo_a_train.jsonl.gz \\
-            --dev-manifest DEMO/demo_a_dev.jsonl.gz --root DEMO --out runs/rawcnn_demo --epochs 5 --resume
-        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml --manifests-dir DEMO --root DEMO --out runs/rawcnn_demo --epochs 5""")
+            data_manifests/demo/protocol.yaml --manifests-dir runs/demo-quick/corpus --root runs/demo-quick/corpus --out runs/rawcnn_ddp
+        spoofbench train --detector rawcnn_2m --preset tiny --train-manifest runs/demo-quick/corpus/demo_a_train.jsonl.gz \\
+            --dev-manifest runs/demo-quick/corpus/demo_a_dev.jsonl.gz --root runs/demo-quick/corpus --out runs/rawcnn_demo --epochs 5 --resume
+        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml --manifests-dir runs/demo-quick/corpus --root runs/demo-quick/corpus --out runs/rawcnn_demo --epochs 5""")
     p.add_argument("--detector", help="detector name (spoofbench models); may come from --config")
     p.add_argument("--preset", help="detector preset (default: the detector's default)")
     p.add_argument("--protocol", help="protocol YAML whose train/dev sets are used")

@@ -171,3 +171,13 @@ def test_run_cli_exit_codes(corpus, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "lfcc_gmm:tiny" in out and "result.json" in out
     assert main(["run", str(corpus / "missing.yaml")]) == 2
+
+
+def test_shipped_example_benchmark_parses():
+    from spoofbench.runner.runner import expand_codecs
+
+    path = Path(__file__).resolve().parents[2] / "data_manifests" / "benchmarks" / "demo_quick.yaml"
+    config = BenchmarkConfig.from_yaml(path)
+    assert [d.display for d in config.detectors] == ["rawcnn_2m", "lfcc_gmm"]
+    assert config.train.root.endswith("runs/demo-quick/corpus")
+    assert {"none", "mp3_32k"} < set(expand_codecs(config.codecs))
