@@ -139,15 +139,18 @@ class LFCCGMM(Detector):
                 out.append(self.features(x)[0].T.numpy())
         return out
 
-    def fit(self, waves: list[np.ndarray], labels: np.ndarray) -> "LFCCGMM":
-        """Fit both GMMs: ``waves`` 1-D float arrays at ``sample_rate``, ``labels`` 1 = bona fide, 0 = spoof."""
+    def fit(self, waves: list[np.ndarray], labels: np.ndarray, seed: int | None = None) -> "LFCCGMM":
+        """Fit both GMMs: ``waves`` 1-D float arrays at ``sample_rate``, ``labels`` 1 = bona fide, 0 = spoof.
+
+        ``seed`` (default: the config's) seeds frame subsampling and the EM initialisation."""
+        seed = self.config.seed if seed is None else seed
         from sklearn.mixture import GaussianMixture
 
         labels = np.asarray(labels)
         if len(waves) != len(labels):
             raise DetectorError(f"{self.name}.fit: {len(waves)} waves but {len(labels)} labels")
         frames = self._frames(waves)
-        rng = np.random.default_rng(self.config.seed)
+        rng = np.random.default_rng(seed)
         for cls, value in (("bonafide", 1), ("spoof", 0)):
             chosen = [f for f, y in zip(frames, labels) if y == value]
             if not chosen:
@@ -159,7 +162,7 @@ class LFCCGMM(Detector):
                 raise DetectorError(f"{self.name}.fit: {len(data)} {cls} frames for "
                                     f"{self.config.gmm_components} components")
             gmm = GaussianMixture(self.config.gmm_components, covariance_type="diag",
-                                  max_iter=self.config.gmm_iterations, random_state=self.config.seed,
+                                  max_iter=self.config.gmm_iterations, random_state=seed,
                                   reg_covar=self.config.gmm_reg_covar)
             try:
                 gmm.fit(data)

@@ -403,7 +403,7 @@ def _fit(config: TrainConfig, detector: Any, train_trials: list, dev_trials: lis
             continue
         labels.append(trial.target)
     t0 = time.perf_counter()
-    detector.fit(waves, np.asarray(labels, dtype=np.int64))
+    detector.fit(waves, np.asarray(labels, dtype=np.int64), seed=config.seed)
     detector.to(rt.device)
     sr, policy = detector.sample_rate, detector.input_policy
     dev_set = TrainDataset(dev_trials, dev_root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
