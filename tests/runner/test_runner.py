@@ -181,3 +181,25 @@ def test_shipped_example_benchmark_parses():
     assert [d.display for d in config.detectors] == ["rawcnn_2m", "lfcc_gmm"]
     assert config.train.root.endswith("runs/demo-quick/corpus")
     assert {"none", "mp3_32k"} < set(expand_codecs(config.codecs))
+
+
+def test_ssl_pipeline_from_a_local_s3prl_checkpoint(corpus, tmp_path):
+    """The demo's ``--ssl-checkpoint`` route: a WavLM checkpoint file trained and scored by the runner."""
+    pytest.importorskip("s3prl")
+    import torch
+    from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
+
+    from spoofbench.models.ssl import TINY_WAVLM
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        upstream = WavLM(WavLMConfig(dict(TINY_WAVLM)))
+    checkpoint = tmp_path / "wavlm_tiny.pt"
+    torch.save({"cfg": dict(TINY_WAVLM), "model": upstream.state_dict()}, checkpoint)
+    config = _config(corpus, codecs=["none"],
+                     detectors=[{"name": "wavlm_base_plus", "overrides": {"checkpoint_path": str(checkpoint)}}])
+    result = run_benchmark(_write(corpus, "bench_ssl.yaml", config), tmp_path / "run", progress=False,
+                           log=lambda _: None)
+    assert result["failed_cells"] == []
+    assert {c["test_set"] for c in result["cells"]} == {"a_eval", "b_eval"}
+    assert result["detectors"]["wavlm_base_plus"]["parameters"] < 100_000  # the checkpoint's tiny architecture
