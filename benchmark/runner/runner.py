@@ -305,6 +305,13 @@ class BenchmarkRunner:
                         todo = [c for c in codecs if not self._reusable(previous.get(pending[(test.name, c)]))]
                         if not todo:
                             continue
+                        for c in todo:  # finished once, changed since: rescore from scratch, never resume it
+                            stale = previous.get(pending[(test.name, c)])
+                            if stale:
+                                self.log(f"{stale['score_file']} changed since it was scored; rescoring it")
+                                for name in (stale["score_file"], stale.get("failed_file")):
+                                    if name:
+                                        (self.out / name).unlink(missing_ok=True)
                         bar.describe(f"{label} seed {seed}: scoring {test.name} × {len(todo)} codec(s)")
                         score_cfg = ScoreConfig.from_dict({"device": cfg.device, **dict(cfg.scoring),
                                                            "codecs": todo, "cache_dir": cfg.codec_cache})
@@ -375,7 +382,7 @@ class BenchmarkRunner:
                 "domain": test.domain, "hash": cell_hash,
                 "score_file": str(Path(file.scores).resolve().relative_to(self.out.resolve())),
                 "score_sha256": sha256_file(file.scores), "n_scored": file.n_scored, "n_failed": file.n_failed,
-                "failed_file": str(file.failed) if file.n_failed else None,
+                "failed_file": str(Path(file.failed).resolve().relative_to(self.out.resolve())) if file.n_failed else None,
                 "clips_per_s": file.clips_per_s, "metrics": metrics}
         result["cells"].append(cell)
         return cell

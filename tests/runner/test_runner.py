@@ -203,3 +203,55 @@ def test_ssl_pipeline_from_a_local_s3prl_checkpoint(corpus, tmp_path):
     assert result["failed_cells"] == []
     assert {c["test_set"] for c in result["cells"]} == {"a_eval", "b_eval"}
     assert result["detectors"]["wavlm_base_plus"]["parameters"] < 100_000  # the checkpoint's tiny architecture
+
+
+def test_sigkilled_run_resumes_without_recomputing_finished_cells(corpus, tmp_path):
+    """A real ``spoofbench run`` killed with SIGKILL mid-run; the re-run keeps every finished cell."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = _config(corpus, codecs=["none", "g711_alaw", "g722"],
+                     detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
+    path = _write(corpus, "bench_kill.yaml", config)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "spoofbench", "run", str(path), "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    finished: list = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            finished = json.loads((out / "result.json").read_text())["cells"]
+        except (OSError, ValueError, KeyError):
+            finished = []
+        if finished:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be killed")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = json.loads((out / "result.json").read_text())["cells"]  # atomic writes: always valid JSON
+    assert 1 <= len(kept) < 6
+    mtimes = {c["hash"]: (out / c["score_file"]).stat().st_mtime_ns for c in kept}
+    result = run_benchmark(path, out, progress=False, tables=False, log=lambda _: None)
+    assert len(result["cells"]) == 6 and result["failed_cells"] == []
+    for cell in result["cells"]:
+        if cell["hash"] in mtimes:  # finished before the kill: reused, its score file untouched
+            assert (out / cell["score_file"]).stat().st_mtime_ns == mtimes[cell["hash"]]
+
+
+def test_a_changed_score_file_is_recomputed(corpus, tmp_path):
+    config = _config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
+    path = _write(corpus, "bench_tamper.yaml", config)
+    out = tmp_path / "run"
+    first = run_benchmark(path, out, progress=False, tables=False, log=lambda _: None)
+    victim = out / first["cells"][0]["score_file"]
+    victim.write_text(victim.read_text().replace(" ", "  ", 1))  # same scores, different bytes
+    second = run_benchmark(path, out, progress=False, tables=False, log=lambda _: None)
+    assert len(second["cells"]) == len(first["cells"])
+    redone = {c["hash"]: c for c in second["cells"]}[first["cells"][0]["hash"]]
+    assert "  " not in victim.read_text()  # rescored from scratch, not resumed from the changed file
+    assert redone["score_sha256"] == first["cells"][0]["score_sha256"]  # scoring is deterministic
