@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from spoofbench.atomic import atomic_path
 from spoofbench.cli import command_parser
 from spoofbench.errors import InputFileError
 
@@ -132,15 +131,8 @@ def _apply(args) -> int:
         print(f"note: {args.input} has {wave.shape[1]} channels; coding their mean", file=sys.stderr)
     mono = wave.mean(axis=1).astype(np.float32)
     report = apply_condition_report(mono, int(rate), condition, key=args.key or args.input.name)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=args.output.parent)
-    os.close(fd)
-    try:
+    with atomic_path(args.output, suffix=".wav") as tmp:
         sf.write(tmp, report.wave, int(rate), subtype="FLOAT")
-        os.replace(tmp, args.output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     prov = condition_provenance(condition)
     seconds = len(mono) / rate
     kbps = f", {report.encoded_bytes * 8 / seconds / 1000:.2f} kbit/s measured" if report.encoded_bytes else ""

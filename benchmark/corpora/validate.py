@@ -22,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..atomic import write_text_atomic
 from ..errors import ManifestError
 from .manifest import Trial, write_manifest
 
@@ -278,14 +279,11 @@ def _write_clean(path: Path, clean: list[tuple[int, Trial]], report: ValidationR
     for problem in report.problems:
         grouped.setdefault(problem.line or 0, []).append(problem)
     target = rejects_path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for line, problems in sorted(grouped.items()):
-            handle.write(json.dumps({"line": line, "id": problems[0].trial_id,
-                                     "path": problems[0].path,
-                                     "problems": [{"kind": p.kind, "detail": p.detail}
-                                                  for p in problems]}, ensure_ascii=False) + "\n")
-    os.replace(tmp, target)
+    write_text_atomic(target, "".join(
+        json.dumps({"line": line, "id": problems[0].trial_id, "path": problems[0].path,
+                    "problems": [{"kind": p.kind, "detail": p.detail} for p in problems]},
+                   ensure_ascii=False) + "\n"
+        for line, problems in sorted(grouped.items())))
 
 
 def _progress(results, enabled: bool):

@@ -8,12 +8,12 @@ Waves are 1-D float arrays ``(samples,)`` in [-1, 1].
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_path
 
 #: The sample rate of every demo clip.
 SAMPLE_RATE = 16_000
@@ -116,12 +116,5 @@ def write_flac_atomic(path: Path, wave: np.ndarray, rate: int = SAMPLE_RATE) -> 
     """Write 16-bit FLAC via a temp file in the same folder and ``os.replace``."""
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".flac.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sf.write(handle, wave, rate, format="FLAC", subtype="PCM_16")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".flac") as tmp:
+        sf.write(tmp, wave, rate, format="FLAC", subtype="PCM_16")

@@ -1,13 +1,12 @@
 """DET curves on normal-deviate axes, several systems on one plot (PNG or SVG by suffix)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import norm
 
+from ..atomic import atomic_path
 from ..errors import SpoofbenchError
 from .det import det_curve, eer_from_curve
 from .validation import split_by_label
@@ -70,13 +69,6 @@ def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | 
     axes.grid(True, linewidth=0.4, alpha=0.6)
     axes.legend(loc="upper right", fontsize=7)
     figure.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.", suffix=suffix)
-    os.close(handle)
-    try:
+    with atomic_path(out_path) as temporary:
         figure.savefig(temporary, format=suffix[1:], dpi=150)
-        os.replace(temporary, out_path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return out_path

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..engine.config import _build, _load_yaml, _to_plain
+from ..configs import YamlConfig, load_yaml
 from ..errors import ConfigError
 
 DOMAINS = ("in-domain", "ood")
@@ -78,7 +78,7 @@ class DetectorSpec:
 
 
 @dataclass(frozen=True)
-class BenchmarkConfig:
+class BenchmarkConfig(YamlConfig):
     """Everything one ``spoofbench run`` computes."""
     name: str
     detectors: tuple[DetectorSpec, ...]
@@ -126,18 +126,11 @@ class BenchmarkConfig:
             raise ConfigError(f"value {self.bootstrap} must be >= 0", path, field="bootstrap")
         return self
 
-    def to_dict(self) -> dict:
-        return _to_plain(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], path: Any = None) -> "BenchmarkConfig":
-        return _build(cls, data, "", path).validate(path)
-
     @classmethod
     def from_yaml(cls, path: str | Path) -> "BenchmarkConfig":
         """Load ``path``; relative manifest, root and checkpoint paths resolve against its folder."""
         path = Path(path)
-        config = cls.from_dict(_load_yaml(path), path)
+        config = cls.from_dict(load_yaml(path), path)
         return config.resolve_paths(path.resolve().parent)
 
     def resolve_paths(self, base: Path) -> "BenchmarkConfig":

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from ..atomic import atomic_path, json_safe, write_json_atomic  # noqa: F401  (re-exported)
+from ..atomic import atomic_path
 from ..errors import InputFileError
 
 SCHEMA_VERSION = 1

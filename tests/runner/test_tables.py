@@ -8,7 +8,8 @@ import pytest
 from spoofbench.cli import main
 from spoofbench.errors import InputFileError, SpoofbenchError
 from spoofbench.runner.plots import plot_eer_heatmaps, plot_params_vs_ood
-from spoofbench.runner.results import SCHEMA_VERSION, load_result, write_json_atomic, write_tidy
+from spoofbench.atomic import write_json_atomic
+from spoofbench.runner.results import SCHEMA_VERSION, load_result, write_tidy
 from spoofbench.runner.tables import (codec_robustness_table, domain_gap_table, pivot_table, render)
 
 
