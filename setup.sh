@@ -7,8 +7,10 @@ cd "$(dirname "$0")"
 VENV="${SPOOFBENCH_VENV:-.venv}"
 PY="${PYTHON:-python3}"
 
-# 1. System packages: ffmpeg (codec engine) and the offline speech generators of the demo.
-APT_PKGS=(ffmpeg espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+# 1. System packages: ffmpeg (codec engine), the offline speech generators of the demo, and a
+#    headless browser for the leaderboard page's test.
+APT_PKGS=(ffmpeg espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+          chromium chromium-driver)
 missing=()
 for pkg in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

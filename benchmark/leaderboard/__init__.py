@@ -1,0 +1,1 @@
+"""The leaderboard: its store (SQLite by default), ranking and the static site."""

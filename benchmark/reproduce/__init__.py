@@ -1,0 +1,1 @@
+"""Reproducibility: run manifests, `reproduce` and `verify`."""

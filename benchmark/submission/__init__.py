@@ -1,0 +1,1 @@
+"""Submissions: score-file folders and model wheels, checked before they reach a leaderboard."""
