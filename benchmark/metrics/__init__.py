@@ -3,6 +3,8 @@
 Convention: higher score = more bona fide; labels 1 = bona fide, 0 = spoof; rates are fractions.
 """
 from .bootstrap import Interval, PairedTest, bootstrap_ci, paired_bootstrap
+from .calibration import LinearCalibration, fit_linear_calibration
+from .catalog import METRICS, MetricInfo, format_metric, metric_info
 from .breakdown import breakdown, is_attack_like
 from .cllr import compute_cllr, compute_min_cllr
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, compute_min_dcf
@@ -15,7 +17,8 @@ from .summary import EvaluationOptions, PolarityWarning, compute_metrics, evalua
 from .tdcf import AsvScores, TdcfCostModel, asv_operating_point, compute_min_tdcf, read_asv_scores
 
 __all__ = [
-    "ASVSPOOF5", "AsvScores", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
+    "ASVSPOOF5", "AsvScores", "LinearCalibration", "METRICS", "MetricInfo", "fit_linear_calibration",
+    "format_metric", "metric_info", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
     "KeyFormat", "KeyTable", "LABELS", "PairedTest", "PolarityWarning", "ScoredTrials", "SortedScores",
     "TdcfCostModel", "ThresholdRates", "align", "asv_operating_point", "auc_from_curve",
     "bootstrap_ci", "breakdown", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",

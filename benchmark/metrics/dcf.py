@@ -31,6 +31,12 @@ class CostModel:
         return self.c_miss * frr * p_target + self.c_fa * far * (1.0 - p_target)
 
     @property
+    def effective_prior(self) -> float:
+        """Bona fide prior that alone gives the same Bayes decisions: ``beta / (1 + beta)``."""
+        beta = self.c_miss * (1.0 - self.p_spoof) / (self.c_fa * self.p_spoof)
+        return float(beta / (1.0 + beta))
+
+    @property
     def bayes_threshold(self) -> float:
         """Threshold on log-likelihood ratios that minimises the expected cost: ``-log(beta)``."""
         beta = self.c_miss * (1.0 - self.p_spoof) / (self.c_fa * self.p_spoof)
