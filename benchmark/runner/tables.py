@@ -1,125 +1,283 @@
-"""Tables rendered from a ``result.json`` only: EER pivot, in-domain → OOD gap, codec robustness.
+"""Tables rendered from a ``result.json`` only: metric pivot, in-domain → OOD gap, codec robustness.
 
-Rates are fractions in the result and percentages in the tables. Several seeds give
-``mean ± sd`` cells.
+Rates are fractions in the result; how each metric is shown (percent, cost, bits, decimals) comes
+from :mod:`spoofbench.metrics.catalog` alone, so every table, plot and report rounds the same way.
+Several seeds give ``mean ± sd`` cells. Each :class:`Table` carries a title, a caption and its unit;
+``render`` writes Markdown, numeric CSV (long form, one row per table cell), LaTeX (booktabs,
+escaped) or a self-contained HTML ``<table>`` with its caption.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
+from ..metrics.catalog import metric_info
 from .results import METRIC_KEYS, tidy_cells
 
 FORMATS = ("md", "csv", "latex", "html")
-#: Metrics shown as percentages; Cllr is in bits and AUC is a plain fraction.
-PERCENT_METRICS = {"eer", "min_dcf", "act_dcf"}
+SUFFIX = {"md": "md", "csv": "csv", "latex": "tex", "html": "html"}
+_KEYS = ("detector", "seed", "test_set", "codec", "domain")
 
 
 @dataclass(frozen=True)
 class Table:
-    """A titled table: ``frame`` holds display strings, ``numeric`` the numbers behind them."""
+    """A titled table.
+
+    ``frame``: display strings; ``numeric``: the means behind them in the result's units
+    (fractions for rates); ``sd`` / ``count``: spread and number of seeds per cell (optional);
+    ``metric``: the catalog metric of the values; ``delta``: values are differences
+    (percentage points for rates); ``unit``: the unit a reader sees, spelled out.
+    """
 
     title: str
     frame: object  # pandas.DataFrame of strings
-    numeric: object  # pandas.DataFrame of floats (means)
-
-
-def _fmt(metric: str, mean: float, sd: float | None, n: int) -> str:
-    if mean != mean:  # NaN: no cell
-        return "—"
-    scale, unit = (100.0, "%") if metric in PERCENT_METRICS else (1.0, "")
-    text = f"{mean * scale:.2f}{unit}"
-    if n > 1 and sd == sd and sd is not None:
-        text += f" ± {sd * scale:.2f}"
-    return text
+    numeric: object  # pandas.DataFrame of floats
+    caption: str = ""
+    unit: str = ""
+    metric: str = "eer"
+    delta: bool = False
+    sd: object = None
+    count: object = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _check_metric(metric: str) -> None:
     if metric not in METRIC_KEYS:
         raise SpoofbenchError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_KEYS)}")
+    metric_info(metric)
+
+
+def unit_text(metric: str, delta: bool = False) -> str:
+    """What a number of ``metric`` is, in words: ``%``, ``percentage points``, ``normalised cost``."""
+    info = metric_info(metric)
+    if info.kind == "percent":
+        return "percentage points" if delta else "%"
+    return {"cost": "normalised cost (not a percentage)", "bits": "bits",
+            "fraction": "fraction"}.get(info.kind, "")
+
+
+def format_cell(metric: str, mean: float, sd: float | None = None, n: int = 1, *,
+                delta: bool = False) -> str:
+    """One table cell by the catalog's rule; a delta gets a sign and no ``%`` (it is in points)."""
+    info = metric_info(metric)
+    if mean is None or mean != mean:
+        return "—"
+    spread = sd if (n > 1 and sd is not None and sd == sd) else None
+    if not delta:
+        return info.format(mean, sd=spread, unit=False)
+    text = f"{mean * info.scale:+.{info.decimals}f}"
+    if spread is not None:
+        text += f" ± {spread * info.scale:.{info.decimals}f}"
+    return text
+
+
+def _cells(result: dict):
+    cells = tidy_cells(result)
+    if cells.empty:
+        raise SpoofbenchError("the result has no finished cells")
+    return cells
+
+
+def _display(metric: str, mean, sd, count, *, delta: bool = False):
+    import pandas as pd
+
+    display = pd.DataFrame(index=mean.index, columns=mean.columns, dtype=object)
+    for r in mean.index:
+        for c in mean.columns:
+            n = int(count.loc[r, c]) if count is not None else 1
+            display.loc[r, c] = format_cell(metric, mean.loc[r, c], sd.loc[r, c] if sd is not None else None,
+                                            n, delta=delta)
+    return display
+
+
+def _seed_note(cells) -> str:
+    seeds = sorted(cells.seed.dropna().unique().tolist())
+    if len(seeds) > 1:
+        return f"Mean ± sd over {len(seeds)} training seeds ({', '.join(map(str, seeds))})."
+    return f"One training seed ({seeds[0] if seeds else '—'}): no spread across seeds is shown."
 
 
 def pivot_table(result: dict, metric: str = "eer", rows: tuple[str, ...] = ("detector",),
                 columns: tuple[str, ...] = ("test_set", "codec")) -> Table:
     """``metric`` (mean ± sd over seeds) with ``rows`` × ``columns`` taken from the cell keys."""
-    import pandas as pd
-
     _check_metric(metric)
-    cells = tidy_cells(result)
-    keys = ("detector", "seed", "test_set", "codec", "domain")
     for key in (*rows, *columns):
-        if key not in keys:
-            raise SpoofbenchError(f"cannot pivot on {key!r}; expected some of {', '.join(keys)}")
-    if cells.empty:
-        raise SpoofbenchError("the result has no finished cells")
+        if key not in _KEYS:
+            raise SpoofbenchError(f"cannot pivot on {key!r}; expected some of {', '.join(_KEYS)}")
+    cells = _cells(result)
     grouped = cells.groupby([*rows, *columns], sort=False)[metric]
     stats = grouped.agg(["mean", "std", "count"]).reset_index()
     mean = stats.pivot_table(index=list(rows), columns=list(columns), values="mean", sort=False)
-    sd = stats.pivot_table(index=list(rows), columns=list(columns), values="std", sort=False, dropna=False)
-    count = stats.pivot_table(index=list(rows), columns=list(columns), values="count", sort=False)
-    sd = sd.reindex_like(mean)
-    count = count.reindex_like(mean).fillna(0)
-    display = pd.DataFrame(index=mean.index, columns=mean.columns, dtype=object)
-    for r in mean.index:
-        for c in mean.columns:
-            display.loc[r, c] = _fmt(metric, mean.loc[r, c], sd.loc[r, c], int(count.loc[r, c]))
-    name = metric.upper() if metric in ("eer", "auc") else metric
-    return Table(f"{name} by {' × '.join(rows)} and {' × '.join(columns)}", display, mean)
+    sd = stats.pivot_table(index=list(rows), columns=list(columns), values="std", sort=False,
+                           dropna=False).reindex_like(mean)
+    count = stats.pivot_table(index=list(rows), columns=list(columns), values="count",
+                              sort=False).reindex_like(mean).fillna(0)
+    info = metric_info(metric)
+    unit = unit_text(metric)
+    better = "Lower is better." if info.lower_is_better else "Higher is better."
+    caption = (f"{info.label}: {info.description}. Unit: {unit}. Rows: {' × '.join(rows)}; columns: "
+               f"{' × '.join(columns)}. {_seed_note(cells)} {better}")
+    return Table(f"{info.column_label} by {' × '.join(rows)} and {' × '.join(columns)}",
+                 _display(metric, mean, sd, count), mean, caption=caption, unit=unit, metric=metric,
+                 sd=sd, count=count)
 
 
 def domain_gap_table(result: dict, metric: str = "eer") -> Table:
-    """Per detector: mean ``metric`` in-domain and out-of-distribution (uncoded, and over all codecs)."""
+    """Per detector: mean ``metric`` on uncoded in-domain and OOD test sets, their gap, and OOD over
+    all codecs. Each number is a mean over the test sets of that domain and over seeds."""
     import pandas as pd
 
     _check_metric(metric)
-    cells = tidy_cells(result)
-    if cells.empty:
-        raise SpoofbenchError("the result has no finished cells")
-    rows, numeric = {}, {}
+    cells = _cells(result)
+    numeric = {}
     for detector, group in cells.groupby("detector", sort=False):
         clean = group[group.codec == "none"]
         ind = clean[clean.domain == "in-domain"][metric].mean()
         ood = clean[clean.domain == "ood"][metric].mean()
-        ood_all = group[group.domain == "ood"][metric].mean()
-        numeric[detector] = {"in-domain": ind, "ood": ood, "gap": ood - ind, "ood (all codecs)": ood_all}
-        rows[detector] = {k: _fmt(metric, v, None, 1) for k, v in numeric[detector].items()}
-    return Table(f"{metric} in-domain vs out-of-distribution", pd.DataFrame.from_dict(rows, orient="index"),
-                 pd.DataFrame.from_dict(numeric, orient="index"))
+        numeric[detector] = {"in-domain": ind, "ood": ood, "gap": ood - ind,
+                             "ood (all codecs)": group[group.domain == "ood"][metric].mean()}
+    numeric = pd.DataFrame.from_dict(numeric, orient="index")
+    numeric.index.name, numeric.columns.name = "detector", "quantity"
+    display = numeric.copy().astype(object)
+    for col in numeric.columns:
+        display[col] = [format_cell(metric, v, delta=col.startswith("gap")) for v in numeric[col]]
+    info = metric_info(metric)
+    unit = unit_text(metric)
+    ind_sets = sorted({t for t, d in zip(cells.test_set, cells.domain) if d == "in-domain"})
+    ood_sets = sorted({t for t, d in zip(cells.test_set, cells.domain) if d == "ood"})
+    caption = (f"{info.label} in {unit}; the gap (ood − in-domain) is in {unit_text(metric, delta=True)}. In-domain: mean over "
+               f"{', '.join(ind_sets) or 'none'}; OOD: mean over {', '.join(ood_sets) or 'none'} "
+               f"(uncoded audio unless the column says all codecs), and over seeds.")
+    return Table(f"{info.column_label}: in-domain vs out-of-distribution", display, numeric,
+                 caption=caption, unit=unit, metric=metric)
 
 
 def codec_robustness_table(result: dict, metric: str = "eer") -> Table:
-    """Per detector × codec: mean increase of ``metric`` over the uncoded (``none``) condition."""
+    """Per detector × (test set, codec): mean increase of ``metric`` over the same test set uncoded.
+
+    Each test set keeps its own column block: an in-domain and an OOD set are never averaged.
+    """
     import pandas as pd
 
     _check_metric(metric)
-    cells = tidy_cells(result)
+    cells = _cells(result)
     base = cells[cells.codec == "none"].set_index(["detector", "seed", "test_set"])[metric]
     coded = cells[cells.codec != "none"].copy()
     if coded.empty or base.empty:
         raise SpoofbenchError("codec robustness needs cells with codec 'none' and at least one other codec")
     ref = base.reindex(pd.MultiIndex.from_frame(coded[["detector", "seed", "test_set"]])).to_numpy()
     coded["delta"] = coded[metric].to_numpy() - ref
-    numeric = coded.pivot_table(index="detector", columns="codec", values="delta", sort=False)
-    display = numeric.map(lambda v: "—" if v != v else
-                          (f"{v * 100:+.2f}" if metric in PERCENT_METRICS else f"{v:+.3f}"))
-    unit = " (percentage points)" if metric in PERCENT_METRICS else ""
-    return Table(f"{metric} increase over uncoded audio{unit}", display, numeric)
+    group = coded.groupby(["detector", "test_set", "codec"], sort=False)["delta"]
+    stats = group.agg(["mean", "std", "count"]).reset_index()
+    mean = stats.pivot_table(index="detector", columns=["test_set", "codec"], values="mean", sort=False)
+    sd = stats.pivot_table(index="detector", columns=["test_set", "codec"], values="std", sort=False,
+                           dropna=False).reindex_like(mean)
+    count = stats.pivot_table(index="detector", columns=["test_set", "codec"], values="count",
+                              sort=False).reindex_like(mean).fillna(0)
+    info = metric_info(metric)
+    unit = unit_text(metric, delta=True)
+    domains = dict(zip(cells.test_set, cells.domain))
+    caption = (f"Increase of {info.label} over the same test set uncoded, in {unit} (positive: worse under "
+               f"the codec). One column block per test set ("
+               + ", ".join(f"{t}: {domains.get(t, '?')}" for t in dict.fromkeys(coded.test_set))
+               + f"). {_seed_note(cells)}")
+    return Table(f"{info.label} increase over uncoded audio, per test set ({unit})",
+                 _display(metric, mean, sd, count, delta=True), mean, caption=caption, unit=unit,
+                 metric=metric, delta=True, sd=sd, count=count)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def _flat_columns(frame):
+    frame = frame.copy()
+    if getattr(frame.columns, "nlevels", 1) > 1:
+        frame.columns = [" / ".join(map(str, c)) for c in frame.columns]
+    if getattr(frame.index, "nlevels", 1) > 1:
+        frame.index = [" / ".join(map(str, i)) for i in frame.index]
+    return frame
+
+
+def _markdown(table: Table) -> str:
+    frame = _flat_columns(table.frame)
+    parts = [f"### {table.title}", "", f"*{table.caption}*" if table.caption else "", "",
+             frame.to_markdown(disable_numparse=True), ""]
+    parts += [f"> {note}" for note in table.notes]
+    return "\n".join(p for i, p in enumerate(parts) if p or (i and parts[i - 1])) + "\n"
+
+
+def _csv(table: Table) -> str:
+    """Long form, numbers only: one row per table cell, values in the unit named by the header."""
+    import pandas as pd
+
+    info = metric_info(table.metric)
+    slug = {"%": "percent", "percentage points": "pp"}.get(table.unit, info.kind)
+    mean = table.numeric.stack(list(range(table.numeric.columns.nlevels)), future_stack=True)
+    frame = pd.DataFrame({f"{table.metric}_{slug}": mean * info.scale})
+    if table.sd is not None:
+        sd = table.sd.stack(list(range(table.sd.columns.nlevels)), future_stack=True)
+        frame[f"sd_{slug}"] = sd.reindex(mean.index) * info.scale
+    if table.count is not None:
+        count = table.count.stack(list(range(table.count.columns.nlevels)), future_stack=True)
+        frame["n_seeds"] = count.reindex(mean.index).astype("Int64")
+    frame = frame.reset_index()
+    names = list(table.numeric.index.names) + list(table.numeric.columns.names)
+    frame.columns = [n if n else ("row" if i == 0 else "column") for i, n in enumerate(names)] + \
+        list(frame.columns[len(names):])
+    return frame.round(10).to_csv(index=False, float_format="%.10g")
+
+
+def _latex(table: Table) -> str:
+    """A booktabs ``table`` environment; every label and cell is LaTeX-escaped (``_``, ``%``, ``&``)."""
+    frame = table.frame.copy()
+    frame.index.names = [_latex_escape(str(n)) if n else n for n in frame.index.names]
+    frame.columns.names = [_latex_escape(str(n)) if n else n for n in frame.columns.names]
+    styler = frame.style
+    styler = styler.format(lambda v: _latex_escape(str(v)))
+    styler = styler.format_index(lambda v: _latex_escape(str(v)), axis=0)
+    styler = styler.format_index(lambda v: _latex_escape(str(v)), axis=1)
+    caption = _latex_escape(f"{table.title}. {table.caption}" if table.caption else table.title)
+    body = styler.to_latex(hrules=True, caption=caption, position_float="centering",
+                           multicol_align="c", label=f"tab:{_slug(table.title)}")
+    return body.replace("\\begin{table}", "% requires \\usepackage{booktabs}\n\\begin{table}", 1)
+
+
+def _latex_escape(text: str) -> str:
+    out = []
+    for ch in text:
+        out.append({"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+                    "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                    "^": r"\textasciicircum{}", "±": r"$\pm$", "—": "--", "−": "$-$",
+                    "×": r"$\times$", "→": r"$\rightarrow$"}.get(ch, ch))
+    return "".join(out)
+
+
+def _html(table: Table) -> str:
+    """A ``<figure>`` holding a ``<table>`` with ``<caption>`` (title, caption, unit), escaped."""
+    frame = _flat_columns(table.frame)
+    index_name = " / ".join(str(n) for n in table.frame.index.names if n) or ""
+    head = "".join(f"<th scope=\"col\">{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for label, row in frame.iterrows():
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+        rows.append(f"<tr><th scope=\"row\">{html.escape(str(label))}</th>{cells}</tr>")
+    notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in table.notes)
+    unit = f" <span class=\"unit\">Unit: {html.escape(table.unit)}.</span>" if table.unit else ""
+    return (f"<figure class=\"spoofbench-table\">\n<table>\n<caption><strong>{html.escape(table.title)}"
+            f"</strong><br>{html.escape(table.caption)}{unit}</caption>\n"
+            f"<thead><tr><th scope=\"col\">{html.escape(index_name)}</th>{head}</tr></thead>\n"
+            f"<tbody>\n" + "\n".join(rows) + f"\n</tbody>\n</table>\n{notes}</figure>\n")
 
 
 def render(table: Table, fmt: str = "md") -> str:
-    """Render a table as Markdown, CSV, LaTeX or HTML."""
-    frame = table.frame.copy()
-    if hasattr(frame.columns, "nlevels") and frame.columns.nlevels > 1:
-        frame.columns = [" / ".join(map(str, c)) for c in frame.columns]
-    if fmt == "md":
-        return f"### {table.title}\n\n" + frame.to_markdown() + "\n"
-    if fmt == "csv":
-        return frame.to_csv()
-    if fmt == "latex":
-        return frame.to_latex(caption=table.title, escape=True)
-    if fmt == "html":
-        return frame.to_html(escape=True)
-    raise SpoofbenchError(f"unknown table format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    """Render a table as Markdown, CSV (numeric, long form), LaTeX (booktabs) or HTML."""
+    renderers = {"md": _markdown, "csv": _csv, "latex": _latex, "html": _html}
+    if fmt not in renderers:
+        raise SpoofbenchError(f"unknown table format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return renderers[fmt](table)
 
 
 def standard_tables(result: dict, metrics: tuple[str, ...] = ("eer",)) -> list[Table]:
@@ -131,3 +289,28 @@ def standard_tables(result: dict, metrics: tuple[str, ...] = ("eer",)) -> list[T
     except SpoofbenchError:
         pass  # a run without codec conditions has no robustness table
     return tables
+
+
+def write_tables(result: dict, out_dir: str | os.PathLike, *, metrics: tuple[str, ...] = ("eer", "min_dcf"),
+                 formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write every standard table in every format: ``out_dir/NN_<slug>.<md|csv|tex|html>``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, table in enumerate(standard_tables(result, metrics)):
+        for fmt in formats:
+            path = out / f"{i:02d}_{_slug(table.title)}.{SUFFIX[fmt]}"
+            write_text_atomic(path, render(table, fmt))
+            written.append(path)
+    return written
+
+
+def _slug(text: str) -> str:
+    slug = "".join(ch if ch.isalnum() else "_" for ch in text.lower())
+    while "__" in slug:
+        slug = slug.replace("__", "_")
+    return slug.strip("_")[:60]
+
+
+__all__ = ["FORMATS", "Table", "codec_robustness_table", "domain_gap_table", "format_cell", "pivot_table",
+           "render", "standard_tables", "unit_text", "write_tables"]
