@@ -43,7 +43,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--det", default=None, metavar="OUT.png",
                         help="write a DET plot (.png or .svg; with --compare both systems)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_normalization_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def add_normalization_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--score-col --id-map --flip --on-missing --on-extra``: explicit, recorded score-file normalisation."""
+    group = parser.add_argument_group("score-file normalisation (recorded in the JSON output)")
+    group.add_argument("--score-col", type=int, default=None, metavar="N",
+                       help="1-based column holding the score (default: last of 2 or 4 columns)")
+    group.add_argument("--id-map", default=None, metavar="REGEX",
+                       help=r"the trial id is the first group of REGEX, e.g. '([^/]+)\.\w+$' strips "
+                            "folders and extensions")
+    group.add_argument("--flip", action="store_true", help="negate scores (higher must mean bona fide)")
+    group.add_argument("--on-missing", choices=("error", "drop"), default="error",
+                       help="trials without a score: error (default) or drop and report them")
+    group.add_argument("--on-extra", choices=("error", "drop"), default="error",
+                       help="scored ids not in the keys: error (default) or drop and report them")
+
+
+def normalization_from_args(args: argparse.Namespace):
+    """The :class:`~spoofbench.metrics.readers.ScoreNormalization` the parsed options ask for."""
+    from ..metrics.readers import ScoreNormalization
+
+    return ScoreNormalization(score_col=args.score_col, id_map=args.id_map, flip=args.flip,
+                              on_missing=args.on_missing, on_extra=args.on_extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,15 +78,18 @@ def run(args: argparse.Namespace) -> int:
         speaker_bootstrap=args.speaker_bootstrap, asv_scores=args.asv_scores,
         threshold=args.threshold, dev_scores=args.dev_scores, dev_keys=args.dev_keys,
         compare_scores=args.compare, key_format=args.key_format,
-        progress=not args.json and sys.stderr.isatty())
+        progress=not args.json and sys.stderr.isatty(), normalization=normalization_from_args(args))
     report = evaluate(args.scores, args.keys, options)
     if args.det:
-        trials = load_trials(args.scores, args.keys, args.key_format)
+        trials = load_trials(args.scores, args.keys, args.key_format, options.normalization)
         systems = {_name(args.scores): (trials.scores, trials.labels)}
         if args.compare:
             other = load_trials(args.compare, args.keys, args.key_format)
             systems[_name(args.compare)] = (other.scores, other.labels)
         report["det_plot"] = str(plot_det(systems, args.det, title=f"DET: {_name(args.keys)}"))
+    for kind, dropped in report.get("normalization", {}).get("dropped", {}).items():
+        print(f"warning: dropped {dropped['count']} {kind} id(s): {', '.join(dropped['ids'][:5])}"
+              f"{', ...' if dropped['count'] > 5 else ''}", file=sys.stderr)
     for message in report["warnings"]:
         print(f"warning: {message}", file=sys.stderr)
     if args.json:

@@ -13,9 +13,10 @@ a file and *read* it into a :class:`KeyTable`. Built in: ``manifest`` (spoofbenc
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -51,10 +52,122 @@ def _examples(ids: Sequence[str]) -> str:
 
 # ------------------------------------------------------------------------------------------ scores
 
-def read_scores(path: str | Path) -> dict[str, float]:
-    """Read a score file into ``{utt_id: score}`` (file order); bad lines raise :class:`ScoreFileError`."""
+MISSING_POLICIES = ("error", "drop")
+
+
+@dataclass(frozen=True)
+class ScoreNormalization:
+    """Explicit, recorded rules that turn a messy score file into ``utt_id score`` trials.
+
+    ``score_col``: 1-based column holding the score (default: the last of 2 or 4 columns);
+    ``id_map``: a regex whose first group is the trial id (searched in the first column);
+    ``flip``: negate scores (higher must mean bona fide); ``on_missing`` / ``on_extra``:
+    ``error`` or ``drop`` for trials without a score / scored ids not in the keys.
+    """
+
+    score_col: int | None = None
+    id_map: str | None = None
+    flip: bool = False
+    on_missing: str = "error"
+    on_extra: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.score_col is not None and self.score_col < 2:
+            raise ScoreFileError(f"score column {self.score_col} must be >= 2 (column 1 holds the id)",
+                                 field="score_col")
+        for name in ("on_missing", "on_extra"):
+            if getattr(self, name) not in MISSING_POLICIES:
+                raise ScoreFileError(f"{getattr(self, name)!r} is not one of {MISSING_POLICIES}", field=name)
+        if self.id_map is not None:
+            try:
+                pattern = re.compile(self.id_map)
+            except re.error as err:
+                raise ScoreFileError(f"id map {self.id_map!r} is not a valid regex ({err})",
+                                     field="id_map") from err
+            if pattern.groups < 1:
+                raise ScoreFileError(f"id map {self.id_map!r} has no group; the first group is the trial id",
+                                     field="id_map")
+
+    @property
+    def is_default(self) -> bool:
+        return self == ScoreNormalization()
+
+    def to_dict(self) -> dict:
+        return {"score_col": self.score_col, "id_map": self.id_map, "flip": self.flip,
+                "on_missing": self.on_missing, "on_extra": self.on_extra}
+
+
+class ScoreTable(Mapping[str, float]):
+    """Scores of a file: ``ids (N,)`` str and ``values (N,)`` float64 in file order.
+
+    A read-only mapping ``utt_id -> score`` (equal to the dict the file describes); the dict view is
+    built on first item access, so vectorised consumers (:func:`align`) never pay for it.
+    """
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray, path: str = ""):
+        self.ids, self.values, self.path = ids, values, path
+        self._dict: dict[str, float] | None = None
+
+    def _mapping(self) -> dict[str, float]:
+        if self._dict is None:
+            self._dict = dict(zip(self.ids.tolist(), self.values.tolist()))
+        return self._dict
+
+    def __getitem__(self, utt_id: str) -> float:
+        return self._mapping()[utt_id]
+
+    def __contains__(self, utt_id: object) -> bool:
+        return utt_id in self._mapping()
+
+    def __iter__(self):
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def __repr__(self) -> str:
+        return f"ScoreTable({len(self)} scores from {self.path or '<memory>'})"
+
+
+def read_scores(path: str | Path, normalization: ScoreNormalization | None = None) -> ScoreTable:
+    """Read a score file into a :class:`ScoreTable` (file order); bad lines raise :class:`ScoreFileError`.
+
+    Parsing is vectorised (pandas' C reader); any line the fast path cannot take as it is sends the
+    file through :func:`read_scores_python`, which raises the located error (or parses the file).
+    """
     path = Path(path)
+    norm = normalization or ScoreNormalization()
+    table = _read_scores_fast(path, norm)
+    if table is None:
+        ids, values = _parse_python(path, norm)
+        table = ScoreTable(np.asarray(ids, dtype=object), np.asarray(values, dtype=np.float64), str(path))
+    if norm.flip:
+        table = ScoreTable(table.ids, -table.values, str(path))
+    return table
+
+
+def read_scores_python(path: str | Path) -> dict[str, float]:
+    """The line-by-line reference parser (what :func:`read_scores` did before it was vectorised)."""
+    ids, values = _parse_python(Path(path), ScoreNormalization())
+    return dict(zip(ids, values))
+
+
+def _score_index(fields: list[str], norm: ScoreNormalization, path: Path, number: int, line: str) -> int:
+    if norm.score_col is not None:
+        if len(fields) < norm.score_col:
+            raise ScoreFileError(f"expected at least {norm.score_col} columns (--score-col {norm.score_col}), "
+                                 f"got {len(fields)}: {line.strip()!r}", path, number)
+        return norm.score_col - 1
+    if len(fields) not in (2, 4):
+        raise ScoreFileError(f"expected 2 columns 'utt_id score' (or the 4-column ASVspoof 2019 "
+                             f"'utt_id attack key score'), got {len(fields)}: {line.strip()!r}",
+                             path, number)
+    return len(fields) - 1
+
+
+def _parse_python(path: Path, norm: ScoreNormalization) -> tuple[list[str], list[float]]:
     lines = _read_lines(path, "score file")
+    pattern = re.compile(norm.id_map) if norm.id_map else None
     scores: dict[str, float] = {}
     first_line: dict[str, int] = {}
     header_seen = False
@@ -62,11 +175,8 @@ def read_scores(path: str | Path) -> dict[str, float]:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) not in (2, 4):
-            raise ScoreFileError(f"expected 2 columns 'utt_id score' (or the 4-column ASVspoof 2019 "
-                                 f"'utt_id attack key score'), got {len(fields)}: {line.strip()!r}",
-                                 path, number)
-        utt_id, text = fields[0], fields[-1]
+        column = _score_index(fields, norm, path, number, line)
+        utt_id, text = fields[0], fields[column]
         try:
             value = float(text)
         except ValueError:
@@ -78,6 +188,8 @@ def read_scores(path: str | Path) -> dict[str, float]:
         if not math.isfinite(value):
             raise ScoreFileError(f"score {text!r} of {utt_id!r} is not finite (NaN or inf); "
                                  "expected a finite number", path, number, "score")
+        if pattern is not None:
+            utt_id = _mapped_id(pattern, utt_id, path, number)
         if utt_id in scores:
             raise ScoreFileError(f"duplicate utt_id {utt_id!r} (first on line {first_line[utt_id]})",
                                  path, number, "utt_id")
@@ -85,7 +197,78 @@ def read_scores(path: str | Path) -> dict[str, float]:
         first_line[utt_id] = number
     if not scores:
         raise ScoreFileError("score file has a header but no scores", path)
-    return scores
+    return list(scores), list(scores.values())
+
+
+def _mapped_id(pattern: re.Pattern, raw: str, path: Path, number: int) -> str:
+    match = pattern.search(raw)
+    if match is None or not match.group(1):
+        raise ScoreFileError(f"id {raw!r} does not match --id-map {pattern.pattern!r} (its first group "
+                             "is the trial id)", path, number, "utt_id")
+    return match.group(1)
+
+
+def _first_data_line(path: Path) -> tuple[int, list[str]] | None:
+    """``(index of the first non-blank line, its fields)`` from the file's head, or None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    try:
+        lines = head.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return None
+    for index, line in enumerate(lines[:-1] if len(head) == 1 << 16 else lines):
+        if line.split():
+            return index, line.split()
+    return None
+
+
+def _read_scores_fast(path: Path, norm: ScoreNormalization) -> ScoreTable | None:
+    """The vectorised reader; None when the file needs the line-by-line parser (errors included)."""
+    import csv
+
+    import pandas as pd
+
+    first = _first_data_line(path)
+    if first is None:
+        return None
+    index, fields = first
+    n_columns = len(fields)
+    if norm.score_col is None and n_columns not in (2, 4) or (norm.score_col or 0) > n_columns:
+        return None
+    column = (norm.score_col or n_columns) - 1
+    try:
+        float(fields[column])
+        skip = index
+    except ValueError:
+        if "score" not in fields[column].lower():
+            return None
+        skip = index + 1  # the header line
+    try:
+        # One sentinel column more than the first line has: a longer line shows up in it.
+        frame = pd.read_csv(path, sep=r"\s+", header=None, names=list(range(n_columns + 1)),
+                            dtype={0: object, column: np.float64, n_columns: object}, index_col=False,
+                            skiprows=skip, na_filter=False, quoting=csv.QUOTE_NONE, encoding="utf-8",
+                            engine="c")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if (frame[n_columns] != "").any():
+        return None
+    ids = frame[0].to_numpy(dtype=object)
+    values = frame[column].to_numpy(dtype=np.float64)
+    if ids.size == 0 or not np.isfinite(values).all():
+        return None
+    if norm.id_map:
+        mapped = pd.Series(ids, dtype=object).str.extract(norm.id_map, expand=False)
+        mapped = mapped.iloc[:, 0] if isinstance(mapped, pd.DataFrame) else mapped
+        if mapped.isna().any() or (mapped == "").any():
+            return None
+        ids = mapped.to_numpy(dtype=object)
+    if pd.Index(ids).has_duplicates:
+        return None
+    return ScoreTable(ids, values, str(path))
 
 
 # -------------------------------------------------------------------------------------------- keys
@@ -343,12 +526,17 @@ def read_keys(path: str | Path, format: str | None = None) -> KeyTable:
 
 @dataclass(frozen=True, eq=False)
 class ScoredTrials:
-    """Scores aligned with keys: ``ids (N,)``, ``scores (N,)`` float64, ``labels (N,)`` int8, ``keys``."""
+    """Scores aligned with keys: ``ids (N,)``, ``scores (N,)`` float64, ``labels (N,)`` int8, ``keys``.
+
+    ``dropped``: ``{"missing": {"count", "ids"}, "extra": {...}}`` for ids dropped under a ``drop``
+    policy (empty when nothing was dropped).
+    """
 
     ids: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
     keys: KeyTable
+    dropped: dict = field(default_factory=dict)
 
     @property
     def bonafide(self) -> np.ndarray:
@@ -359,29 +547,59 @@ class ScoredTrials:
         return self.scores[self.labels == 0]
 
 
-def align(scores: dict[str, float], keys: KeyTable, scores_path: str | Path | None = None
-          ) -> ScoredTrials:
-    """Scores in the keys' order; every id must be on both sides and both classes present."""
-    key_ids = keys.ids.tolist()
-    key_set = set(key_ids)
-    unknown = [utt_id for utt_id in scores if utt_id not in key_set]
+def _as_table(scores: Mapping[str, float]) -> ScoreTable:
+    if isinstance(scores, ScoreTable):
+        return scores
+    return ScoreTable(np.asarray(list(scores), dtype=object),
+                      np.fromiter(scores.values(), dtype=np.float64, count=len(scores)))
+
+
+def align(scores: Mapping[str, float], keys: KeyTable, scores_path: str | Path | None = None,
+          *, on_missing: str = "error", on_extra: str = "error") -> ScoredTrials:
+    """Scores in the keys' order; every id must be on both sides (unless dropped) and both classes present.
+
+    ``on_missing="drop"`` drops key trials without a score, ``on_extra="drop"`` ignores scored ids that
+    are not in the keys; both are recorded in :attr:`ScoredTrials.dropped`.
+    """
+    import pandas as pd
+
+    table = _as_table(scores)
+    key_ids = keys.ids.astype(object)
+    position = pd.Index(table.ids).get_indexer(key_ids)
+    known = pd.Index(key_ids).get_indexer(table.ids) >= 0
+    dropped: dict = {}
+    unknown = table.ids[~known].tolist()
     if unknown:
-        raise ScoreFileError(f"{len(unknown)} of {len(scores)} scored id(s) are not in the keys "
-                             f"{keys.path}: {_examples(unknown)}", scores_path, field="utt_id")
-    missing = [utt_id for utt_id in key_ids if utt_id not in scores]
-    if missing:
-        raise ScoreFileError(f"{len(missing)} of {len(key_ids)} id(s) of the keys {keys.path} have no "
-                             f"score: {_examples(missing)}", scores_path, field="utt_id")
-    values = np.fromiter((scores[utt_id] for utt_id in key_ids), dtype=np.float64, count=len(key_ids))
+        if on_extra != "drop":
+            raise ScoreFileError(f"{len(unknown)} of {len(table)} scored id(s) are not in the keys "
+                                 f"{keys.path}: {_examples(unknown)}", scores_path, field="utt_id")
+        dropped["extra"] = {"count": len(unknown), "ids": unknown}
+    present = position >= 0
+    if not present.all():
+        missing = keys.ids[~present].tolist()
+        if on_missing != "drop":
+            raise ScoreFileError(f"{len(missing)} of {len(key_ids)} id(s) of the keys {keys.path} have no "
+                                 f"score: {_examples(missing)}", scores_path, field="utt_id")
+        dropped["missing"] = {"count": len(missing), "ids": missing}
+        keys = _subset(keys, present)
+        position = position[present]
+    values = table.values[position]
     n_bona = int(keys.labels.sum())
     if n_bona == 0 or n_bona == len(keys):
         only = "bona fide" if n_bona else "spoof"
         raise ScoreFileError(f"all {len(keys)} trials are {only}; metrics need both bona fide and "
                              "spoof trials", keys.path or None, field="label")
-    return ScoredTrials(keys.ids, values, keys.labels, keys)
+    return ScoredTrials(keys.ids, values, keys.labels, keys, dropped)
 
 
-def load_trials(scores_path: str | Path, keys_path: str | Path, key_format: str | None = None
-                ) -> ScoredTrials:
-    """Read a score file and its keys and align them."""
-    return align(read_scores(scores_path), read_keys(keys_path, key_format), scores_path)
+def _subset(keys: KeyTable, mask: np.ndarray) -> KeyTable:
+    return KeyTable(keys.ids[mask], keys.labels[mask], {k: v[mask] for k, v in keys.columns.items()},
+                    keys.path, keys.format)
+
+
+def load_trials(scores_path: str | Path, keys_path: str | Path, key_format: str | None = None,
+                normalization: ScoreNormalization | None = None) -> ScoredTrials:
+    """Read a score file (normalised as asked) and its keys, and align them."""
+    norm = normalization or ScoreNormalization()
+    return align(read_scores(scores_path, norm), read_keys(keys_path, key_format), scores_path,
+                 on_missing=norm.on_missing, on_extra=norm.on_extra)

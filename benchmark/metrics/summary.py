@@ -12,7 +12,7 @@ from .breakdown import breakdown
 from .cllr import compute_cllr, min_cllr_from_counts
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, min_dcf_from_sorted
 from .det import SortedScores, curve_from_counts, eer_from_sorted, sorted_group_counts
-from .readers import ScoredTrials, align, load_trials, read_scores
+from .readers import ScoredTrials, ScoreNormalization, align, load_trials, read_scores
 from .roc import auc_from_curve, rates_at_threshold
 from .tdcf import compute_min_tdcf, read_asv_scores
 from .validation import split_by_label
@@ -68,6 +68,7 @@ class EvaluationOptions:
     key_format: str | None = None
     progress: bool = False
     model: CostModel = field(default_factory=CostModel)
+    normalization: ScoreNormalization | None = None  # explicit score-file normalisation (recorded)
 
 
 def _quiet_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
@@ -85,8 +86,10 @@ def evaluate(scores_path: str | Path, keys_path: str | Path,
     ``min_tdcf_2019``/``min_tdcf_2021``, ``at_threshold`` (rates at a fixed or dev EER threshold),
     ``compare`` (paired bootstrap vs another score file) and ``by`` (``{column: {value: metrics}}``).
     """
-    trials = load_trials(scores_path, keys_path, options.key_format)
+    trials = load_trials(scores_path, keys_path, options.key_format, options.normalization)
     report: dict = {"scores": str(scores_path), "keys": str(keys_path)}
+    if options.normalization is not None:
+        report["normalization"] = {**options.normalization.to_dict(), "dropped": trials.dropped}
     report.update(_quiet_metrics(trials.scores, trials.labels))
     report["warnings"] = [polarity_message(report["eer"], str(scores_path))] if report["eer"] > 0.5 else []
     bona, spoof = trials.bonafide, trials.spoof

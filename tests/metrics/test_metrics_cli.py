@@ -114,3 +114,28 @@ def test_unknown_column_and_missing_speakers_are_user_errors(files, tmp_path, ca
     assert main(["metrics", "--scores", str(scores), "--keys", str(two_column), "--bootstrap", "5",
                  "--speaker-bootstrap"]) == 2
     assert "speaker bootstrap needs a 'speaker' column" in capsys.readouterr().err
+
+
+def test_normalisation_options_are_applied_and_recorded(files, tmp_path, capsys):
+    scores, keys = files
+    messy = tmp_path / "messy.txt"
+    lines = scores.read_text().splitlines()
+    messy.write_text("".join(f"wav/{u}.wav {-float(v)} x\n" for u, v in (line.split() for line in lines[:-2]))
+                     + "wav/extra_1.wav 0.5 x\n")
+    assert main(["metrics", "--scores", str(scores), "--keys", str(keys), "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    args = ["metrics", "--scores", str(messy), "--keys", str(keys), "--json", "--score-col", "2",
+            "--id-map", r"([^/]+)\.wav$", "--flip"]
+    assert main(args) == 2
+    assert "1 of 399 scored id(s) are not in the keys" in capsys.readouterr().err
+    assert main(args + ["--on-extra", "drop"]) == 2
+    assert "have no score: u398, u399" in capsys.readouterr().err
+    assert main(args + ["--on-missing", "drop", "--on-extra", "drop"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    norm = report["normalization"]
+    assert norm["score_col"] == 2 and norm["flip"] is True and norm["id_map"] == r"([^/]+)\.wav$"
+    assert norm["dropped"]["missing"] == {"count": 2, "ids": ["u398", "u399"]}
+    assert norm["dropped"]["extra"] == {"count": 1, "ids": ["extra_1"]}
+    assert report["n_spoof"] == clean["n_spoof"] - 2
+    assert "dropped 2 missing id(s)" in captured.err

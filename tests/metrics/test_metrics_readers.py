@@ -167,3 +167,75 @@ def test_manifest_keys(tmp_path):
     assert keys.column("attack").tolist() == ["bonafide", "A01"]
     assert keys.column("codec").tolist() == ["mp3", "none"]
     assert np.array_equal(keys.column("speaker"), ["s1", "s2"])
+
+
+# ------------------------------------------------------------------ vectorised reader, normalisation
+
+from spoofbench.metrics.readers import ScoreNormalization, ScoreTable, read_scores_python  # noqa: E402
+
+EQUIVALENT_FILES = [
+    "a 1.5\nb -2e-3\n\n", "  a 1.0\n\n  \nb 2\n", "LA_E_1 A07 spoof -3.5\nLA_E_2 - bonafide 2\n",
+    "filename\tcm-score\nD_1\t0.25\nD_2\t1e300\n", "a 1_0\nb 2\n", 'a" 1\nb\' 2\n', "a 0.1\r\nb 0.30000000000000004\r\n",
+    "ü 1\n√ 2\n",
+]
+
+
+@pytest.mark.parametrize("text", EQUIVALENT_FILES)
+def test_vectorised_reader_equals_line_parser(tmp_path, text):
+    path = _write(tmp_path, "s.txt", text)
+    table = read_scores(path)
+    assert isinstance(table, ScoreTable)
+    assert table == read_scores_python(path)
+    assert list(table) == list(read_scores_python(path))  # file order
+
+
+@pytest.mark.parametrize("text", [
+    "a 1.0\nb 2.0 3.0\n", "a 1.0\nb\n", "a 1 2 3.0\nb 1 2\n", "a 1\nb NA\n", "a 1\nb 1\nc x\n",
+    "a 1\na 2\n", "a 1e400\n", "x score\n",
+])
+def test_vectorised_reader_raises_what_the_line_parser_raises(tmp_path, text):
+    path = _write(tmp_path, "s.txt", text)
+    with pytest.raises(ScoreFileError) as reference:
+        read_scores_python(path)
+    with pytest.raises(ScoreFileError) as vectorised:
+        read_scores(path)
+    assert str(vectorised.value) == str(reference.value)
+
+
+def test_score_column_id_map_and_flip(tmp_path):
+    path = _write(tmp_path, "s.txt", "wav/u1.wav 2.5 bonafide\nwav/u2.wav -1 spoof\n")
+    norm = ScoreNormalization(score_col=2, id_map=r"([^/]+)\.\w+$", flip=True)
+    assert read_scores(path, norm) == {"u1": -2.5, "u2": 1.0}
+    with pytest.raises(ScoreFileError, match=r"s.txt:1: expected 2 columns"):
+        read_scores(path)
+    flac = _write(tmp_path, "f.txt", "LA_E_1000147.flac 1\nLA_E_2.flac 2\nbad 3\n")
+    with pytest.raises(ScoreFileError, match=r"f.txt:3: utt_id: id 'bad' does not match --id-map"):
+        read_scores(flac, ScoreNormalization(id_map=r"(.+)\.flac$"))
+    same = _write(tmp_path, "d.txt", "a/u1.wav 1\nb/u1.wav 2\n")
+    with pytest.raises(ScoreFileError, match=r"d.txt:2: utt_id: duplicate utt_id 'u1' \(first on line 1\)"):
+        read_scores(same, ScoreNormalization(id_map=r"([^/]+)\.wav$"))
+    short = _write(tmp_path, "c.txt", "a 1 x\nb\n")
+    with pytest.raises(ScoreFileError, match=r"c.txt:2: expected at least 2 columns \(--score-col 2\)"):
+        read_scores(short, ScoreNormalization(score_col=2))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"score_col": 1}, "must be >= 2"), ({"id_map": "(unclosed"}, "not a valid regex"),
+    ({"id_map": "no-group"}, "has no group"), ({"on_missing": "ignore"}, "is not one of"),
+])
+def test_bad_normalization_options(kwargs, message):
+    with pytest.raises(ScoreFileError, match=message):
+        ScoreNormalization(**kwargs)
+
+
+def test_drop_policies_report_what_went(tmp_path):
+    keys = read_keys(_write(tmp_path, "k.txt", "a bonafide\nb spoof\nc spoof\nd bonafide\n"))
+    scores = {"a": 1.0, "b": 0.0, "d": 2.0, "x": 5.0}
+    with pytest.raises(ScoreFileError, match="not in the keys"):
+        align(scores, keys, on_missing="drop")
+    with pytest.raises(ScoreFileError, match="have no score: c"):
+        align(scores, keys, on_extra="drop")
+    trials = align(scores, keys, on_missing="drop", on_extra="drop")
+    assert trials.ids.tolist() == ["a", "b", "d"] and trials.scores.tolist() == [1.0, 0.0, 2.0]
+    assert trials.dropped == {"extra": {"count": 1, "ids": ["x"]}, "missing": {"count": 1, "ids": ["c"]}}
+    assert trials.keys.ids.tolist() == ["a", "b", "d"]

@@ -1,0 +1,66 @@
+"""Score-file parsing: the line-by-line reference parser vs the vectorised ``read_scores``, one process.
+
+    .venv/bin/python perf/bench_read_scores.py [--lines 1000000] [--repeats 3]
+
+Writes a synthetic ``utt_id score`` file (ASVspoof-style ids, repr floats) into a temp folder,
+times both readers (best of ``--repeats``), checks they return the same ids and scores, and prints
+the ratio. Also times ``read_scores`` + ``align`` against keys of the same trials (what
+``spoofbench metrics`` does) next to the reference parser + a dict-based alignment.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spoofbench.metrics.readers import align, read_keys, read_scores, read_scores_python
+
+
+def _best(fn, repeats: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _write_files(folder: Path, n: int) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    ids = [f"LA_E_{i:07d}" for i in range(n)]
+    scores = folder / "scores.txt"
+    scores.write_text("".join(f"{u} {v!r}\n" for u, v in zip(ids, rng.normal(size=n).tolist())))
+    keys = folder / "keys.txt"
+    keys.write_text("".join(f"{u} {'bonafide' if i % 10 == 0 else 'spoof'}\n" for i, u in enumerate(ids)))
+    return scores, keys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        scores_path, keys_path = _write_files(Path(tmp), args.lines)
+        old_s, old = _best(lambda: read_scores_python(scores_path), args.repeats)
+        new_s, new = _best(lambda: read_scores(scores_path), args.repeats)
+        if list(new.ids) != list(old) or new.values.tolist() != list(old.values()):
+            raise SystemExit("the two readers disagree")
+        keys = read_keys(keys_path)
+
+        def old_align():
+            table = read_scores_python(scores_path)
+            return np.fromiter((table[u] for u in keys.ids.tolist()), np.float64, len(keys))
+
+        old_a, _ = _best(old_align, args.repeats)
+        new_a, _ = _best(lambda: align(read_scores(scores_path), keys), args.repeats)
+    print(f"{args.lines:,} lines, best of {args.repeats}")
+    print(f"read_scores  line parser {old_s:7.3f} s   vectorised {new_s:7.3f} s   speed-up {old_s / new_s:5.1f}x")
+    print(f"read + align line parser {old_a:7.3f} s   vectorised {new_a:7.3f} s   speed-up {old_a / new_a:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
