@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / ("demo-quick" if args.quick else "demo")
     started = time.perf_counter()
     result, corpus = run_demo(out, settings, progress=not args.no_progress)
+    from ..demo.benchmark import demo_config
+    from ..reproduce.record import record_command, settings_dict
+    record_command(out, None, demo_config(corpus, settings), (settings.seed,),
+                   {"settings": settings_dict(settings), "corpus_dir": str(corpus.root)}, command="demo")
     if corpus.skipped:
         for attack, why in corpus.skipped.items():
             print(f"note: attack {attack} skipped: {why}")

@@ -28,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
     config = BenchmarkConfig.from_yaml(args.config)
     out = Path(args.out) if args.out else Path("runs") / config.name
     result = run_benchmark(config, out, progress=not args.no_progress)
+    from ..reproduce.record import record_command
+    record_command(out, None, config, config.seeds, {"out": str(out)}, command="run")
     print_summary(result, out)
     return 1 if result["failed_cells"] else 0

@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         config = ScoreConfig.from_dict({**config.to_dict(), **changes})
     result = score(detector, args.manifest, root=args.root, out_dir=out, testset=args.testset, config=config,
                    progress=not args.no_progress)
+    from spoofbench.reproduce.record import record_command
+    record_command(out, None, config, (), {k: getattr(args, k) for k in ("run", "detector", "preset", "checkpoint",
+                                           "manifest", "root", "testset")} | {"out": str(out)}, command="score")
     for f in result.files:
         print(f"{f.scores}: {f.n_scored} scored, {f.n_failed} failed, {f.n_resumed} from an earlier run "
               f"({f.clips_per_s:.1f} clips/s)")

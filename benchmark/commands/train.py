@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"best dev EER {100 * result.best_dev_eer:.3f}% at epoch {result.best_epoch} "
           f"({result.epochs_run} epochs{', stopped early' if result.stopped_early else ''}); "
           f"checkpoint {result.best_checkpoint}")
+    from spoofbench.reproduce.record import record_command
+    record_command(args.out, None, config, (config.seed,), {k: getattr(args, k) for k in (
+        "root", "protocol", "manifests_dir", "train_manifest", "dev_manifest", "resume")}, command="train")
     return 0
 
 
