@@ -19,6 +19,7 @@ for _name, _target in {
     "rawnet2": "spoofbench.models.rawnet2:FAMILY",
     "lfcc_lcnn": "spoofbench.models.lfcc:LCNN_FAMILY",
     "lfcc_gmm": "spoofbench.models.lfcc:GMM_FAMILY",
+    "hf_audio_classification": "spoofbench.models.hf:FAMILY",
     **{name: f"spoofbench.models.ssl:{name}" for name in (
         "wavlm_base", "wavlm_base_plus", "wavlm_large", "wavlm_large_aasist", "hubert_base",
         "hubert_large", "xlsr_300m", "xlsr_300m_aasist")},

@@ -34,7 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None, help="weights: a spoofbench checkpoint, official weights, "
                                                       "or SSL backbone weights (s3prl .pt or transformers dir)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
+    p.add_argument("--bonafide-label", default=None,
+                   help="hf_audio_classification: the model's label (name or index) that means bona fide")
+    p.add_argument("--score-mode", choices=("log_odds", "logit"), default=None,
+                   help="hf_audio_classification: score = bona fide log-odds (default) or its raw logit")
+    p.add_argument("--allow-download", action="store_true",
+                   help="hf_audio_classification: --checkpoint may be a Hugging Face hub id (downloads)")
     p.set_defaults(func=_score)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -71,7 +77,10 @@ def _score(args: argparse.Namespace) -> int:
     from spoofbench.models import build_detector
     from spoofbench.models.catalog import score_waveforms
 
-    detector = build_detector(args.name, preset=args.preset, checkpoint=args.checkpoint)
+    overrides = {"bonafide_label": args.bonafide_label, "score_mode": args.score_mode,
+                 "allow_download": args.allow_download or None}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    detector = build_detector(args.name, preset=args.preset, checkpoint=args.checkpoint, **overrides)
     if detector.training_mode == "fit" and not args.checkpoint:
         raise DetectorError(f"{args.name} must be fitted first; pass --checkpoint of a fitted model")
     waves, rates = [], []
