@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads while scoring (default: torch's)")
     p.add_argument("--cache-dir", help="codec cache directory")
     p.add_argument("--no-resume", action="store_true", help="rescore from scratch instead of skipping done trials")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="exit 0 even when some trials could not be scored (default: exit 1)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -63,7 +65,21 @@ def run(args: argparse.Namespace) -> int:
     from spoofbench.reproduce.record import record_command
     record_command(out, None, config, (), {k: getattr(args, k) for k in ("run", "detector", "preset", "checkpoint",
                                            "manifest", "root", "testset")} | {"out": str(out)}, command="score")
-    for f in result.files:
-        print(f"{f.scores}: {f.n_scored} scored, {f.n_failed} failed, {f.n_resumed} from an earlier run "
-              f"({f.clips_per_s:.1f} clips/s)")
-    return 0
+    return _report(result.files, args.allow_incomplete)
+
+
+def _report(files, allow_incomplete: bool) -> int:
+    """One line per score file; exit 1 when a file misses trials (unless ``allow_incomplete``)."""
+    import sys
+
+    incomplete = 0
+    for f in files:
+        print(f"{f.scores}: {f.n_scored} of {f.n_expected} scored ({100 * f.coverage:.1f}%), {f.n_failed} failed, "
+              f"{f.n_resumed} from an earlier run, {f.n_retried} retried ({f.clips_per_s:.1f} clips/s)")
+        if not f.complete:
+            incomplete += 1
+            print(f"spoofbench score: {'warning' if allow_incomplete else 'error'}: {f.scores.name}: "
+                  f"{f.n_expected - f.n_scored} of {f.n_expected} trials have no score ({f.n_failed} failed; "
+                  f"list and reasons in {f.failed}); rerun to retry them"
+                  + ("" if allow_incomplete else " or pass --allow-incomplete"), file=sys.stderr)
+    return 1 if incomplete and not allow_incomplete else 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from spoofbench.cli import command_parser
 
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         _leave_process_group()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
+    for warning in result.warnings:
+        print(f"spoofbench train: warning: {warning}", file=sys.stderr)
     print(f"best dev EER {100 * result.best_dev_eer:.3f}% at epoch {result.best_epoch} "
           f"({result.epochs_run} epochs{', stopped early' if result.stopped_early else ''}); "
           f"checkpoint {result.best_checkpoint}")

@@ -14,9 +14,35 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..errors import ManifestError
+from ..errors import ConfigError, ManifestError
 from .audio import AudioReadError, read_audio
 from .augment import Augmenter, sample_generator
+
+
+def check_roots(root: Any, what: str) -> None:
+    """A corpus root (or each root of a ``{corpus: root}`` mapping) must be an existing folder."""
+    roots = root.items() if isinstance(root, Mapping) else [(None, root)]
+    for corpus, path in roots:
+        field = f"{what}[{corpus}]" if corpus is not None else what
+        if not Path(path).exists():
+            raise ConfigError(f"corpus root {path} does not exist; expected the folder the manifest's "
+                              "paths are relative to", field=field)
+        if not Path(path).is_dir():
+            raise ConfigError(f"corpus root {path} is a file; expected the folder the manifest's paths "
+                              "are relative to", field=field)
+
+
+def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Create the output folder ``out_dir``; a clear error when it is a file or cannot be made."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} is a file; expected a folder (give another --out)", field="out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the output folder {out}: {err.strerror or err}", field="out") from err
+    return out
+
 
 def resolve_root(root: Any, trial: Any) -> Path:
     """The corpus root of ``trial``: ``root`` itself, or ``root[trial.corpus]`` for a mapping."""

@@ -3,13 +3,15 @@
 ``score(detector, trials, root=..., out_dir=..., testset=...)`` writes, per codec condition,
 ``<testset>__<codec>.txt`` (``utt_id score`` lines, higher = bona fide, flushed after every
 batch), ``<testset>__<codec>.failed.tsv`` (``utt_id<TAB>reason`` for trials whose audio cannot
-be read or coded) and ``<testset>__<codec>.json`` (input policy, codec provenance, counts).
+be read or coded, or whose score is not finite) and ``<testset>__<codec>.json`` (input policy,
+codec provenance, counts and coverage: expected, scored, failed).
 
 DataLoader workers stream the manifest (each takes every ``num_workers``-th trial), read audio,
 apply the codec condition (with the codec cache) and the detector's eval input policy, sort a
 pool of clips by length and hand over padded batches; only ``bucket_pool`` clips per worker are in
-memory at a time. A rerun skips the trials already in the score or failure file; a partial last
-line left by a killed run is dropped first.
+memory at a time. A rerun skips the trials already in the score file and retries the failed ones
+(the failure file then holds only trials that still fail); a partial last line left by a killed
+run is dropped first. Each score file has one writer at a time (:mod:`.locks`).
 """
 from __future__ import annotations
 
@@ -23,11 +25,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SpoofbenchError
+from ..atomic import write_json_atomic
 from . import checkpoint as ck
 from .audio import AudioReadError, read_audio
 from .config import ScoreConfig
-from .data import fit_length, resolve_root, worker_init
+from .data import check_roots, fit_length, prepare_out_dir, resolve_root, worker_init
+from .locks import exclusive_all
 from .runtime import Runtime, cpu_threads, resolve_device, resolve_precision
 
 
@@ -40,10 +44,22 @@ class ScoreFileResult:
     failed: Path
     summary: Path
     n_scored: int         # lines in the score file (this run and earlier ones)
-    n_failed: int         # lines in the failure file
-    n_resumed: int        # trials skipped because an earlier run had done them
+    n_failed: int         # trials that still fail (lines in the failure file)
+    n_resumed: int        # trials skipped because an earlier run had scored them
     seconds: float
     clips_per_s: float    # trials processed by this run per second
+    n_expected: int = 0   # trials in the test set
+    n_retried: int = 0    # trials an earlier run had failed, tried again by this run
+
+    @property
+    def coverage(self) -> float:
+        """Scored / expected trials (1.0 for an empty test set)."""
+        return self.n_scored / self.n_expected if self.n_expected else 1.0
+
+    @property
+    def complete(self) -> bool:
+        """Every trial of the test set has a score."""
+        return self.n_failed == 0 and self.n_scored >= self.n_expected
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,12 @@ class _TrialSource:
         else:
             self.path = None
             self.items = trials if isinstance(trials, Sequence) else list(trials)
+
+    def __len__(self) -> int:
+        """The number of trials (one streamed pass over a manifest)."""
+        if self.items is not None:
+            return len(self.items)
+        return sum(1 for _ in self)
 
     def __iter__(self) -> Iterator[Any]:
         if self.path is not None:
@@ -169,7 +191,7 @@ class _ScoringStream(torch.utils.data.IterableDataset):
                 continue
             try:
                 pool.append((trial.id, self._load(trial, condition, cache)))
-            except AudioReadError as err:
+            except (AudioReadError, SpoofbenchError) as err:  # unreadable or non-finite audio, codec errors
                 failures.append((trial.id, str(err)))
             except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
                 failures.append((trial.id, f"{type(err).__name__}: {err}"))
@@ -189,10 +211,33 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
     """Score ``trials`` (a manifest path or Trial sequence) with ``detector`` under each codec.
 
     ``root``: the corpus root (or ``{corpus: root}``). ``testset`` names the files (default: the
-    manifest's name). Returns the files written and their counts; see the module docstring.
+    manifest's name). Each score file is locked for the call (:mod:`.locks`): a second writer
+    fails at once. Returns the files written with their coverage; see the module docstring.
     """
     config = (config or ScoreConfig()).validate()
     source = _TrialSource(trials)
+    testset = _testset(testset, source)
+    check_roots(root, "root")
+    out = prepare_out_dir(out_dir)
+    for codec in config.codecs:
+        if codec != "none":
+            from spoofbench import codecs
+            codecs.get_condition(codec)  # fail early on an unknown condition id
+    device = resolve_device(config.device)
+    rt = Runtime(device, resolve_precision(config.precision, device))
+    detector = detector.to(device).eval()
+    expected = len(source)
+    stems = [out / f"{score_file_stem(testset, codec)}.txt" for codec in config.codecs]
+    results = []
+    with exclusive_all(stems, "score file"), cpu_threads(config.cpu_threads):
+        for codec in config.codecs:
+            files = _ConditionFiles.open(out, testset, codec, config.resume)
+            results.append(_score_condition(detector, source, root, files, config, rt, progress,
+                                            expected, extra_summary or {}))
+    return ScoreResult(tuple(results), detector.input_policy.to_dict())
+
+
+def _testset(testset: str | None, source: _TrialSource) -> str:
     if testset is None:
         if source.path is None:
             raise ConfigError("testset name needed when scoring a list of trials", field="testset")
@@ -200,78 +245,117 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
     if any(c in testset for c in "/\\ ") or not testset:
         raise ConfigError(f"testset name {testset!r} must be non-empty, without '/', '\\' or spaces",
                           field="testset")
-    device = resolve_device(config.device)
-    rt = Runtime(device, resolve_precision(config.precision, device))
-    detector = detector.to(device).eval()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    policy = detector.input_policy
-    results = []
-    for codec in config.codecs:
-        if codec != "none":
-            from spoofbench import codecs
-            codecs.get_condition(codec)  # fail early on an unknown condition id
-    with cpu_threads(config.cpu_threads):
-        for codec in config.codecs:
-            results.append(_score_condition(detector, source, root, out, testset, codec, config, rt, progress,
-                                            extra_summary or {}))
-    return ScoreResult(tuple(results), policy.to_dict())
+    return testset
 
 
-def _score_condition(detector: Any, source: _TrialSource, root: Any, out: Path, testset: str, codec: str,
-                     config: ScoreConfig, rt: Runtime, progress: bool, extra: dict) -> ScoreFileResult:
-    stem = score_file_stem(testset, codec)
-    score_path, failed_path, summary_path = out / f"{stem}.txt", out / f"{stem}.failed.tsv", out / f"{stem}.json"
-    if not config.resume:
-        for p in (score_path, failed_path, summary_path):
-            p.unlink(missing_ok=True)
-    scored = _resume_file(score_path, "scores")
-    failed = _resume_file(failed_path, "failed")
-    skip = scored | failed
-    n_scored, n_failed, resumed = len(scored), len(failed), len(skip)
-    del scored, failed
-    stream = _ScoringStream(source, root, codec, detector.sample_rate, detector.input_policy, detector.min_samples,
-                            skip, config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes)
+@dataclass
+class _ConditionFiles:
+    """The files of one ``<testset>__<codec>`` and what an earlier run left in them."""
+    testset: str
+    codec: str
+    scores: Path
+    failed: Path
+    summary: Path
+    done: set[str]        # trials with a score: skipped
+    n_retried: int        # trials an earlier run failed: tried again
+
+    @classmethod
+    def open(cls, out: Path, testset: str, codec: str, resume: bool) -> "_ConditionFiles":
+        """Drop partial lines; start a fresh failure file (it ends holding only still-failing trials)."""
+        stem = score_file_stem(testset, codec)
+        files = cls(testset, codec, out / f"{stem}.txt", out / f"{stem}.failed.tsv", out / f"{stem}.json",
+                    set(), 0)
+        if not resume:
+            for path in (files.scores, files.failed, files.summary):
+                path.unlink(missing_ok=True)
+        files.done = _resume_file(files.scores, "scores")
+        files.n_retried = len(_resume_file(files.failed, "failed") - files.done)
+        files.failed.write_bytes(b"")
+        return files
+
+
+def _score_condition(detector: Any, source: _TrialSource, root: Any, files: _ConditionFiles,
+                     config: ScoreConfig, rt: Runtime, progress: bool, expected: int,
+                     extra: dict) -> ScoreFileResult:
+    stream = _ScoringStream(source, root, files.codec, detector.sample_rate, detector.input_policy,
+                            detector.min_samples, files.done, config.batch_size, config.bucket_pool,
+                            config.cache_dir, config.cache_max_bytes)
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, num_workers=config.num_workers,
         worker_init_fn=worker_init if config.num_workers else None, pin_memory=rt.device.type == "cuda",
         prefetch_factor=2 if config.num_workers else None)
     t0 = time.perf_counter()
-    processed = 0
-    bar = tqdm(desc=f"{testset} × {codec}", unit="clip", disable=not progress)
-    with open(score_path, "a", encoding="utf-8") as scores_out, \
-            open(failed_path, "a", encoding="utf-8") as failed_out, torch.inference_mode():
+    writer = _ScoreWriter(files)
+    bar = tqdm(desc=f"{files.testset} × {files.codec}", unit="clip", disable=not progress)
+    with writer, torch.inference_mode():
         for batch in loader:
-            for utt, reason in batch["failures"]:
-                failed_out.write(f"{utt}\t{_clean(reason)}\n")
-            if batch["failures"]:
-                failed_out.flush()
-            n_failed += len(batch["failures"])
+            values = None
             if batch["ids"]:
                 with rt.autocast():
                     values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
                                             batch["lengths"].to(rt.device))
                 values = values.float().cpu().numpy()
-                scores_out.write("".join(f"{utt} {float(v):.8g}\n" for utt, v in zip(batch["ids"], values)))
-                scores_out.flush()
-                n_scored += len(batch["ids"])
-            done = len(batch["ids"]) + len(batch["failures"])
-            processed += done
-            bar.update(done)
+            bar.update(writer.write(batch["ids"], values, batch["failures"]))
     bar.close()
-    seconds = time.perf_counter() - t0
+    return _finish(detector, files, writer, config, rt, expected, time.perf_counter() - t0, extra)
+
+
+class _ScoreWriter:
+    """Appends scores and failures of one condition, flushed after every batch; counts them."""
+
+    def __init__(self, files: _ConditionFiles):
+        self.files = files
+        self.n_scored, self.n_failed, self.processed = len(files.done), 0, 0
+
+    def __enter__(self) -> "_ScoreWriter":
+        self._scores = open(self.files.scores, "a", encoding="utf-8")
+        self._failed = open(self.files.failed, "a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._scores.close()
+        self._failed.close()
+
+    def write(self, ids: Sequence[str], values: np.ndarray | None, failures: Sequence[tuple[str, str]]) -> int:
+        """Write one batch; a non-finite score is a failure of its trial. Returns the trials handled."""
+        failures = list(failures)
+        lines = []
+        for utt, value in zip(ids, values if values is not None else ()):
+            if np.isfinite(value):
+                lines.append(f"{utt} {float(value):.8g}\n")
+            else:
+                failures.append((utt, f"the detector returned a non-finite score ({float(value)})"))
+        if lines:
+            self._scores.write("".join(lines))
+            self._scores.flush()
+        if failures:
+            self._failed.write("".join(f"{utt}\t{_clean(reason)}\n" for utt, reason in failures))
+            self._failed.flush()
+        self.n_scored += len(lines)
+        self.n_failed += len(failures)
+        self.processed += len(lines) + len(failures)
+        return len(lines) + len(failures)
+
+
+def _finish(detector: Any, files: _ConditionFiles, writer: _ScoreWriter, config: ScoreConfig, rt: Runtime,
+            expected: int, seconds: float, extra: dict) -> ScoreFileResult:
+    """The result of one condition and its ``<stem>.json`` summary."""
+    codec = files.codec
     condition_record: dict[str, Any] = {"id": codec}
     if codec != "none":
         from spoofbench import codecs
         condition_record = {"id": codec, **codecs.condition_provenance(codecs.get_condition(codec))}
-    result = ScoreFileResult(testset, codec, score_path, failed_path, summary_path, n_scored, n_failed,
-                             resumed, seconds, processed / seconds if seconds > 0 else 0.0)
-    ck.write_json(summary_path, {
-        "testset": testset, "codec": condition_record, "detector": _describe(detector),
-        "input_policy": detector.input_policy.to_dict(), "scores": score_path.name, "failed": failed_path.name,
-        "n_scored": n_scored, "n_failed": n_failed, "n_resumed": resumed, "seconds": seconds,
+    result = ScoreFileResult(files.testset, codec, files.scores, files.failed, files.summary, writer.n_scored,
+                             writer.n_failed, len(files.done), seconds,
+                             writer.processed / seconds if seconds > 0 else 0.0, expected, files.n_retried)
+    write_json_atomic(files.summary, {
+        "testset": files.testset, "codec": condition_record, "detector": _describe(detector),
+        "input_policy": detector.input_policy.to_dict(), "scores": files.scores.name,
+        "failed": files.failed.name, "n_expected": expected, "n_scored": result.n_scored,
+        "n_failed": result.n_failed, "n_resumed": result.n_resumed, "n_retried": result.n_retried,
+        "coverage": result.coverage, "complete": result.complete, "seconds": seconds,
         "clips_per_s": result.clips_per_s, "device": str(rt.device), "precision": rt.precision,
-        "batch_size": config.batch_size, "num_workers": config.num_workers, "complete": True, **extra})
+        "batch_size": config.batch_size, "num_workers": config.num_workers, **extra}, fsync=True)
     return result
 
 

@@ -28,7 +28,8 @@ from ..errors import ConfigError, ManifestError
 from . import checkpoint as ck
 from .augment import Augmenter
 from .config import TrainConfig
-from .data import BucketBatchSampler, TrainDataset, collate_train, estimated_samples, worker_init
+from .data import (BucketBatchSampler, TrainDataset, check_roots, collate_train, estimated_samples,
+                   prepare_out_dir, worker_init)
 from .runtime import Runtime, configure_backends, cpu_threads, environment_record, seeded, setup_runtime
 from .ssl import apply_ssl_options
 
@@ -51,6 +52,7 @@ class TrainResult:
     stopped_early: bool
     history: tuple[dict, ...] = field(default_factory=tuple)
     weights_sha256: str = ""      # of the final (last-epoch) weights: equal on every DDP rank
+    warnings: tuple[str, ...] = ()  # e.g. a best dev EER above 50% (inverted score polarity)
 
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,7 +60,8 @@ class TrainResult:
                 "last_checkpoint": str(self.last_checkpoint), "detector": self.detector,
                 "best_epoch": self.best_epoch, "best_dev_eer": self.best_dev_eer,
                 "epochs_run": self.epochs_run, "stopped_early": self.stopped_early,
-                "history": list(self.history), "weights_sha256": self.weights_sha256}
+                "history": list(self.history), "weights_sha256": self.weights_sha256,
+                "warnings": list(self.warnings)}
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -69,6 +72,16 @@ def weights_digest(module: torch.nn.Module) -> str:
         digest.update(key.encode())
         digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def polarity_warnings(best_dev_eer: float, out: Path) -> tuple[str, ...]:
+    """A warning when the selected model's dev EER is above 50% (scores probably inverted)."""
+    from spoofbench.metrics.summary import polarity_message
+
+    if not best_dev_eer > 0.5:
+        return ()
+    return (polarity_message(best_dev_eer, f"{out}: best dev")
+            + "; check the labels of the train and dev sets",)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -163,7 +176,9 @@ def train(config: TrainConfig, train_trials: Sequence[Any], dev_trials: Sequence
     train_trials = _check_trials(train_trials, "train")
     dev_trials = _check_trials(dev_trials, "dev")
     dev_root = root if dev_root is None else dev_root
-    out = Path(out_dir)
+    check_roots(root, "root")
+    check_roots(dev_root, "dev_root")
+    out = prepare_out_dir(out_dir)
     ckdir = out / "checkpoints"
     rt = setup_runtime(config.device, config.precision)
     configure_backends(config.cudnn_benchmark, config.deterministic)
@@ -322,7 +337,8 @@ def _train_gradient(config: TrainConfig, detector: Any, train_trials: list, dev_
     if best_epoch < 0:
         raise ManifestError("no epoch gave a finite dev EER (are the dev clips readable?)", field="dev")
     result = TrainResult(out, ckdir / ck.BEST, ckdir / ck.LAST, detector.name, best_epoch + 1, best_eer,
-                         len(history), stopped, tuple(history), weights_digest(detector))
+                         len(history), stopped, tuple(history), weights_digest(detector),
+                         polarity_warnings(best_eer, out))
     if rt.is_main:
         ck.write_json(out / "train_result.json", {**result.to_dict(), "ssl_options": ssl_notes,
                                                   "input_policy": policy.to_dict()})
@@ -418,7 +434,7 @@ def _fit(config: TrainConfig, detector: Any, train_trials: list, dev_trials: lis
                 "train_samples": len(waves), "samples_per_s": len(waves) / seconds,
                 "failed_clips": len(train_trials) - len(waves), "seconds": seconds}]
     result = TrainResult(out, ckdir / ck.BEST, ckdir / ck.LAST, detector.name, 1, dev_eer, 1, False,
-                         tuple(history), weights_digest(detector))
+                         tuple(history), weights_digest(detector), polarity_warnings(dev_eer, out))
     if rt.is_main:
         payload = ck.model_payload(detector, detector.state_dict(), epoch=1, dev_eer=dev_eer)
         ck.save_torch(ckdir / ck.BEST, payload)

@@ -68,13 +68,20 @@ def test_scoring_resumes_after_a_kill(corpus, run_dir, tmp_path):
     (tmp_path / "eval__none.failed.tsv").write_text("eval_missing\tmissing file\n")
     again = score(detector, manifest, root=corpus["root"], out_dir=tmp_path, config=cfg, progress=False)
     f = again.files[0]
-    assert f.n_resumed == 8  # 7 scored lines + 1 failure survive; the partial line is dropped
-    assert f.n_scored == len(lines) and f.n_failed == 3
+    assert f.n_resumed == 7  # 7 scored lines survive; the partial line is dropped
+    assert f.n_retried == 1  # the earlier failure is tried again (and fails again)
+    assert f.n_scored == len(lines) and f.n_failed == 3 and f.n_expected == len(corpus["eval"])
+    assert not f.complete and f.coverage == len(lines) / len(corpus["eval"])
+    assert set(_failed_ids(f.failed)) == BAD  # only still-failing trials, each once
     after = dict(line.split() for line in path.read_text().splitlines())
     before = dict(line.split() for line in complete.splitlines())
     assert after.keys() == before.keys()  # each trial exactly once
     # the resumed trials were batched differently: equal up to float rounding
     assert all(abs(float(after[u]) - float(before[u])) < 1e-4 for u in before)
+
+
+def _failed_ids(path):
+    return [line.split("\t")[0] for line in path.read_text().splitlines()]
 
 
 def test_cli_train_and_score(corpus, tmp_path, capsys):
@@ -85,6 +92,11 @@ def test_cli_train_and_score(corpus, tmp_path, capsys):
     assert rc == 0 and "best dev EER" in capsys.readouterr().out
     rc = main(["score", "--run", str(run), "--manifest", str(corpus["manifests"] / "eval.jsonl.gz"),
                "--root", str(corpus["root"]), "--workers", "0", "--threads", "1", "--no-progress"])
+    assert rc == 1  # three eval clips are unreadable: incomplete coverage
+    assert f"3 of {len(corpus['eval'])} trials have no score" in capsys.readouterr().err
+    rc = main(["score", "--run", str(run), "--manifest", str(corpus["manifests"] / "eval.jsonl.gz"),
+               "--root", str(corpus["root"]), "--workers", "0", "--threads", "1", "--no-progress",
+               "--allow-incomplete"])
     assert rc == 0
     scores = read_scores(run / "scores" / "eval__none.txt")
     assert len(scores) == len(corpus["eval"]) - len(BAD)
