@@ -6,8 +6,9 @@ import json
 
 from ..cli import command_parser
 
-EXAMPLE = ("spoofbench calibrate --scores dev.scores.txt --keys dev.keys.txt --save cal.json "
-           "--apply eval.scores.txt --out eval.llr.txt --apply-keys eval.keys.txt")
+EXAMPLE = ("spoofbench calibrate --scores ../shared/scores/asvspoof5_fusion_demo/cm_score.tsv "
+           "--keys ../shared/scores/asvspoof5_fusion_demo/cm_key.tsv --save cal.json "
+           "--apply ../shared/scores/asvspoof5_fusion_demo/cm_score.tsv --out llr.txt")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
