@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
+import sys
 from importlib import metadata
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
@@ -28,6 +30,36 @@ def _resolve(target: str) -> Any:
     except (ImportError, AttributeError) as err:
         raise SpoofbenchError(f"cannot load {target!r}: {err}") from err
     return obj
+
+
+def is_object_spec(text: str) -> bool:
+    """True for ``"pkg.module:attr"`` (a dotted module path, a colon, a dotted attribute)."""
+    module_name, sep, attr = text.partition(":")
+    return bool(sep) and all(part.isidentifier() for part in module_name.split(".") + attr.split("."))
+
+
+def load_object(spec: str, what: str = "object") -> Any:
+    """The object named by ``"pkg.module:attr"``; a module not on ``sys.path`` is looked for in the
+    current directory too (``my_detector.py`` beside the config: ``my_detector:build``)."""
+    if not is_object_spec(spec):
+        raise SpoofbenchError(f"{what} {spec!r}: expected 'pkg.module:attr' (e.g. my_detector:build)")
+    module_name = spec.partition(":")[0]
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        cwd = os.getcwd()
+        if err.name != module_name.split(".")[0] or cwd in sys.path:
+            raise SpoofbenchError(f"{what} {spec!r}: cannot import {module_name!r}: {err}") from err
+        sys.path.append(cwd)
+        try:
+            importlib.import_module(module_name)
+        except ModuleNotFoundError as again:
+            raise SpoofbenchError(f"{what} {spec!r}: no module {module_name!r} on sys.path nor in {cwd} "
+                                  "(add its folder to PYTHONPATH)") from again
+    except Exception as err:  # the user's module failed while importing: name it, keep the cause
+        raise SpoofbenchError(f"{what} {spec!r}: importing {module_name!r} failed: "
+                              f"{type(err).__name__}: {err}") from err
+    return _resolve(spec)
 
 
 class Registry(Generic[T]):

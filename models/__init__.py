@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from spoofbench.registry import Registry
+from spoofbench.registry import Registry, load_object
 
 DETECTORS: Registry = Registry("detector", "spoofbench.detectors")
 for _name, _target in {
@@ -26,26 +26,41 @@ for _name, _target in {
 }.items():
     DETECTORS.register(_name, _target)
 
-__all__ = ["DETECTORS", "Detector", "InputPolicy", "build_detector", "count_parameters"]
+__all__ = ["DETECTORS", "Detector", "InputPolicy", "build_detector", "count_parameters", "resolve_detector"]
+
+
+def resolve_detector(name_or_spec: str) -> Any:
+    """The builder of a registered detector name, or of a ``"pkg.module:factory"`` spec (see
+    :mod:`spoofbench.models.module_detector`); unknown names raise ``UnknownPluginError``."""
+    if name_or_spec not in DETECTORS and ":" in name_or_spec:
+        from .base import DetectorFamily
+        from .module_detector import ModuleDetectorFactory
+
+        factory = load_object(name_or_spec, what="detector")
+        return factory if isinstance(factory, DetectorFamily) else ModuleDetectorFactory(name_or_spec, factory)
+    return DETECTORS.get(name_or_spec)
 
 
 def build_detector(name: str, preset: str | None = None, checkpoint: str | os.PathLike | None = None,
                    **overrides: Any):
-    """Build detector ``name`` (preset, optional checkpoint: spoofbench, official or backbone weights)."""
+    """Build detector ``name`` (preset, optional checkpoint: spoofbench, official or backbone weights).
+
+    ``name`` is a registered detector or a ``"pkg.module:factory"`` spec (``--model-module``)."""
     from .base import Detector
 
-    builder = DETECTORS.get(name)
+    builder = resolve_detector(name)
     detector = builder(preset=preset, checkpoint=checkpoint, **overrides)
     if not isinstance(detector, Detector):
         from spoofbench.errors import DetectorError
-        raise DetectorError(f"detector {name!r} ({DETECTORS.source(name)}) built a "
+        source = DETECTORS.source(name) if name in DETECTORS else "module"
+        raise DetectorError(f"detector {name!r} ({source}) built a "
                             f"{type(detector).__name__}, not a spoofbench.models.Detector")
     return detector
 
 
 def presets(name: str) -> list[str]:
     """Preset names of detector ``name`` (``[None]`` for a plugin without presets)."""
-    builder = DETECTORS.get(name)
+    builder = resolve_detector(name)
     return list(getattr(builder, "presets", {None: None}))
 
 

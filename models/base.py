@@ -102,6 +102,11 @@ class Detector(nn.Module):
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
+    """A detector's config as a dict: a dataclass, a mapping (module detectors' overrides) or None."""
+    if config is None:
+        return {}
+    if isinstance(config, Mapping):
+        return dict(config)
     return dataclasses.asdict(config)
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from spoofbench.cli import command_parser
-from spoofbench.errors import DetectorError, InputFileError
+from spoofbench.errors import ConfigError, DetectorError, InputFileError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,13 +28,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "(higher = bona fide), using the detector's input policy",
                        example="spoofbench models score aasist --checkpoint ../shared/reference/aasist/AASIST.pth "
                                "clip.flac")
-    p.add_argument("name", help="detector name (see `spoofbench models list`)")
-    p.add_argument("audio", nargs="+", type=Path, help="audio files soundfile can read (WAV, FLAC, OGG, ...)")
+    p.add_argument("name", help="detector name (see `spoofbench models list`) or a 'pkg.module:factory' spec; "
+                                "with --model-module, the first audio file")
+    p.add_argument("audio", nargs="*", type=Path, help="audio files (WAV, FLAC, MP3, OGG, ... read by libsndfile, else FFmpeg)")
     p.add_argument("--preset", default=None, help="named preset (default: the detector's default)")
     p.add_argument("--checkpoint", default=None, help="weights: a spoofbench checkpoint, official weights, "
                                                       "or SSL backbone weights (s3prl .pt or transformers dir)")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
+    p.add_argument("--model-module", metavar="PKG.MODULE:FACTORY", default=None,
+                   help="a detector from your own module: FACTORY(**overrides) returns a spoofbench Detector "
+                        "(the module is imported from sys.path or the current directory)")
     p.add_argument("--bonafide-label", default=None,
                    help="hf_audio_classification: the model's label (name or index) that means bona fide")
     p.add_argument("--score-mode", choices=("log_odds", "logit"), default=None,
@@ -76,6 +80,11 @@ def _score(args: argparse.Namespace) -> int:
 
     from spoofbench.models import build_detector
     from spoofbench.models.catalog import score_waveforms
+    if args.model_module:
+        args.audio, args.name = [Path(args.name), *args.audio], args.model_module
+    if not args.audio:
+        raise ConfigError("no audio files given; expected one or more paths after the detector name",
+                          field="audio")
 
     overrides = {"bonafide_label": args.bonafide_label, "score_mode": args.score_mode,
                  "allow_download": args.allow_download or None}
