@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 #: Distributions whose versions are recorded (distribution name → key in the record).
@@ -119,8 +120,11 @@ def numpy_info() -> dict[str, Any]:
         out["simd_found"] = config.get("SIMD Extensions", {}).get("found")
     try:
         from threadpoolctl import threadpool_info
-        out["threadpools"] = [{k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
-                                                         "threading_layer")} for pool in threadpool_info()]
+        pools: dict[str, Any] = {}
+        for pool in threadpool_info():  # keyed by library: the load order varies between processes
+            name = f"{pool.get('internal_api')}:{Path(pool.get('filepath') or '?').name}"
+            pools[name] = {k: pool.get(k) for k in ("version", "architecture", "num_threads", "threading_layer")}
+        out["threadpools"] = dict(sorted(pools.items()))
     except ImportError:
         out["threadpools"] = None
     return out
