@@ -1,13 +1,39 @@
-"""What a finished run prints: the EER table, failed cells with reasons, and where the files are."""
+"""What a run says: the printed summary, and ``spoofbench report``'s Markdown + HTML report.
+
+The report reads ``result.json`` and the run's score and key files, nothing else. Every sentence
+that compares two numbers is generated only when its interval or test supports it:
+
+* per test set, each detector's EER with a 95% bootstrap CI (trials resampled within class);
+* detector pairs on the same trials: a paired bootstrap per seed pair (``spoofbench.metrics.
+  bootstrap.paired_bootstrap``); a pair is *separable* only when every seed pair agrees in sign
+  and the largest p-value, Holm-adjusted over all comparisons of the report, is below ``alpha``;
+  otherwise the report says "not separable" and gives the numbers;
+* the in-domain → OOD gap, stated only when the two CIs do not overlap;
+* codec robustness: the worst codec per detector and test set, tested against the same trials
+  uncoded (paired, per seed).
+
+Cells marked as trained on their test data (a pretrained detector whose training set holds the
+test trials, see ``not_ood_evidence``) are shown but never used as OOD evidence.
+"""
 from __future__ import annotations
 
+import html
+import itertools
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
+from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
-from .tables import domain_gap_table, pivot_table, render
+from ..metrics.catalog import metric_info
+from .results import load_result
+from .tables import Table, codec_robustness_table, domain_gap_table, pivot_table, render
 
+
+# ----------------------------------------------------------------------------- printed summary
 
 def summary_text(result: dict) -> str:
     """The Markdown EER table and the in-domain → OOD gap of ``result`` (as printed)."""
@@ -39,3 +65,472 @@ def print_summary(result: dict, out_dir: str | Path, console: Console | None = N
             console.print(line, markup=False)
     console.print(f"results: {out / 'result.json'}  ·  cells: {out / 'cells.csv'}  ·  "
                   f"tables: {out / 'tables'}  ·  plots: {out / 'plots'}", markup=False)
+
+
+# ----------------------------------------------------------------------------- evidence
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How strict the report is: ``alpha`` for every test, bootstrap ``resamples`` per test."""
+    alpha: float = 0.05
+    resamples: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """EER of one detector on one (test set, codec): mean ± sd over seeds and a 95% CI."""
+    detector: str
+    test_set: str
+    codec: str
+    domain: str
+    mean: float
+    sd: float | None
+    ci: tuple[float, float]
+    seeds: tuple[int, ...]
+    evidence: bool          # False: the detector was trained on these trials (not OOD evidence)
+
+    def text(self) -> str:
+        eer = metric_info("eer")
+        spread = f" ± {eer.format(self.sd, unit=False)} (sd, {len(self.seeds)} seeds)" if self.sd is not None else ""
+        return f"{eer.format(self.mean)}{spread}, 95% CI {eer.format_interval(*self.ci)}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A vs B on the same trials (EER): per seed pair paired-bootstrap results, Holm-adjusted."""
+    test_set: str
+    codec: str
+    a: str
+    b: str
+    value_a: float
+    value_b: float
+    deltas: tuple[float, ...]
+    delta_ci: tuple[float, float]
+    p_values: tuple[float, ...]
+    resamples: int = 1000
+    p_adjusted: float = 1.0
+    separable: bool = False
+
+    @property
+    def p(self) -> float:
+        return max(self.p_values)
+
+    def sentence(self) -> str:
+        eer = metric_info("eer")
+        pp = f"{abs(np.mean(self.deltas)) * 100:.{eer.decimals}f} percentage points"
+        ci = f"[{self.delta_ci[0] * 100:+.{eer.decimals}f}, {self.delta_ci[1] * 100:+.{eer.decimals}f}]"
+        ps = ", ".join(format_p(p, self.resamples) for p in self.p_values)
+        where = f"{self.test_set}" + (f" ({self.codec})" if self.codec != "none" else "")
+        stats = (f"EER {eer.format(self.value_a)} vs {eer.format(self.value_b)}; Δ(A−B) 95% CI {ci} pp; "
+                 f"paired bootstrap p = {ps} over {len(self.p_values)} seed pair(s), Holm-adjusted "
+                 f"p = {format_p(self.p_adjusted, self.resamples)}")
+        if not self.separable:
+            return f"{self.a} and {self.b} are not separable on {where} ({stats})."
+        better, worse = (self.a, self.b) if np.mean(self.deltas) < 0 else (self.b, self.a)
+        return f"{better} beats {worse} on {where} by {pp} ({stats})."
+
+
+def format_p(p: float, resamples: int) -> str:
+    """A bootstrap p-value: never "0" (the resolution is one replicate in ``resamples``)."""
+    return f"< {1.0 / resamples:.2g}" if p <= 0 else f"{p:.3g}"
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (same order as given)."""
+    order = np.argsort(p_values)
+    m = len(p_values)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+class ScoreStore:
+    """Aligned ``(scores, labels)`` of every finished cell of a run, read once on demand."""
+
+    def __init__(self, result: dict, run_dir: Path):
+        self.result, self.run = result, run_dir
+        self._keys: dict[str, object] = {}
+        self.cells = {(c["detector"], c["seed"], c["test_set"], c["codec"]): c for c in result["cells"]}
+
+    def available(self) -> bool:
+        return all((self.run / c["score_file"]).is_file() for c in self.result["cells"]) and \
+            all((self.run / "keys" / f"{t}.txt").is_file() for t in self.result.get("test_sets", {}))
+
+    def arrays(self, detector: str, seed: int, test_set: str, codec: str) -> tuple[np.ndarray, np.ndarray]:
+        """Scores in key order with ``NaN`` for unscored trials, and labels (1 bona fide)."""
+        from ..metrics import read_keys, read_scores
+
+        if test_set not in self._keys:
+            self._keys[test_set] = read_keys(self.run / "keys" / f"{test_set}.txt")
+        keys = self._keys[test_set]
+        scores = read_scores(self.run / self.cells[(detector, seed, test_set, codec)]["score_file"])
+        values = np.array([scores.get(i, np.nan) for i in keys.ids], dtype=np.float64)
+        return values, keys.labels
+
+
+def _not_evidence(result: dict, detector: str, test_set: str) -> str | None:
+    """Why cells of ``detector`` on ``test_set`` are not OOD evidence (trained on those trials)."""
+    info = result.get("detectors", {}).get(detector, {})
+    reason = (info.get("not_ood_evidence") or {}).get(test_set)
+    if reason:
+        return reason
+    overlap = (result.get("test_sets", {}).get(test_set, {}).get("overlap_by_detector") or {}).get(detector)
+    if overlap and overlap.get("n_shared_trials"):
+        return f"{overlap['n_shared_trials']} test trials are in its training data"
+    return None
+
+
+def _seeds(result: dict, detector: str, test_set: str, codec: str) -> list[int]:
+    return sorted({c["seed"] for c in result["cells"]
+                   if c["detector"] == detector and c["test_set"] == test_set and c["codec"] == codec})
+
+
+def estimate(result: dict, store: ScoreStore | None, detector: str, test_set: str, codec: str,
+             settings: ReportSettings) -> Estimate | None:
+    """Mean ± sd over seeds, and the mean of the seeds' 95% bootstrap CIs (the run's, or computed)."""
+    from ..metrics import bootstrap_ci
+
+    seeds = _seeds(result, detector, test_set, codec)
+    if not seeds:
+        return None
+    cells = [next(c for c in result["cells"] if (c["detector"], c["seed"], c["test_set"], c["codec"]) ==
+                  (detector, s, test_set, codec)) for s in seeds]
+    values = np.array([c["metrics"]["eer"] for c in cells], dtype=float)
+    lows, highs = [], []
+    for seed, cell in zip(seeds, cells):
+        ci = cell["metrics"].get("eer_ci95")
+        if not ci and store is not None:
+            scores, labels = store.arrays(detector, seed, test_set, codec)
+            keep = ~np.isnan(scores)
+            interval = bootstrap_ci(scores[keep], labels[keep], n_resamples=settings.resamples,
+                                    seed=settings.seed, metrics=("eer",))["eer"]
+            ci = [interval.low, interval.high]
+        if ci:
+            lows.append(ci[0])
+            highs.append(ci[1])
+    ci = (float(np.mean(lows)), float(np.mean(highs))) if lows else (float("nan"), float("nan"))
+    return Estimate(detector, test_set, codec, cells[0].get("domain", "?"), float(values.mean()),
+                    float(values.std(ddof=1)) if len(values) > 1 else None, ci, tuple(seeds),
+                    _not_evidence(result, detector, test_set) is None)
+
+
+def compare(store: ScoreStore, result: dict, a: str, b: str, test_set: str, codec: str,
+            settings: ReportSettings) -> Comparison | None:
+    """Paired bootstrap of EER, A vs B, one test per seed pair (seeds paired by rank; a single-seed
+    detector meets every seed of the other)."""
+    from ..metrics import paired_bootstrap
+
+    seeds_a, seeds_b = _seeds(result, a, test_set, codec), _seeds(result, b, test_set, codec)
+    if not seeds_a or not seeds_b:
+        return None
+    if len(seeds_a) == 1 or len(seeds_b) == 1:
+        pairs = list(itertools.product(seeds_a, seeds_b))
+    else:
+        pairs = list(zip(seeds_a, seeds_b))
+    tests = []
+    for sa, sb in pairs:
+        scores_a, labels = store.arrays(a, sa, test_set, codec)
+        scores_b, _ = store.arrays(b, sb, test_set, codec)
+        keep = ~(np.isnan(scores_a) | np.isnan(scores_b))
+        tests.append(paired_bootstrap(scores_a[keep], scores_b[keep], labels[keep], metric="eer",
+                                      n_resamples=settings.resamples, seed=settings.seed))
+    return Comparison(test_set, codec, a, b, float(np.mean([t.value_a for t in tests])),
+                      float(np.mean([t.value_b for t in tests])), tuple(t.delta for t in tests),
+                      (min(t.delta_ci95[0] for t in tests), max(t.delta_ci95[1] for t in tests)),
+                      tuple(t.p_value for t in tests), settings.resamples)
+
+
+def _adjust(comparisons: list[Comparison], alpha: float) -> list[Comparison]:
+    from dataclasses import replace
+
+    if not comparisons:
+        return []
+    adjusted = holm([c.p for c in comparisons])
+    out = []
+    for c, p in zip(comparisons, adjusted):
+        same_sign = all(d < 0 for d in c.deltas) or all(d > 0 for d in c.deltas)
+        out.append(replace(c, p_adjusted=p, separable=bool(p < alpha and same_sign)))
+    return out
+
+
+# ----------------------------------------------------------------------------- the report
+
+@dataclass
+class Section:
+    """A titled part of the report: paragraphs (Markdown text), bullet claims and tables."""
+    title: str
+    blocks: list = field(default_factory=list)   # str (Markdown paragraph) | Table | list[str] (bullets)
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section]
+    comparisons: list[Comparison]
+    estimates: list[Estimate]
+
+
+def _estimates_table(estimates: list[Estimate], result: dict) -> Table:
+    import pandas as pd
+
+    eer = metric_info("eer")
+    tests = list(result.get("test_sets", {}))
+    display = pd.DataFrame(index=list(dict.fromkeys(e.detector for e in estimates)), columns=tests, dtype=object)
+    numeric = pd.DataFrame(index=display.index, columns=tests, dtype=float)
+    for e in estimates:
+        mark = "" if e.evidence else " †"
+        spread = f" ± {eer.format(e.sd, unit=False)}" if e.sd is not None else ""
+        display.loc[e.detector, e.test_set] = (f"{eer.format(e.mean, unit=False)}{spread} "
+                                               f"[{eer.format(e.ci[0], unit=False)}, {eer.format(e.ci[1], unit=False)}]{mark}")
+        numeric.loc[e.detector, e.test_set] = e.mean
+    display = display.fillna("—")
+    display.columns = [f"{t} ({result['test_sets'][t].get('domain', '?')})" for t in tests]
+    display.index.name = numeric.index.name = "detector"
+    notes = ("† trained on these trials (pretrained weights whose training data hold this test set): "
+             "shown, never counted as OOD evidence.",) if any(not e.evidence for e in estimates) else ()
+    return Table("EER (%) per test set, uncoded audio, with 95% CIs", display, numeric,
+                 caption="Mean ± sd over training seeds, then [mean of the seeds' 95% percentile bootstrap "
+                         "CIs] (trials resampled within class). Lower is better. The domain in each column "
+                         "header is the test set's; a pretrained detector may differ (see †).",
+                 unit="%", metric="eer", notes=notes)
+
+
+def _overview(result: dict, store_ok: bool, settings: ReportSettings) -> Section:
+    from .plots import parameter_counts
+
+    counts = parameter_counts(result)
+    lines = [f"Run `{result.get('run_id', '?')}` (config `{result.get('config', {}).get('name', '?')}`): "
+             f"{len(result['cells'])} finished cell(s), {len(result.get('failed_cells', []))} failed."]
+    det = []
+    for label, info in result.get("detectors", {}).items():
+        n = counts.get(label)
+        size = f"{n:,} parameters" + (" (fitted statistics)" if n and not info.get("parameters") else "") \
+            if n else "parameter count unknown"
+        origin = "pretrained, scored as is" if info.get("checkpoint") else "trained in this run"
+        trained_on = info.get("trained_on")
+        det.append(f"`{label}`: {size}; {origin}" + (f"; trained on {', '.join(trained_on)}" if trained_on else ""))
+    tests = []
+    for name, meta in result.get("test_sets", {}).items():
+        reason = f" ({meta['reason']})" if meta.get("reason") else ""
+        tests.append(f"`{name}`: {meta.get('domain', '?')}{reason}; {meta.get('n_trials', '?')} trials")
+    section = Section("The run", [" ".join(lines), "Detectors:", det, "Test sets:", tests])
+    if not store_ok:
+        section.blocks.append("Score or key files are missing from the run folder: CIs come from result.json "
+                              "where the run computed them, and no paired test is made.")
+    section.blocks.append(f"Every test uses α = {settings.alpha} and {settings.resamples} bootstrap resamples; "
+                          "detector comparisons are Holm-adjusted over the whole report.")
+    return section
+
+
+def _ladder_section(result: dict, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
+    section = Section("Detectors per test set (uncoded)", [_estimates_table(estimates, result)])
+    if comparisons:
+        section.blocks.append("Pairwise comparisons on the same trials (paired bootstrap of EER):")
+        section.blocks.append([c.sentence() for c in comparisons])
+    else:
+        section.blocks.append("No pairwise comparison could be made (one detector, or no score files).")
+    return section
+
+
+def _gap_section(result: dict, estimates: list[Estimate]) -> Section:
+    eer = metric_info("eer")
+    section = Section("In-domain → out-of-distribution gap", [domain_gap_table(result, "eer")])
+    claims = []
+    for detector in dict.fromkeys(e.detector for e in estimates):
+        own = [e for e in estimates if e.detector == detector and e.evidence]
+        ind = [e for e in own if e.domain == "in-domain"]
+        ood = [e for e in own if e.domain == "ood"]
+        if not ind or not ood:
+            claims.append(f"{detector}: no gap can be measured (needs uncoded in-domain and OOD test sets).")
+            continue
+        best_ind = min(ind, key=lambda e: e.mean)
+        for e in ood:
+            where = f"{detector}: {best_ind.test_set} {best_ind.text()} → {e.test_set} {e.text()}"
+            if e.ci[0] > best_ind.ci[1]:
+                claims.append(f"{where}: EER rises by {(e.mean - best_ind.mean) * 100:.{eer.decimals}f} "
+                              "percentage points (the CIs do not overlap).")
+            elif e.ci[1] < best_ind.ci[0]:
+                claims.append(f"{where}: lower OOD than in-domain (the CIs do not overlap).")
+            else:
+                claims.append(f"{where}: the CIs overlap, so no gap is claimed.")
+    section.blocks.append(claims)
+    return section
+
+
+def _size_section(result: dict, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
+    from .plots import parameter_counts
+
+    counts = parameter_counts(result)
+    section = Section("Size vs out-of-distribution EER", [])
+    ood = [e for e in estimates if e.domain == "ood" and e.evidence and e.detector in counts]
+    if len({e.detector for e in ood}) < 2:
+        section.blocks.append("Fewer than two detectors with a known size have OOD cells: nothing to compare.")
+        return section
+    ranked = sorted({e.detector for e in ood}, key=lambda d: counts[d])
+    lines = []
+    for d in ranked:
+        mine = [e for e in ood if e.detector == d]
+        lines.append(f"`{d}` ({counts[d]:,} parameters): " + "; ".join(f"{e.test_set} {e.text()}" for e in mine))
+    section.blocks.append(lines)
+    smallest, largest = ranked[0], ranked[-1]
+    relevant = [c for c in comparisons if {c.a, c.b} == {smallest, largest}
+                and any(e.test_set == c.test_set for e in ood)]
+    wins = [c for c in relevant if c.separable and
+            (c.a == smallest) == (np.mean(c.deltas) < 0)]
+    losses = [c for c in relevant if c.separable and c not in wins]
+    text = (f"Smallest (`{smallest}`, {counts[smallest]:,}) vs largest (`{largest}`, {counts[largest]:,}) on "
+            f"{len(relevant)} OOD test set(s): the smaller is separably better on {len(wins)}"
+            + (f" ({', '.join(c.test_set for c in wins)})" if wins else "")
+            + f", separably worse on {len(losses)}"
+            + (f" ({', '.join(c.test_set for c in losses)})" if losses else "")
+            + f", and not separable on {len(relevant) - len(wins) - len(losses)}.")
+    section.blocks.append(text)
+    section.blocks.append("With this few detectors no trend of EER with size is estimated; only the paired "
+                          "comparisons above are claims.")
+    return section
+
+
+def _worst_codec_tests(result: dict, store: ScoreStore, detector: str, test_set: str, block,
+                       settings: ReportSettings) -> list:
+    """The worst codec of ``detector`` on ``test_set`` against the same trials uncoded, per seed."""
+    from ..metrics import paired_bootstrap
+
+    worst = str(block.idxmax())
+    seeds = sorted(set(_seeds(result, detector, test_set, "none")) & set(_seeds(result, detector, test_set, worst)))
+    results = []
+    for seed in seeds:
+        coded, labels = store.arrays(detector, seed, test_set, worst)
+        clean, _ = store.arrays(detector, seed, test_set, "none")
+        keep = ~(np.isnan(coded) | np.isnan(clean))
+        results.append(paired_bootstrap(coded[keep], clean[keep], labels[keep], n_resamples=settings.resamples,
+                                        seed=settings.seed))
+    return [(detector, test_set, worst, float(block.max()), results)] if results else []
+
+
+def _codec_section(result: dict, store: ScoreStore | None, settings: ReportSettings) -> Section:
+    section = Section("Codec robustness", [])
+    try:
+        table = codec_robustness_table(result, "eer")
+    except SpoofbenchError as err:
+        section.blocks.append(f"No codec robustness: {err}.")
+        return section
+    section.blocks.append(table)
+    if store is None:
+        return section
+    eer = metric_info("eer")
+    claims, tests = [], []
+    for detector in table.numeric.index:
+        for test_set in dict.fromkeys(table.numeric.columns.get_level_values(0)):
+            block = table.numeric.loc[detector, test_set].dropna()
+            if block.empty:
+                continue
+            tests += _worst_codec_tests(result, store, detector, test_set, block, settings)
+    adjusted = holm([max(r.p_value for r in t[4]) for t in tests]) if tests else []
+    for (detector, test_set, worst, delta, results), p in zip(tests, adjusted):
+        ps = ", ".join(format_p(r.p_value, settings.resamples) for r in results)
+        raised = p < settings.alpha and all(r.delta > 0 for r in results)
+        stats = (f"{delta * 100:+.{eer.decimals}f} pp over uncoded; paired bootstrap p = {ps} "
+                 f"({len(results)} seed(s)), Holm-adjusted p = {format_p(p, settings.resamples)}")
+        claims.append(f"{detector} on {test_set}: worst codec `{worst}` {'raises' if raised else 'does not separably raise'}"
+                      f" the EER ({stats}).")
+    if claims:
+        section.blocks.append(claims)
+    return section
+
+
+def build_report(run_dir: str | os.PathLike, settings: ReportSettings = ReportSettings()) -> Report:
+    """The report of the run in ``run_dir`` (its ``result.json`` plus score and key files)."""
+    run = Path(run_dir)
+    result = load_result(run)
+    if not result["cells"]:
+        raise SpoofbenchError(f"{run}: the run has no finished cells; nothing to report")
+    store = ScoreStore(result, run)
+    store_ok = store.available()
+    store_or_none = store if store_ok else None
+    detectors = list(dict.fromkeys(c["detector"] for c in result["cells"]))
+    tests = list(result.get("test_sets", {})) or list(dict.fromkeys(c["test_set"] for c in result["cells"]))
+    estimates = [e for t in tests for d in detectors
+                 if (e := estimate(result, store_or_none, d, t, "none", settings)) is not None]
+    comparisons: list[Comparison] = []
+    if store_ok:
+        for t in tests:
+            for a, b in itertools.combinations(detectors, 2):
+                if _not_evidence(result, a, t) or _not_evidence(result, b, t):
+                    continue
+                c = compare(store, result, a, b, t, "none", settings)
+                if c is not None:
+                    comparisons.append(c)
+    comparisons = _adjust(comparisons, settings.alpha)
+    sections = [_overview(result, store_ok, settings), _ladder_section(result, estimates, comparisons),
+                _gap_section(result, estimates), _size_section(result, estimates, comparisons),
+                _codec_section(result, store_or_none, settings)]
+    title = f"spoofbench report: {result.get('config', {}).get('name') or result.get('run_id', run.name)}"
+    return Report(title, sections, comparisons, estimates)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def report_markdown(report: Report) -> str:
+    parts = [f"# {report.title}", ""]
+    for section in report.sections:
+        parts += [f"## {section.title}", ""]
+        for block in section.blocks:
+            if isinstance(block, Table):
+                parts.append(render(block, "md"))
+            elif isinstance(block, list):
+                parts += [f"- {line}" for line in block] + [""]
+            else:
+                parts += [block, ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border-bottom:1px solid #ccc;"
+        "padding:.25em .6em;text-align:right}th[scope=row]{text-align:left}caption{text-align:left;"
+        "caption-side:top;padding:.3em 0}.note{font-size:.85em;color:#555}code{background:#f3f3f3}")
+
+
+def _inline(text: str) -> str:
+    """Markdown inline code (`x`) to HTML, everything else escaped."""
+    parts = text.split("`")
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
+
+
+def report_html(report: Report, plots: list[str] = ()) -> str:
+    body = [f"<h1>{html.escape(report.title)}</h1>"]
+    for section in report.sections:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        for block in section.blocks:
+            if isinstance(block, Table):
+                body.append(render(block, "html"))
+            elif isinstance(block, list):
+                body.append("<ul>" + "".join(f"<li>{_inline(line)}</li>" for line in block) + "</ul>")
+            else:
+                body.append(f"<p>{_inline(block)}</p>")
+    if plots:
+        body.append("<h2>Plots</h2>")
+        body += [f"<figure><img src=\"{html.escape(p)}\" alt=\"{html.escape(Path(p).stem)}\" "
+                 f"style=\"max-width:100%\"><figcaption>{html.escape(Path(p).stem)}</figcaption></figure>"
+                 for p in plots]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                 settings: ReportSettings = ReportSettings()) -> dict[str, Path]:
+    """Write ``report.md`` and ``report.html`` (default: into the run folder); return their paths."""
+    run = Path(run_dir)
+    out = Path(out_dir) if out_dir else (run if run.is_dir() else run.parent)
+    report = build_report(run, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    plots_dir = (run if run.is_dir() else run.parent) / "plots"
+    plots = [os.path.relpath(p, out) for p in sorted(plots_dir.glob("*.png"))] if plots_dir.is_dir() else []
+    paths = {"md": out / "report.md", "html": out / "report.html"}
+    write_text_atomic(paths["md"], report_markdown(report))
+    write_text_atomic(paths["html"], report_html(report, plots))
+    return paths
