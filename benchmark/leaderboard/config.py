@@ -1,0 +1,102 @@
+"""The operator's leaderboard config: test sets with their keys, codec conditions, metric, bootstrap.
+
+Example (paths relative to the YAML file; the manifests hold the keys and never leave the operator)::
+
+    name: demo-leaderboard
+    test_sets:
+      - {name: a_eval, manifest: manifests/demo_a_eval.jsonl.gz, root: corpus}
+      - {name: b_eval, manifest: manifests/demo_b_eval.jsonl.gz, root: corpus}
+    codecs: [none, g711_mulaw]            # condition ids or "matrix:NAME"
+    bootstrap: 1000                       # resamples for the 95% CIs (EER)
+    seed: 0                               # bootstrap seed and trial-list shuffling
+    training_corpora:                     # declared corpus id -> manifests the operator knows,
+      demo_a: [manifests/demo_a_train.jsonl.gz]   # for speaker / utterance overlap flags
+    scoring: {batch_size: 32}             # ScoreConfig fields for model submissions
+    device: cpu
+
+The keys of a test set (``root`` is only needed to score model submissions) are the trials of its
+spoofbench manifest. The pooled out-of-domain EER over every OOD cell is the rank key.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..configs import YamlConfig
+from ..configs import config_dataclass as dataclass
+from ..errors import ConfigError
+
+METRICS = ("eer",)
+
+
+@dataclass
+class LeaderboardTestSet:
+    """A named test set: its manifest (the keys) and the corpus root its audio paths hang from."""
+    name: str
+    manifest: str
+    root: str | None = None
+
+
+@dataclass
+class LeaderboardConfig(YamlConfig):
+    """What one leaderboard measures; fixed at ``leaderboard init``."""
+    name: str
+    test_sets: tuple[LeaderboardTestSet, ...]
+    codecs: tuple[str, ...] = ("none",)
+    metric: str = "eer"
+    bootstrap: int = 1000
+    seed: int = 0
+    training_corpora: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    scoring: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    device: str = "cpu"
+
+    def validate(self, path: Any = None) -> "LeaderboardConfig":
+        if not self.test_sets:
+            raise ConfigError("no test sets; expected at least one", path, field="test_sets")
+        names = [t.name for t in self.test_sets]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"test set names {names} are not unique", path, field="test_sets")
+        for i, test in enumerate(self.test_sets):
+            if not test.name or "__" in test.name or "/" in test.name:
+                raise ConfigError(f"test set name {test.name!r} may not be empty or contain '__' or '/'",
+                                  path, field=f"test_sets[{i}].name")
+        if self.metric not in METRICS:
+            raise ConfigError(f"value {self.metric!r} is not allowed; expected one of {', '.join(METRICS)}",
+                              path, field="metric")
+        if self.bootstrap < 0:
+            raise ConfigError(f"value {self.bootstrap} must be >= 0", path, field="bootstrap")
+        if not self.codecs:
+            raise ConfigError("no codec conditions; expected at least one (e.g. none)", path, field="codecs")
+        return self
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LeaderboardConfig":
+        """Load ``path``; relative manifest and root paths resolve against its folder."""
+        path = Path(path)
+        config = cls.from_yaml(path)
+        base = path.resolve().parent
+
+        def absolute(value: str | None) -> str | None:
+            return None if value is None else str((base / Path(value).expanduser()).resolve())
+
+        tests = tuple(dataclasses.replace(t, manifest=absolute(t.manifest), root=absolute(t.root))
+                      for t in config.test_sets)
+        corpora = {k: tuple(absolute(v) for v in paths) for k, paths in config.training_corpora.items()}
+        return dataclasses.replace(config, test_sets=tests, training_corpora=corpora)
+
+    def condition_ids(self) -> list[str]:
+        """The codec condition ids, ``matrix:NAME`` expanded (unknown ids raise)."""
+        from ..codecs import get_condition, get_matrix
+
+        ids: list[str] = []
+        for item in self.codecs:
+            if item.startswith("matrix:"):
+                ids += [c.id for c in get_matrix(item.partition(":")[2])]
+            else:
+                get_condition(item)
+                ids.append(item)
+        return list(dict.fromkeys(ids))
+
+    def test_set(self, name: str) -> LeaderboardTestSet:
+        return next(t for t in self.test_sets if t.name == name)

@@ -1,0 +1,184 @@
+"""``leaderboard add`` for score files: check, score against the keys, label domains, store atomically.
+
+Nothing reaches the store unless every check passes: the submitter-side checks
+(:func:`spoofbench.submission.check.check_submission`, here against the keys' trial lists), then
+polarity (a pooled EER above 50% is rejected with the EER ``--flip`` would give). Each cell is
+in-domain when its test set's corpora meet the declared training data, else OOD; speaker /
+utterance overlap with the test set is flagged where the operator knows the declared corpora's
+manifests (``training_corpora``), and ``"unknown"`` otherwise.
+"""
+from __future__ import annotations
+
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SubmissionError
+from ..metrics.readers import ScoreNormalization
+from ..submission.check import CheckedSubmission, check_submission
+from .board import Leaderboard
+
+CELL_METRICS = ("eer", "min_dcf", "act_dcf", "cllr", "auc", "n_bonafide", "n_spoof")
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What ``leaderboard add`` stored."""
+
+    id: int
+    system: str
+    version: int
+    pooled_ood_eer: float | None
+    pooled_ood_ci: tuple[float, float] | None
+    in_domain_eer: float | None
+    cells: int
+
+
+def add_submission(board: Leaderboard, folder: str | Path, normalization: ScoreNormalization | None = None,
+                   *, kind: str = "scores", verified: dict | None = None) -> AddResult:
+    """Check and score a score-file submission folder and store it as a new version of its system.
+
+    ``verified`` (model submissions): ``{"parameters": int, "rtf": float, ...}`` measured by the operator.
+    """
+    checked = check_submission(folder, board.trial_lists(), normalization)
+    labelled = _labelled_scores(board, checked)
+    _reject_inverted(labelled, checked)
+    domains = {t.name: _domain(board, t.name, checked.spec.training_data) for t in board.config.test_sets}
+    cell_rows = [_cell_row(board, name, values, labels, domains[test_set], test_set, codec)
+                 for name, (test_set, codec, values, labels) in labelled.items()]
+    pooled = _pooled(board, labelled, domains, "ood")
+    in_domain = _pooled(board, labelled, domains, "in-domain", bootstrap=False)
+    _keep_files(board, checked)
+    spec = checked.spec
+    record = {
+        "system": spec.system, "kind": kind, "authors": list(spec.authors), "contact": spec.contact,
+        "training_data": list(spec.training_data),
+        "parameters": (verified or {}).get("parameters", spec.parameters),
+        "parameters_verified": verified is not None, "rtf": (verified or {}).get("rtf"),
+        "description": spec.description, "licence": spec.licence,
+        "normalization": {**checked.normalization.to_dict(), "dropped": checked.dropped},
+        "pooled_ood_eer": pooled[0] if pooled else None,
+        "pooled_ood_ci_low": pooled[1] if pooled else None,
+        "pooled_ood_ci_high": pooled[2] if pooled else None,
+        "in_domain_eer": in_domain[0] if in_domain else None,
+        "details": {"spec": spec.to_dict(), "domains": domains, **({"verified": verified} if verified else {})},
+    }
+    file_rows = [{"name": name, "test_set": labelled[name][0], "codec": labelled[name][1],
+                  "sha256": checked.sha256[name], "n_scores": int(labelled[name][2].size)} for name in labelled]
+    stored = board.store.add_submission(record, file_rows, cell_rows,
+                                        reason=f"{kind} submission accepted from {Path(folder).resolve()}")
+    return AddResult(stored["id"], spec.system, stored["version"], record["pooled_ood_eer"],
+                     (pooled[1], pooled[2]) if pooled else None, record["in_domain_eer"], len(cell_rows))
+
+
+def _labelled_scores(board: Leaderboard, checked: CheckedSubmission) -> dict:
+    """``{file: (test set, codec, scores (N,), labels (N,))}`` in the keys' order."""
+    import pandas as pd
+
+    lists = board.trial_lists()
+    expected = lists.expected_files()
+    out = {}
+    for name, values in checked.scores.items():
+        test_set, codec = expected[name]
+        keys = board.keys(test_set)
+        # checked scores follow the trial list, which here is the keys' own id order
+        if not np.array_equal(pd.Index(lists.ids[test_set]).get_indexer(keys.ids.astype(object)),
+                              np.arange(len(keys))):
+            raise SubmissionError(f"{name}: internal error: trial list and keys of {test_set} differ")
+        out[name] = (test_set, codec, values, keys.labels.astype(np.int8))
+    return out
+
+
+def _eer(scores: np.ndarray, labels: np.ndarray) -> float:
+    from ..metrics import compute_eer
+
+    return float(compute_eer(scores[labels == 1], scores[labels == 0])[0])
+
+
+def _reject_inverted(labelled: dict, checked: CheckedSubmission) -> None:
+    scores = np.concatenate([v[2] for v in labelled.values()])
+    labels = np.concatenate([v[3] for v in labelled.values()])
+    eer = _eer(scores, labels)
+    if eer > 0.5:
+        flipped = _eer(-scores, labels)
+        hint = "without --flip" if checked.normalization.flip else "with --flip"
+        raise SubmissionError(f"1 problem(s) in submission {checked.folder}:\n  - inverted polarity: pooled "
+                              f"EER {eer * 100:.2f}% over all {len(labelled)} file(s) is above 50% "
+                              f"(spoofbench expects higher = more bona fide); {hint} it would be "
+                              f"{flipped * 100:.2f}%")
+
+
+def _domain(board: Leaderboard, test_set: str, training_data: tuple[str, ...]) -> dict:
+    from ..corpora.protocol import overlap_report
+
+    corpora = sorted(set(board.keys(test_set).column("corpus").tolist()))
+    shared = sorted(set(corpora) & set(training_data))
+    domain = "in-domain" if shared else "ood"
+    reason = (f"declared training data includes {', '.join(shared)}" if shared
+              else f"test corpora {', '.join(corpora)} not in the declared training data")
+    overlap: dict = {}
+    for corpus in training_data:
+        manifests = board.config.training_corpora.get(corpus)
+        if not manifests:
+            overlap[corpus] = "unknown"
+            continue
+        train = [t for path in manifests for t in _read_manifest(path)]
+        report = overlap_report(train, board.trials(test_set)).to_dict()
+        overlap[corpus] = {k: v["count"] for k, v in report.items()}
+    flagged = sorted(c for c, o in overlap.items() if isinstance(o, dict) and any(o.values()))
+    return {"domain": domain, "reason": reason, "corpora": corpora, "overlap": overlap, "overlap_flagged": flagged}
+
+
+def _read_manifest(path: str) -> list:
+    from ..corpora.manifest import read_manifest
+
+    return list(read_manifest(path))
+
+
+def _cell_row(board: Leaderboard, name: str, values: np.ndarray, labels: np.ndarray, domain: dict,
+              test_set: str, codec: str) -> dict:
+    from ..metrics import bootstrap_ci, compute_metrics
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metrics = compute_metrics(values, labels)
+    row = {"test_set": test_set, "codec": codec, "domain": domain["domain"],
+           **{k: metrics[k] for k in CELL_METRICS},
+           "overlap": {"flagged": domain["overlap_flagged"], "by_corpus": domain["overlap"]},
+           "eer_ci_low": None, "eer_ci_high": None}
+    if board.config.bootstrap:
+        ci = bootstrap_ci(values, labels, n_resamples=board.config.bootstrap, seed=board.config.seed,
+                          metrics=("eer",))["eer"]
+        row["eer_ci_low"], row["eer_ci_high"] = ci.low, ci.high
+    return row
+
+
+def _pooled(board: Leaderboard, labelled: dict, domains: dict, domain: str, *, bootstrap: bool = True
+            ) -> tuple[float, float | None, float | None] | None:
+    """EER over every cell of ``domain`` pooled (all its test sets × conditions), with a 95% CI."""
+    from ..metrics import bootstrap_ci
+
+    parts = [(v[2], v[3]) for v in labelled.values() if domains[v[0]]["domain"] == domain]
+    if not parts:
+        return None
+    scores = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    eer = _eer(scores, labels)
+    if not bootstrap or not board.config.bootstrap:
+        return eer, None, None
+    ci = bootstrap_ci(scores, labels, n_resamples=board.config.bootstrap, seed=board.config.seed,
+                      metrics=("eer",))["eer"]
+    return eer, ci.low, ci.high
+
+
+def _keep_files(board: Leaderboard, checked: CheckedSubmission) -> None:
+    """Copy each accepted score file to ``DIR/files/<sha256>.txt`` (content-addressed, idempotent)."""
+    for name, digest in checked.sha256.items():
+        target = board.directory / "files" / f"{digest}.txt"
+        if not target.exists():
+            tmp = target.with_suffix(f".{digest[:8]}.tmp")
+            shutil.copyfile(checked.folder / name, tmp)
+            tmp.replace(target)
