@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from math import gcd
 
 import numpy as np
 from scipy import signal
 
-#: The one resampler used everywhere (named in every condition's provenance).
-RESAMPLER = "scipy.signal.resample_poly (Kaiser window, beta=5.0)"
+from spoofbench import audio_io
+
+#: The one resampler used everywhere (named in every condition's provenance): spoofbench.audio_io's.
+RESAMPLER = audio_io.resampler_name()
 
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Polyphase resampling ``(n,) → (≈ n·to/from,)``; identity when the rates match."""
-    if from_rate == to_rate:
-        return x
-    g = gcd(int(from_rate), int(to_rate))
-    return signal.resample_poly(x, int(to_rate) // g, int(from_rate) // g, window=("kaiser", 5.0))
+    """``(n,) → (≈ n·to/from,)`` through :func:`spoofbench.audio_io.resample` (soxr); identity when
+    the rates match."""
+    return audio_io.resample(x, from_rate, to_rate)
 
 
 @lru_cache(maxsize=64)

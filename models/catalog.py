@@ -55,8 +55,9 @@ def prepare_waveform(detector: Detector, wave: np.ndarray, sample_rate: int) -> 
         x = x.mean(dim=1)
     if x.dim() != 1:
         raise DetectorError(f"expected (samples,) or (samples, channels) audio, got shape {tuple(x.shape)}")
-    if sample_rate != detector.sample_rate:
-        x = torchaudio.functional.resample(x, sample_rate, detector.sample_rate)
+    if sample_rate != detector.sample_rate:  # the one resampler of every command (soxr)
+        from spoofbench.audio_io import resample
+        x = torch.from_numpy(resample(x.numpy(), sample_rate, detector.sample_rate))
     x = detector.input_policy.apply(x, train=False)
     if x.numel() < detector.min_samples:
         raise DetectorError(f"a clip of {x.numel()} samples at {detector.sample_rate} Hz is shorter than "

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from spoofbench.cli import command_parser
-from spoofbench.errors import ConfigError, DetectorError, InputFileError
+from spoofbench.errors import ConfigError, DetectorError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,16 +76,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    import soundfile as sf
-
+    from spoofbench.audio_io import read_audio, resampler_name
     from spoofbench.models import build_detector
     from spoofbench.models.catalog import score_waveforms
+
     if args.model_module:
         args.audio, args.name = [Path(args.name), *args.audio], args.model_module
     if not args.audio:
         raise ConfigError("no audio files given; expected one or more paths after the detector name",
                           field="audio")
-
     overrides = {"bonafide_label": args.bonafide_label, "score_mode": args.score_mode,
                  "allow_download": args.allow_download or None}
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -94,17 +93,13 @@ def _score(args: argparse.Namespace) -> int:
         raise DetectorError(f"{args.name} must be fitted first; pass --checkpoint of a fitted model")
     waves, rates = [], []
     for path in args.audio:
-        try:
-            wave, rate = sf.read(str(path), dtype="float32", always_2d=False)
-        except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / OSError
-            raise InputFileError(f"cannot read audio: {err}", path) from err
-        if wave.size == 0:
-            raise InputFileError("empty audio file (0 samples)", path)
-        if rate != detector.sample_rate:
-            print(f"spoofbench models score: {path}: resampling {rate} Hz -> {detector.sample_rate} Hz "
-                  "(torchaudio.functional.resample)", file=sys.stderr)
+        # the reader and resampler of `spoofbench score`: the same clip gets the same input
+        wave, info = read_audio(path, sample_rate=detector.sample_rate)
+        if info.sample_rate != detector.sample_rate:
+            print(f"spoofbench models score: {path}: resampled {info.sample_rate} Hz -> "
+                  f"{detector.sample_rate} Hz ({resampler_name()})", file=sys.stderr)
         waves.append(wave)
-        rates.append(rate)
+        rates.append(detector.sample_rate)
     print(f"spoofbench models score: {detector.name} preset {detector.preset}, input policy "
           f"{detector.input_policy.describe()}", file=sys.stderr)
     scores = score_waveforms(detector, waves, rates, batch_size=args.batch_size, device=args.device)

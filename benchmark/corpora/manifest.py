@@ -27,12 +27,12 @@ import io
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from collections.abc import Mapping
 from typing import IO, Any, Iterable, Iterator
 
+from ..atomic import atomic_path
 from ..errors import ManifestError
 
 #: The two label values (numeric arrays elsewhere use 1 = bona fide, 0 = spoof).
@@ -216,11 +216,9 @@ def write_manifest(path: str | os.PathLike, trials: Iterable[Trial]) -> int:
     timestamp so identical trials give byte-identical files (stable sha256 in result.json).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "wb") as raw:
+    with atomic_path(path, suffix=".tmp") as tmp_name:
+        with open(tmp_name, "wb") as raw:
             if path.suffix == ".gz":
                 binary: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
                                                   compresslevel=6)
@@ -240,13 +238,6 @@ def write_manifest(path: str | os.PathLike, trials: Iterable[Trial]) -> int:
                     binary.close()
                 raw.flush()
                 os.fsync(raw.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
     return count
 
 

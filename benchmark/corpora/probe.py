@@ -1,6 +1,7 @@
 """Read audio headers fast: in parallel, streamed, and cached by path + mtime + size.
 
-``soundfile.info`` only parses a header, and libsndfile runs without the GIL (cffi releases it),
+Headers are parsed in pure Python (WAV, FLAC) or by :func:`spoofbench.audio_io.probe_audio`
+(libsndfile, which runs without the GIL, else PyAV),
 so a thread pool overlaps the file-system latency of many small reads. Results are cached in a
 small SQLite file keyed by the absolute path, its modification time (ns) and its size, so a second
 pass over an unchanged corpus costs one ``stat`` per file. Nothing holds audio in memory and both
@@ -125,29 +126,30 @@ def _stat(path: str) -> tuple[str, int, int] | str:
 
 
 def probe_header(path: str | os.PathLike, size: int | None = None) -> ProbeResult:
-    """Read one file's header (no samples decoded): WAV/FLAC by a small pure-Python parser,
-    anything else (or anything odd) by ``soundfile.info``."""
+    """Read one file's header: WAV/FLAC by a small pure-Python parser, anything else (or anything
+    odd) by :func:`spoofbench.audio_io.probe_audio` (libsndfile, else PyAV), so the length agrees
+    with what :func:`spoofbench.audio_io.read_audio` decodes."""
     path = str(path)
     if size is not None:
         fast = read_header(path, size)
         if fast is not None:
             return ProbeResult(path, *fast, size=size)
-    import soundfile
+    from ..audio_io import AudioReadError, probe_audio
 
     try:
-        info = soundfile.info(path)
-    except (RuntimeError, OSError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
-        return ProbeResult(path, size=size or 0, error=f"unreadable: {err}")
-    return ProbeResult(path, int(info.samplerate), int(info.frames), int(info.channels),
-                       str(info.format), str(info.subtype), size or 0)
+        info = probe_audio(path)
+    except AudioReadError as err:
+        return ProbeResult(path, size=size or 0, error=err.message)
+    return ProbeResult(path, info.sample_rate, info.num_samples, info.channels,
+                       info.format, info.subtype, size or 0)
 
 
 def probe_files(paths: Iterable[str | os.PathLike], *, cache: ProbeCache | None = None,
                 workers: int | None = None, serial: bool = False) -> Iterator[ProbeResult]:
     """Probe ``paths`` in input order, yielding one :class:`ProbeResult` per path.
 
-    Missing files give ``error="missing: ..."``; files libsndfile rejects give
-    ``error="unreadable: ..."``. ``serial=True`` is the single-thread baseline (no pool).
+    Missing files give ``error="missing: ..."``; files no decoder reads give
+    ``error="unreadable: ..."`` (or ``empty: ...``). ``serial=True`` is the single-thread baseline (no pool).
     """
     workers = 1 if serial else (workers or default_workers())
     pool = None if serial else ThreadPoolExecutor(max_workers=workers,

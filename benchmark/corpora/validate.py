@@ -1,9 +1,11 @@
 """Check every trial of a manifest against its audio and report all problems, not the first.
 
-Checks per trial: duplicate id, missing file, empty file, unreadable (libsndfile rejects it),
-truncated (fewer samples decodable than the header promises), no samples, wrong sample rate,
-clipped (a run of full-scale samples), silent (peak below a floor), and recorded-vs-actual
-sample-rate/length mismatch. Label values are checked when the manifest is read
+Checks per trial: duplicate id, missing file, empty file, unreadable (no decoder reads it),
+truncated (fewer samples decodable than the header promises, by libsndfile and by PyAV: a file
+FFmpeg decodes in full is not truncated), no samples, non-finite (NaN/inf sample values), wrong
+sample rate, clipped (a run of full-scale samples), silent (finite peak below a floor), and
+recorded-vs-actual sample-rate/length mismatch. Decoding goes through
+:mod:`spoofbench.audio_io`'s streams (libsndfile, else PyAV). Label values are checked when the manifest is read
 (:class:`~spoofbench.errors.ManifestError` with file:line:field); ``validate_manifest`` reads the
 manifest line by line itself so that bad rows are reported as problems too, and carries on.
 
@@ -28,7 +30,7 @@ from .manifest import Trial, write_manifest
 
 #: Problem kinds, in the order reports list them.
 KINDS = ("bad_row", "duplicate_id", "missing", "empty", "unreadable", "truncated", "no_samples",
-         "wrong_sample_rate", "length_mismatch", "clipped", "silent")
+         "non_finite", "wrong_sample_rate", "length_mismatch", "clipped", "silent")
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,77 @@ class ValidationReport:
         return {k: out[k] for k in KINDS if k in out}
 
 
+@dataclass
+class _Scan:
+    """What one pass of one decoder over a file found."""
+
+    decoder: str
+    rate: int = 0
+    declared: int = 0
+    decoded: int = 0
+    peak: float = 0.0
+    longest_clip: int = 0
+    non_finite: int = 0
+    first_non_finite: int = -1
+    error: str | None = None
+
+
+def _scan(path: Path, decoder: str, config: ValidationConfig) -> _Scan:
+    """Decode ``path`` in blocks with ``decoder``, keeping peak, clipping and non-finite counts.
+    Raises :class:`~spoofbench.audio_io.AudioReadError` when the decoder cannot open the file."""
+    from ..audio_io import exact_length, open_stream
+
+    stream = open_stream(path, decoder=decoder, block_frames=config.block_frames)
+    declared = exact_length(stream.info)
+    scan = _Scan(decoder, stream.info.sample_rate, declared or 0)
+    run = 0
+    for block in stream.blocks():
+        finite = np.isfinite(block)
+        if not finite.all():
+            bad_frames = np.flatnonzero(~finite.all(axis=1))
+            if scan.non_finite == 0:
+                scan.first_non_finite = scan.decoded + int(bad_frames[0])
+            scan.non_finite += int((~finite).sum())
+            block = np.where(finite, block, 0.0)
+        magnitude = np.abs(block).max(axis=1)
+        scan.peak = max(scan.peak, float(magnitude.max()))
+        run, scan.longest_clip = _longest_run(magnitude >= config.clip_level, run, scan.longest_clip)
+        scan.decoded += block.shape[0]
+    scan.error = stream.error
+    if declared is None and scan.error is None:  # the container's duration is approximate
+        scan.declared = scan.decoded
+    return scan
+
+
+def _decode_checked(path: Path, config: ValidationConfig) -> _Scan:
+    """libsndfile's pass, or PyAV's where libsndfile cannot open the file or stops short."""
+    from ..audio_io import LIBSNDFILE, PYAV, AudioReadError
+
+    try:
+        first = _scan(path, LIBSNDFILE, config)
+    except AudioReadError as err:
+        first = _Scan(LIBSNDFILE, error=err.message.removeprefix("unreadable: "))
+        try:
+            return _scan(path, PYAV, config)
+        except AudioReadError as err2:
+            raise AudioReadError(f"{first.error}; {err2.message.removeprefix('unreadable: ')}",
+                                 path) from None
+    if first.error is None and first.decoded >= first.declared:
+        return first
+    try:
+        second = _scan(path, PYAV, config)
+    except AudioReadError:
+        return first
+    if second.decoded >= first.declared and second.error is None:
+        return second  # a conformant decoder reads it fully: not truncated
+    first.error = (f"{first.error or 'stopped early'}; pyav decoded {second.decoded} samples"
+                   + (f" ({second.error})" if second.error else ""))
+    return first
+
+
 def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tuple[str, str]]:
     """``(kind, detail)`` for every audio problem of ``trial`` (empty list when fine)."""
-    import soundfile
+    from ..audio_io import AudioReadError
 
     path = trial.audio_path(root)
     try:
@@ -92,34 +162,12 @@ def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tupl
         return [("unreadable", f"cannot stat: {err}")]
     if size == 0:
         return [("empty", "file has 0 bytes")]
-    problems: list[tuple[str, str]] = []
     try:
-        with soundfile.SoundFile(str(path)) as handle:
-            rate, declared = handle.samplerate, handle.frames
-            decoded, peak, run, longest = 0, 0.0, 0, 0
-            try:
-                for block in handle.blocks(blocksize=config.block_frames, dtype="float32",
-                                           always_2d=True):
-                    if block.size == 0:
-                        break
-                    decoded += block.shape[0]
-                    magnitude = np.abs(block).max(axis=1)
-                    peak = max(peak, float(magnitude.max()))
-                    run, longest = _longest_run(magnitude >= config.clip_level, run, longest)
-            except (RuntimeError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
-                problems.append(("truncated", f"decoding stopped after {decoded} of {declared} "
-                                              f"samples: {err}"))
-    except (RuntimeError, soundfile.LibsndfileError) as err:  # type: ignore[attr-defined]
-        return [("unreadable", str(err))]
-    if not problems and path.suffix.lower() == ".wav":
-        shortfall = wav_data_shortfall(path, size)
-        if shortfall > 0:
-            problems.append(("truncated", f"RIFF data chunk declares {shortfall} bytes more than "
-                                          f"the file holds"))
-    if not problems and decoded < declared:
-        problems.append(("truncated", f"header promises {declared} samples, only {decoded} decode"))
-    if declared == 0 and decoded == 0:
-        problems.append(("no_samples", "audio header is valid but holds no samples"))
+        scan = _decode_checked(path, config)
+    except AudioReadError as err:
+        return [("unreadable", err.message)]
+    problems = _decode_problems(scan, path, size)
+    rate, declared = scan.rate, scan.declared
     if config.expect_sr is not None and rate != config.expect_sr:
         problems.append(("wrong_sample_rate", f"{rate} Hz, expected {config.expect_sr} Hz"))
     if trial.sampling_rate is not None and trial.sampling_rate != rate:
@@ -127,11 +175,31 @@ def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tupl
     elif trial.num_samples is not None and trial.num_samples != declared:
         problems.append(("length_mismatch", f"manifest says {trial.num_samples} samples, file "
                                             f"has {declared}"))
-    if decoded and longest >= config.clip_run:
-        problems.append(("clipped", f"{longest} consecutive full-scale samples "
+    finite_samples = scan.decoded and scan.non_finite < scan.decoded
+    if finite_samples and scan.longest_clip >= config.clip_run:
+        problems.append(("clipped", f"{scan.longest_clip} consecutive full-scale samples "
                                     f"(|x| >= {config.clip_level})"))
-    if decoded and peak < config.silence_peak:
-        problems.append(("silent", f"peak {peak:.2e} below {config.silence_peak:.0e}"))
+    if finite_samples and not scan.non_finite and scan.peak < config.silence_peak:
+        problems.append(("silent", f"peak {scan.peak:.2e} below {config.silence_peak:.0e}"))
+    return problems
+
+
+def _decode_problems(scan: _Scan, path: Path, size: int) -> list[tuple[str, str]]:
+    """Truncation, emptiness and non-finite samples found by the decoding pass."""
+    problems: list[tuple[str, str]] = []
+    if scan.error is not None or scan.decoded < scan.declared:
+        problems.append(("truncated", f"decoding stopped after {scan.decoded} of {scan.declared} "
+                                      f"samples: {scan.error or 'no error reported'}"))
+    elif path.suffix.lower() == ".wav":
+        shortfall = wav_data_shortfall(path, size)
+        if shortfall > 0:
+            problems.append(("truncated", f"RIFF data chunk declares {shortfall} bytes more than "
+                                          f"the file holds"))
+    if scan.declared == 0 and scan.decoded == 0:
+        problems.append(("no_samples", "audio header is valid but holds no samples"))
+    if scan.non_finite:
+        problems.append(("non_finite", f"{scan.non_finite} NaN/infinite sample values, first at "
+                                       f"sample {scan.first_non_finite} (scoring refuses the clip)"))
     return problems
 
 

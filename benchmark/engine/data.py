@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from ..errors import ConfigError, ManifestError
-from .audio import AudioReadError, read_audio
+from .audio import AudioReadError, probe_audio, read_audio
 from .augment import Augmenter, sample_generator
 
 
@@ -70,8 +69,8 @@ def estimated_samples(trial: Any, root: Any, sample_rate: int) -> int:
     if trial.duration:
         return int(trial.duration * sample_rate)
     try:
-        info = sf.info(str(trial.audio_path(resolve_root(root, trial))))
-        return int(info.frames * sample_rate / info.samplerate)
+        info = probe_audio(trial.audio_path(resolve_root(root, trial)))  # the one reader's header
+        return int(info.num_samples * sample_rate / info.sample_rate)
     except Exception:  # unreadable: the dataset reports it when it is read
         return 0
 
