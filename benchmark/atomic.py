@@ -13,12 +13,36 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux ``/proc``); else set-and-restore."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish_mode(path: str | os.PathLike) -> int:
+    """Permission bits for a file about to replace ``path``: the existing file's, else what
+    ``open()`` would give a new file (``0o666`` less the umask). ``mkstemp`` makes 0600 files."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
 
     ``suffix`` (default: ``path``'s own) lets writers that choose the format by extension
-    (soundfile, matplotlib) see the right one.
+    (soundfile, matplotlib) see the right one. The published file has the mode a plain
+    ``open(path, "w")`` would give it (the umask is respected; an existing file keeps its mode).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,6 +50,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, publish_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
