@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--det", default=None, metavar="OUT.png",
                         help="write a DET plot (.png or .svg; with --compare both systems)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--ties", choices=("safe", "official"), default="safe",
+                        help="EER when bona fide and spoof scores tie: 'safe' (default, never splits tied "
+                             "scores) or 'official' (as the ASVspoof scorers, for leaderboard parity)")
     add_normalization_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         by=tuple(args.by), bootstrap=args.bootstrap, seed=args.seed,
         speaker_bootstrap=args.speaker_bootstrap, asv_scores=args.asv_scores,
         threshold=args.threshold, dev_scores=args.dev_scores, dev_keys=args.dev_keys,
-        compare_scores=args.compare, key_format=args.key_format,
+        compare_scores=args.compare, key_format=args.key_format, ties=args.ties,
         progress=not args.json and sys.stderr.isatty(), normalization=normalization_from_args(args))
     report = evaluate(args.scores, args.keys, options)
     if args.det:

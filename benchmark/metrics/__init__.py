@@ -8,17 +8,18 @@ from .catalog import METRICS, MetricInfo, format_metric, metric_info
 from .breakdown import breakdown, is_attack_like
 from .cllr import compute_cllr, compute_min_cllr
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, compute_min_dcf
-from .det import DetCurve, SortedScores, compute_eer, det_curve, eer_from_curve, min_cost
+from .det import (TIES, DetCurve, SortedScores, compute_eer, cross_class_ties, det_curve, eer_from_curve,
+                  min_cost)
 from .plot import plot_det
 from .readers import (KEY_FORMATS, LABELS, KeyFormat, KeyTable, ScoredTrials, align, load_trials,
                       read_keys, read_scores)
 from .roc import ThresholdRates, auc_from_curve, rates_at_threshold
-from .summary import EvaluationOptions, PolarityWarning, compute_metrics, evaluate
+from .summary import EvaluationOptions, PolarityWarning, TieWarning, compute_metrics, evaluate
 from .tdcf import AsvScores, TdcfCostModel, asv_operating_point, compute_min_tdcf, read_asv_scores
 
 __all__ = [
     "ASVSPOOF5", "AsvScores", "LinearCalibration", "METRICS", "MetricInfo", "fit_linear_calibration",
-    "format_metric", "metric_info", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
+    "format_metric", "metric_info", "TIES", "TieWarning", "cross_class_ties", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
     "KeyFormat", "KeyTable", "LABELS", "PairedTest", "PolarityWarning", "ScoredTrials", "SortedScores",
     "TdcfCostModel", "ThresholdRates", "align", "asv_operating_point", "auc_from_curve",
     "bootstrap_ci", "breakdown", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",

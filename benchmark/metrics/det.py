@@ -6,9 +6,18 @@ every score ``<= t``, so ``FRR(t) = #bona fide <= t / N_bona`` and ``FAR(t) = #s
 The curve is the official ASVspoof one (2019/2021 ``compute_det_curve``, also used by the
 ASVspoof 5 package): an initial point (FRR 0, FAR 1) at ``min(score) - 0.001``, then one point per
 sorted score. It is *tie-safe*: points are taken only at the end of each run of equal scores, so a
-threshold never splits tied scores (the official code, sorting with labels, would report points no
-threshold can reach when a bona fide and a spoof score are equal; without such ties the results
-are identical). The EER is the mean of FRR and FAR at the first point of minimal ``|FRR - FAR|``.
+threshold never splits tied scores (the official code, sorting with labels, puts a point after
+every trial, so within a run of equal scores it reports points no threshold can reach; without
+tied scores the results are identical). The EER is the mean of FRR and FAR at the first point of minimal ``|FRR - FAR|``.
+
+Ties (``ties=`` of :func:`det_curve` and :func:`compute_eer`): ``"safe"`` (the default) is the curve
+above; ``"official"`` reproduces the official code's ordering exactly: a point per trial, tied
+scores ordered as a stable sort of the bona fide scores followed by the spoof scores puts them, so a
+tie between the classes is split with its bona fide trials rejected first. Only the EER (and the
+curve drawn) can differ, and only when scores tie; the difference is largest, and the official
+number most arbitrary, when a bona fide and a spoof score are equal (:func:`cross_class_ties`,
+which the CLI warns about). Minimum costs are the same under both (an intermediate point of a tied
+run never costs less than the points at its ends).
 
 Two paths give the same numbers: :func:`det_curve` builds every point (plots, bootstrap, AUC);
 :func:`compute_eer` and :func:`min_cost` sort the two classes apart and search only where the answer
@@ -26,6 +35,9 @@ from .validation import as_score_array
 
 #: Offset of the official curve's initial "accept everything" threshold below the lowest score.
 INITIAL_THRESHOLD_OFFSET = 0.001
+
+#: Tie conventions: ``safe`` (thresholds never split tied scores) and ``official`` (ASVspoof code).
+TIES = ("safe", "official")
 
 CostFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``cost(frr, far) -> cost``, vectorised, non-decreasing in both arguments."""
@@ -113,14 +125,55 @@ def sorted_group_counts(sorted_scores: SortedScores) -> tuple[np.ndarray, np.nda
             np.diff(spoof_rejected, prepend=0))
 
 
-def det_curve(bonafide_scores, spoof_scores) -> DetCurve:
-    """The full, tie-safe DET curve of two score sets (1-D arrays of finite floats)."""
-    return det_curve_from_sorted(SortedScores.from_classes(bonafide_scores, spoof_scores))
+def check_ties(ties: str) -> str:
+    """``ties`` if it is a known convention, else a :class:`SpoofbenchError` naming them."""
+    if ties not in TIES:
+        from ..errors import SpoofbenchError
+        raise SpoofbenchError(f"unknown tie convention {ties!r}; expected one of {', '.join(TIES)}")
+    return ties
 
 
-def det_curve_from_sorted(sorted_scores: SortedScores) -> DetCurve:
-    """The full, tie-safe DET curve of already sorted classes."""
+def det_curve(bonafide_scores, spoof_scores, ties: str = "safe") -> DetCurve:
+    """The full DET curve of two score sets (1-D arrays of finite floats); ``ties`` as the module says."""
+    return det_curve_from_sorted(SortedScores.from_classes(bonafide_scores, spoof_scores), ties)
+
+
+def det_curve_from_sorted(sorted_scores: SortedScores, ties: str = "safe") -> DetCurve:
+    """The full DET curve of already sorted classes (tie-safe, or the official per-trial curve)."""
+    if check_ties(ties) == "official":
+        return official_curve_from_sorted(sorted_scores)
     return curve_from_counts(*sorted_group_counts(sorted_scores))
+
+
+def official_curve_from_sorted(sorted_scores: SortedScores) -> DetCurve:
+    """The official per-trial curve: ``N + 1`` points, tied scores bona fide first (stable order)."""
+    bona, spoof = sorted_scores.bonafide, sorted_scores.spoof
+    scores = np.concatenate([bona, spoof])
+    order = np.argsort(scores, kind="stable")
+    is_bona = order < bona.size
+    bona_rejected = np.cumsum(is_bona)
+    spoof_rejected = np.arange(1, scores.size + 1) - bona_rejected
+    frr = np.concatenate(([0.0], bona_rejected / bona.size))
+    far = np.concatenate(([1.0], (spoof.size - spoof_rejected) / spoof.size))
+    ordered = scores[order]
+    thresholds = np.concatenate(([ordered[0] - INITIAL_THRESHOLD_OFFSET], ordered))
+    return DetCurve(thresholds, frr, far)
+
+
+def cross_class_ties(sorted_scores: SortedScores) -> tuple[int, int]:
+    """``(values, trials)``: distinct scores held by both a bona fide and a spoof trial, and the
+    trials holding them. Non-zero means the EER depends on the tie convention."""
+    shared = np.intersect1d(sorted_scores.bonafide, sorted_scores.spoof)
+    if shared.size == 0:
+        return 0, 0
+    trials = sum(int(np.sum(np.isin(values, shared))) for values in (sorted_scores.bonafide, sorted_scores.spoof))
+    return int(shared.size), trials
+
+
+def ties_message(n_values: int, n_trials: int, ties: str, what: str = "scores") -> str:
+    return (f"{what}: {n_values} score value(s) are shared by bona fide and spoof trials ({n_trials} "
+            f"trials): the EER depends on how ties are split (used ties={ties!r}; "
+            f"'official' splits them as the ASVspoof scorers do)")
 
 
 def eer_from_curve(curve: DetCurve) -> tuple[float, float]:
@@ -179,13 +232,21 @@ def eer_from_sorted(sorted_scores: SortedScores) -> tuple[float, float]:
     return float(np.mean((frr[index], far[index]))), float(points[index])
 
 
-def compute_eer(bonafide_scores, spoof_scores) -> tuple[float, float]:
+def eer_with_ties(sorted_scores: SortedScores, ties: str = "safe") -> tuple[float, float]:
+    """``(eer, threshold)`` under a tie convention: the fast tie-safe search, or the official curve."""
+    if check_ties(ties) == "official":
+        return eer_from_curve(official_curve_from_sorted(sorted_scores))
+    return eer_from_sorted(sorted_scores)
+
+
+def compute_eer(bonafide_scores, spoof_scores, ties: str = "safe") -> tuple[float, float]:
     """Equal error rate and its threshold, as the official ASVspoof ``compute_eer``.
 
     ``bonafide_scores (Nb,)``, ``spoof_scores (Ns,)``: finite floats, higher = more bona fide.
-    Returns ``(eer, threshold)``; ``eer`` is a fraction (0.0106 for 1.06%).
+    Returns ``(eer, threshold)``; ``eer`` is a fraction (0.0106 for 1.06%). ``ties="official"``
+    splits tied scores as the official code does (see the module docstring).
     """
-    return eer_from_sorted(SortedScores.from_classes(bonafide_scores, spoof_scores))
+    return eer_with_ties(SortedScores.from_classes(bonafide_scores, spoof_scores), ties)
 
 
 #: Spoof scores per block in the branch-and-bound search of :func:`min_cost`.
@@ -226,6 +287,7 @@ def min_cost(sorted_scores: SortedScores, cost: CostFunction) -> tuple[float, fl
     return float(costs[index]), float(thresholds[index])
 
 
-__all__ = ["DetCurve", "SortedScores", "compute_eer", "curve_from_counts", "det_curve",
+__all__ = ["DetCurve", "SortedScores", "TIES", "check_ties", "compute_eer", "cross_class_ties",
+           "curve_from_counts", "det_curve", "eer_with_ties", "official_curve_from_sorted", "ties_message",
            "det_curve_from_sorted", "eer_from_curve", "eer_from_sorted", "group_counts", "min_cost",
            "min_cost_from_curve", "sorted_group_counts"]

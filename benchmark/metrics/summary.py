@@ -11,7 +11,8 @@ from .bootstrap import bootstrap_ci, paired_bootstrap
 from .breakdown import breakdown
 from .cllr import compute_cllr, min_cllr_from_counts
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, min_dcf_from_sorted
-from .det import SortedScores, curve_from_counts, eer_from_sorted, sorted_group_counts
+from .det import (SortedScores, check_ties, cross_class_ties, curve_from_counts, eer_from_sorted,
+                  eer_with_ties, sorted_group_counts, ties_message)
 from .readers import ScoredTrials, ScoreNormalization, align, load_trials, read_scores
 from .roc import auc_from_curve, rates_at_threshold
 from .tdcf import compute_min_tdcf, read_asv_scores
@@ -22,21 +23,30 @@ class PolarityWarning(UserWarning):
     """EER above 50%: the scores are probably the wrong way round (higher should be bona fide)."""
 
 
+class TieWarning(UserWarning):
+    """A bona fide and a spoof score are equal: the EER depends on the tie convention."""
+
+
 def polarity_message(eer: float, what: str = "scores") -> str:
     return (f"{what}: EER {eer * 100:.2f}% is above 50%: the score polarity is probably inverted "
             "(spoofbench expects higher = more bona fide); scores were NOT flipped")
 
 
-def compute_metrics(scores, labels, model: CostModel = ASVSPOOF5) -> dict:
+def compute_metrics(scores, labels, model: CostModel = ASVSPOOF5, *, ties: str = "safe") -> dict:
     """All threshold-free metrics of ``scores (N,)`` with ``labels (N,)`` (1 bona fide, 0 spoof).
 
     Keys: ``eer``, ``eer_threshold``, ``min_dcf``, ``min_dcf_threshold``, ``act_dcf``,
     ``act_dcf_threshold``, ``cllr``, ``min_cllr`` (bits), ``auc``, ``n_bonafide``, ``n_spoof``;
-    rates are fractions. Warns with :class:`PolarityWarning` when the EER exceeds 50%.
+    rates are fractions. ``ties`` (``safe`` | ``official``) sets how the EER treats a bona fide and
+    a spoof score that are equal (see :mod:`spoofbench.metrics.det`); such ties warn with
+    :class:`TieWarning`. Warns with :class:`PolarityWarning` when the EER exceeds 50%.
     """
     bona, spoof = split_by_label(scores, labels)
     sorted_scores = SortedScores(np.sort(bona), np.sort(spoof))
-    eer, eer_threshold = eer_from_sorted(sorted_scores)
+    eer, eer_threshold = eer_with_ties(sorted_scores, ties)
+    n_tied_values, n_tied_trials = cross_class_ties(sorted_scores)
+    if n_tied_values:
+        warnings.warn(ties_message(n_tied_values, n_tied_trials, ties), TieWarning, stacklevel=2)
     min_dcf, min_dcf_threshold = min_dcf_from_sorted(sorted_scores, model)
     act_dcf, act_threshold = compute_act_dcf(bona, spoof, model)
     values, n_bona, n_spoof = sorted_group_counts(sorted_scores)
@@ -67,14 +77,16 @@ class EvaluationOptions:
     compare_scores: str | None = None
     key_format: str | None = None
     progress: bool = False
+    ties: str = "safe"
     model: CostModel = field(default_factory=CostModel)
     normalization: ScoreNormalization | None = None  # explicit score-file normalisation (recorded)
 
 
-def _quiet_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
+def _quiet_metrics(scores: np.ndarray, labels: np.ndarray, ties: str = "safe") -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PolarityWarning)
-        return compute_metrics(scores, labels)
+        warnings.simplefilter("ignore", TieWarning)
+        return compute_metrics(scores, labels, ties=ties)
 
 
 def evaluate(scores_path: str | Path, keys_path: str | Path,
@@ -85,13 +97,19 @@ def evaluate(scores_path: str | Path, keys_path: str | Path,
     ``warnings`` (list of str), and when asked: ``eer_ci95``/``min_dcf_ci95`` ([low, high]),
     ``min_tdcf_2019``/``min_tdcf_2021``, ``at_threshold`` (rates at a fixed or dev EER threshold),
     ``compare`` (paired bootstrap vs another score file) and ``by`` (``{column: {value: metrics}}``).
+    ``ties`` records the EER's tie convention and ``cross_class_ties`` the bona fide/spoof ties
+    (``values``, ``trials``); bootstrap intervals and comparisons use the tie-safe curve.
     """
+    ties = check_ties(options.ties)
     trials = load_trials(scores_path, keys_path, options.key_format, options.normalization)
-    report: dict = {"scores": str(scores_path), "keys": str(keys_path)}
+    report: dict = {"scores": str(scores_path), "keys": str(keys_path), "ties": ties}
     if options.normalization is not None:
         report["normalization"] = {**options.normalization.to_dict(), "dropped": trials.dropped}
-    report.update(_quiet_metrics(trials.scores, trials.labels))
+    report.update(_quiet_metrics(trials.scores, trials.labels, ties))
     report["warnings"] = [polarity_message(report["eer"], str(scores_path))] if report["eer"] > 0.5 else []
+    report["cross_class_ties"] = _cross_class_ties(trials)
+    if report["cross_class_ties"]["values"]:
+        report["warnings"].append(ties_message(*report["cross_class_ties"].values(), ties, str(scores_path)))
     bona, spoof = trials.bonafide, trials.spoof
     clusters = _speakers(trials) if options.speaker_bootstrap else None
     if options.bootstrap:
@@ -119,8 +137,13 @@ def evaluate(scores_path: str | Path, keys_path: str | Path,
             for metric in ("eer", "min_dcf")}}
     if options.by:
         report["by"] = {column: breakdown(trials.scores, trials.labels, trials.keys.column(column),
-                                          _quiet_metrics) for column in options.by}
+                                          lambda s, y: _quiet_metrics(s, y, ties)) for column in options.by}
     return report
+
+
+def _cross_class_ties(trials: ScoredTrials) -> dict:
+    n_values, n_trials = cross_class_ties(SortedScores(np.sort(trials.bonafide), np.sort(trials.spoof)))
+    return {"values": n_values, "trials": n_trials}
 
 
 def _speakers(trials: ScoredTrials) -> np.ndarray:
@@ -147,4 +170,4 @@ def _fixed_threshold(options: EvaluationOptions) -> tuple[float | None, str]:
     return None, ""
 
 
-__all__ = ["EvaluationOptions", "PolarityWarning", "compute_metrics", "evaluate"]
+__all__ = ["EvaluationOptions", "PolarityWarning", "TieWarning", "compute_metrics", "evaluate"]

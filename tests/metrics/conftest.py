@@ -6,6 +6,10 @@ for the vectorised, tie-safe implementation.
 """
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +77,30 @@ def fusion_demo(shared):
     """``(scores_path, keys_path, expected_json_path)`` of the ASVspoof 5 package demo."""
     folder = shared / "scores/asvspoof5_fusion_demo"
     return folder / "cm_score.tsv", folder / "cm_key.tsv", folder / "expected.json"
+
+
+#: Where the ``fetch`` tool mirrors github:asvspoof-challenge/asvspoof5 (a git directory, no work tree).
+ASVSPOOF5_MIRROR = Path(os.environ.get("SPOOFBENCH_ASVSPOOF5_MIRROR",
+                                       "/work/.mirror/asvspoof-challenge+asvspoof5/repo"))
+_PACKAGE_FILES = ("calculate_modules.py", "a_dcf.py")
+
+
+@pytest.fixture(scope="session")
+def asvspoof5_package(tmp_path_factory):
+    """The official ASVspoof 5 evaluation package's ``calculate_modules`` and ``a_dcf`` modules, loaded
+    from a local git mirror of asvspoof-challenge/asvspoof5 (never vendored); skips when absent."""
+    if not ASVSPOOF5_MIRROR.exists() or shutil.which("git") is None:
+        pytest.skip(f"no mirror of the official ASVspoof 5 package at {ASVSPOOF5_MIRROR}")
+    folder = tmp_path_factory.mktemp("asvspoof5_package")
+    modules = {}
+    for name in _PACKAGE_FILES:
+        shown = subprocess.run(["git", "--git-dir", str(ASVSPOOF5_MIRROR), "show",
+                                f"HEAD:evaluation-package/{name}"], capture_output=True)
+        if shown.returncode != 0:
+            pytest.skip(f"{ASVSPOOF5_MIRROR}: no evaluation-package/{name} ({shown.stderr.decode().strip()})")
+        (folder / name).write_bytes(shown.stdout)
+        spec = importlib.util.spec_from_file_location(f"_official_asvspoof5_{name[:-3]}", folder / name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules[name[:-3]] = module
+    return modules
