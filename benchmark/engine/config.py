@@ -6,10 +6,11 @@ file, the dotted field, the bad value and what was expected. This module imports
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Mapping
 
 from ..configs import YamlConfig
+from ..configs import config_dataclass as dataclass  # frozen pydantic dataclasses: typed, no unknown keys
 from ..configs import check_choice as _choice
 from ..configs import check_nonneg as _nonneg
 from ..configs import check_pair as _pair

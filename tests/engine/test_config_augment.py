@@ -22,7 +22,7 @@ def test_train_config_from_yaml(tmp_path):
 
 
 @pytest.mark.parametrize("text, field, words", [
-    ("detector: x\nepochz: 3\n", "<top>", "epochz"),
+    ("detector: x\nepochz: 3\n", "epochz", "did you mean epochs"),
     ("detector: x\nepochs: ten\n", "epochs", "'ten'"),
     ("detector: x\noptim: {name: rmsprop}\n", "optim.name", "adam"),
     ("detector: x\naugment: {codec: {probability: 0.5}}\n", "augment.codec", "matrix"),

@@ -11,11 +11,27 @@ import yaml
 
 from spoofbench.corpora.manifest import Trial, write_manifest
 from spoofbench.errors import ConfigError
-from spoofbench.runner import runner as runner_module
 from spoofbench.runner.config import BenchmarkConfig
+from spoofbench.runner.executor import LocalExecutor
+from spoofbench.runner.jobs import ScoreJob
 from spoofbench.runner.runner import run_benchmark
 
 RATE = 16000
+
+
+class SpyExecutor(LocalExecutor):
+    """The local executor, remembering the jobs it was given."""
+
+    def __init__(self):
+        super().__init__(log=lambda _: None)
+        self.jobs = []
+
+    def run(self, jobs, on_result, on_start=None):
+        self.jobs += list(jobs)
+        super().run(jobs, on_result, on_start)
+
+    def scored(self):
+        return [(j.test_set.name, tuple(c.codec for c in j.cells)) for j in self.jobs if isinstance(j, ScoreJob)]
 
 
 def _clip(rng: np.random.Generator, spoof: bool) -> np.ndarray:
@@ -73,7 +89,7 @@ def _write(root: Path, name: str, config: dict) -> Path:
     return path
 
 
-def test_run_resume_and_tables(corpus, tmp_path, monkeypatch, require_ffmpeg):
+def test_run_resume_and_tables(corpus, tmp_path, require_ffmpeg):
     config_path = _write(corpus, "bench.yaml", _config(corpus))
     out = tmp_path / "run"
     result = run_benchmark(config_path, out, progress=False, log=lambda _: None)
@@ -92,15 +108,13 @@ def test_run_resume_and_tables(corpus, tmp_path, monkeypatch, require_ffmpeg):
     assert any(p.suffix == ".md" for p in (out / "tables").iterdir())
 
     # A second run (e.g. after an interruption) recomputes nothing: no training, no scoring.
-    def boom(*args, **kwargs):
-        raise AssertionError("a finished cell was recomputed")
-
-    monkeypatch.setattr(runner_module.BenchmarkRunner, "_score", boom)
-    again = run_benchmark(config_path, out, progress=False, log=lambda _: None)
+    spy = SpyExecutor()
+    again = run_benchmark(config_path, out, progress=False, log=lambda _: None, executor=spy)
+    assert spy.jobs == []
     assert sorted(c["hash"] for c in again["cells"]) == sorted(c["hash"] for c in result["cells"])
 
 
-def test_interrupted_run_computes_only_missing_cells(corpus, tmp_path, monkeypatch, require_ffmpeg):
+def test_interrupted_run_computes_only_missing_cells(corpus, tmp_path, require_ffmpeg):
     config = _config(corpus, detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
     config_path = _write(corpus, "bench_gmm.yaml", config)
     out = tmp_path / "run"
@@ -109,29 +123,23 @@ def test_interrupted_run_computes_only_missing_cells(corpus, tmp_path, monkeypat
     result = json.loads((out / "result.json").read_text())
     lost = result["cells"].pop()
     (out / "result.json").write_text(json.dumps(result))
-    scored = []
-    original = runner_module.BenchmarkRunner._score
-
-    def spy(self, detector, test, score_dir, score_cfg):
-        scored.append((test.name, tuple(score_cfg.codecs)))
-        return original(self, detector, test, score_dir, score_cfg)
-
-    monkeypatch.setattr(runner_module.BenchmarkRunner, "_score", spy)
-    second = run_benchmark(config_path, out, progress=False, tables=False, log=lambda _: None)
-    assert scored == [(lost["test_set"], (lost["codec"],))]
+    spy = SpyExecutor()
+    second = run_benchmark(config_path, out, progress=False, tables=False, log=lambda _: None, executor=spy)
+    assert spy.scored() == [(lost["test_set"], (lost["codec"],))]
     assert len(second["cells"]) == len(first["cells"])
 
 
 def test_a_failing_detector_is_recorded_and_the_others_finish(corpus, tmp_path):
+    (corpus / "not_weights.pth").write_text("these are not weights")
     config = _config(corpus, codecs=["none"],
                      detectors=[{"name": "lfcc_gmm", "preset": "tiny"},
-                                {"name": "aasist", "label": "broken", "checkpoint": "no_such_weights.pth"}])
+                                {"name": "aasist", "label": "broken", "checkpoint": "not_weights.pth"}])
     result = run_benchmark(_write(corpus, "bench_fail.yaml", config), tmp_path / "run", progress=False,
                            log=lambda _: None)
     assert {c["detector"] for c in result["cells"]} == {"lfcc_gmm:tiny"}
     failed = result["failed_cells"]
     assert len(failed) == 2 and {f["detector"] for f in failed} == {"broken"}
-    assert "no_such_weights.pth" in failed[0]["error"]
+    assert "not_weights.pth" in failed[0]["error"]
 
 
 def test_protocol_config(corpus, tmp_path):

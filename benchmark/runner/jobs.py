@@ -1,0 +1,213 @@
+"""The work of one job: plain top-level functions of plain, picklable data that return plain dicts.
+
+A :class:`TrainJob` trains one (detector, seed) (or checks that its checkpoint loads); a
+:class:`ScoreJob` scores one test set under one or more codec conditions with that detector and
+computes each cell's metrics. Executors (:mod:`spoofbench.runner.executor`) only decide where and
+when :func:`run_job` runs; a job's result is the same wherever it ran.
+
+Results::
+
+    train: {"kind": "train", "key", "ok": True, "training": {...} | None}
+    score: {"kind": "score", "key", "ok": True, "cells": [cell...], "failed": [failed cell...]}
+    any:   {"kind", "key", "ok": False, "stage", "error", "traceback"?}
+"""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Union
+
+from ..errors import SpoofbenchError
+from .config import DetectorSpec
+from .plan import ScoreCell, TestSet, TrainCell
+
+Log = Callable[[str], None]
+TRAINING_KEYS = ("best_epoch", "best_dev_eer", "epochs_run", "stopped_early", "weights_sha256")
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Train (or, for a checkpoint, nothing) in ``run_dir``; the manifests are read by the job itself."""
+    cell: TrainCell
+    run_dir: str
+    train_config: Mapping[str, Any] | None     # TrainConfig.to_dict(); None: scored from its checkpoint
+    train_manifest: str | None
+    dev_manifest: str | None
+    train_root: Any
+    dev_root: Any
+    progress: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.cell.key
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """Score ``test_set`` under the codecs of ``cells`` (same detector, seed and test set)."""
+    cells: tuple[ScoreCell, ...]
+    spec: DetectorSpec
+    run_dir: str | None                        # the train job's run dir; None: build from spec.checkpoint
+    test_set: TestSet
+    score_dir: str
+    score_config: Mapping[str, Any]            # ScoreConfig.to_dict() without the codecs
+    out_dir: str                               # the run folder (cell paths are relative to it)
+    bootstrap: int = 0
+    progress: bool = False
+
+    @property
+    def key(self) -> str:
+        return "+".join(c.key[:16] for c in self.cells)
+
+    @property
+    def depends_on(self) -> str:
+        return self.cells[0].train_key
+
+
+Job = Union[TrainJob, ScoreJob]
+
+
+def run_job(job: Job, log: Log | None = None) -> dict:
+    """Run ``job``; never raises for a failure of the job itself (it is in the returned dict)."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    stage = "train" if isinstance(job, TrainJob) else "score"
+    try:
+        if isinstance(job, TrainJob):
+            return run_train_job(job, log)
+        return run_score_job(job, log)
+    except SpoofbenchError as err:
+        return failure(job, stage, err)
+    except Exception as err:  # a crash in one detector must not lose the others
+        return failure(job, stage, err, traceback.format_exc())
+
+
+def failure(job: Job, stage: str, err: BaseException | str, trace: str | None = None) -> dict:
+    """The result of a job that did not finish."""
+    text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+    return {"kind": "train" if isinstance(job, TrainJob) else "score", "key": job.key, "ok": False,
+            "stage": stage, "error": text, **({"traceback": trace} if trace else {})}
+
+
+def run_train_job(job: TrainJob, log: Log) -> dict:
+    """Train unless ``done.json`` says it is done; return the training summary."""
+    cell = job.cell
+    if job.train_config is None:
+        return {"kind": "train", "key": job.key, "ok": True, "training": None}
+    from ..corpora.manifest import read_manifest
+    from ..engine import TrainConfig, train
+    from ..atomic import write_json_atomic
+
+    run_dir = Path(job.run_dir)
+    done_marker = run_dir / "done.json"
+    if done_marker.is_file():
+        log(f"{cell.detector} seed {cell.seed}: reusing the trained checkpoint in {run_dir}")
+    else:
+        config = TrainConfig.from_dict(job.train_config)
+        checkpoints = run_dir / "checkpoints"
+        resume = checkpoints.is_dir() and any(checkpoints.iterdir())
+        log(f"{cell.detector} seed {cell.seed}: training ({'resuming' if resume else 'new run'}) in {run_dir}")
+        trained = train(config, list(read_manifest(job.train_manifest)), list(read_manifest(job.dev_manifest)),
+                        root=job.train_root, dev_root=job.dev_root, out_dir=run_dir, resume=resume,
+                        progress=job.progress)
+        write_json_atomic(done_marker, trained.to_dict())
+        for message in trained.warnings:
+            log(f"warning: {cell.detector} seed {cell.seed}: {message}")
+    return {"kind": "train", "key": job.key, "ok": True, "training": training_summary(run_dir)}
+
+
+def training_summary(run_dir: str | Path) -> dict | None:
+    """The training summary of a finished run dir (None when it has none)."""
+    marker = Path(run_dir) / "done.json"
+    if not marker.is_file():
+        return None
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    return {k: info.get(k) for k in TRAINING_KEYS}
+
+
+def load_detector(spec: DetectorSpec, run_dir: str | None):
+    """The detector a score job uses: its best trained checkpoint, or ``spec.checkpoint`` as is."""
+    from ..engine import load_run_detector
+    from ..models import build_detector
+
+    if spec.checkpoint:
+        return build_detector(spec.name, spec.preset, checkpoint=spec.checkpoint, **dict(spec.overrides))
+    return load_run_detector(run_dir)
+
+
+def run_score_job(job: ScoreJob, log: Log) -> dict:
+    """Score every codec of the job, then each cell's metrics."""
+    from ..engine import ScoreConfig, score
+
+    detector = load_detector(job.spec, job.run_dir)
+    codecs = [c.codec for c in job.cells]
+    config = ScoreConfig.from_dict({**dict(job.score_config), "codecs": codecs})
+    test = job.test_set
+    scored = score(detector, test.manifest, root=test.root, out_dir=job.score_dir, testset=test.name,
+                   config=config, progress=job.progress)
+    by_codec = {c.codec: c for c in job.cells}
+    cells, failed = [], []
+    for file in scored.files:
+        cell = by_codec[file.codec]
+        try:
+            cells.append(finished_cell(cell, file, job))
+        except SpoofbenchError as err:
+            failed.append(failed_cell(cell, "metrics", f"{type(err).__name__}: {err}"))
+    return {"kind": "score", "key": job.key, "ok": True, "cells": cells, "failed": failed}
+
+
+def finished_cell(cell: ScoreCell, file: Any, job: ScoreJob) -> dict:
+    """The result.json record of a scored cell (raises SpoofbenchError when metrics cannot be computed)."""
+    from ..reproduce.digest import file_sha256
+
+    out = Path(job.out_dir).resolve()
+    metrics = cell_metrics(Path(file.scores), Path(job.test_set.keys_path), bootstrap=job.bootstrap, seed=cell.seed)
+    expected = job.test_set.n_trials
+    return {"detector": cell.detector, "seed": cell.seed, "test_set": cell.test_set, "codec": cell.codec,
+            "domain": cell.domain, "hash": cell.key,
+            "score_file": str(Path(file.scores).resolve().relative_to(out)),
+            "score_sha256": file_sha256(file.scores), "n_scored": file.n_scored, "n_failed": file.n_failed,
+            "n_expected": expected, "coverage": file.n_scored / expected if expected else 0.0,
+            "complete": file.n_scored >= expected,
+            "failed_file": str(Path(file.failed).resolve().relative_to(out)) if file.n_failed else None,
+            "clips_per_s": file.clips_per_s, "metrics": metrics}
+
+
+def failed_cell(cell: ScoreCell, stage: str, error: str, trace: str | None = None) -> dict:
+    return {"detector": cell.detector, "seed": cell.seed, "test_set": cell.test_set, "codec": cell.codec,
+            "stage": stage, "error": error, **({"traceback": trace} if trace else {})}
+
+
+def cell_metrics(score_path: Path, keys_path: Path, *, bootstrap: int, seed: int) -> dict:
+    """Pooled and per-attack metrics of one score file over the trials it scored."""
+    import numpy as np
+
+    from ..metrics import bootstrap_ci, breakdown, compute_metrics, read_keys, read_scores
+
+    scores = read_scores(score_path)
+    keys = read_keys(keys_path)
+    present = np.fromiter((i in scores for i in keys.ids), dtype=bool, count=len(keys))
+    values = np.fromiter((scores[i] for i in keys.ids[present]), dtype=np.float64, count=int(present.sum()))
+    labels = keys.labels[present]
+    if len(set(labels.tolist())) < 2:
+        raise SpoofbenchError(f"{score_path}: the scored trials hold only one class; "
+                              "cannot compute metrics")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = compute_metrics(values, labels)
+    metrics["warnings"] = [str(w.message) for w in caught]
+    if bootstrap:
+        intervals = bootstrap_ci(values, labels, n_resamples=bootstrap, seed=seed)
+        metrics["eer_ci95"] = intervals["eer"].to_list()
+        metrics["min_dcf_ci95"] = intervals["min_dcf"].to_list()
+    attack = keys.columns.get("attack")
+    if attack is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            per = breakdown(values, labels, attack[present],
+                            lambda s, y: {"eer": compute_metrics(s, y)["eer"]})
+        metrics["per_attack_eer"] = {k: v["eer"] for k, v in per.items()}
+    return metrics
