@@ -1,56 +1,71 @@
-"""Atomic run-dir files: training state checkpoints, the best model, JSON and CSV records.
+"""Training checkpoints: the run's :class:`TrainState`, ``last.pt`` and ``best.pt``, written atomically.
 
 ``checkpoints/last.pt`` holds everything a resume needs (model, optimiser, scheduler, grad
-scaler, RNG states, epoch, best dev EER, history); ``checkpoints/best.pt`` is the model alone in
+scaler, RNG states and the :class:`TrainState`: epoch, best dev EER, patience, history);
+``checkpoints/best.pt`` is the model alone in
 the documented format ``{"detector", "preset", "config", "state_dict", ...}`` that
 ``build_detector(name, checkpoint=...)`` loads. Every file is written to a temporary file in the
 same directory and moved into place with ``os.replace``.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
-import json
+import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import torch
 
-from ..errors import CheckpointError
-
 from ..atomic import write_bytes_atomic
+from ..errors import CheckpointError
 
 LAST = "last.pt"
 BEST = "best.pt"
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    write_bytes_atomic(path, data, fsync=True)
+@dataclass
+class TrainState:
+    """A run's progress, saved in ``last.pt`` and restored as a whole on resume.
 
+    ``next_epoch`` is the first epoch (0-based) still to train; ``best_epoch`` is 0-based and -1
+    until an epoch gives a finite dev EER; ``history`` holds one ``log.csv`` row per epoch.
+    """
+    next_epoch: int = 0
+    best_dev_eer: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    _atomic_bytes(Path(path), text.encode("utf-8"))
+    def update(self, epoch: int, dev_eer: float, patience: int, epochs: int) -> bool:
+        """Record finished ``epoch``'s dev EER (best, patience, early stop); True when it improved."""
+        improved = dev_eer < self.best_dev_eer  # NaN never improves
+        if improved:
+            self.best_dev_eer, self.best_epoch, self.bad_epochs = dev_eer, epoch, 0
+        else:
+            self.bad_epochs += 1
+        self.stopped_early = patience > 0 and self.bad_epochs >= patience and epoch + 1 < epochs
+        self.next_epoch = epoch + 1
+        return improved
 
+    def to_payload(self) -> dict[str, Any]:
+        """The checkpoint keys (``epoch`` is the last finished one, as ``last.pt`` has always stored it)."""
+        return {"epoch": self.next_epoch - 1, "best_dev_eer": self.best_dev_eer, "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early, "history": list(self.history)}
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    write_text(path, buffer.getvalue())
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> "TrainState":
+        return cls(int(payload["epoch"]) + 1, float(payload["best_dev_eer"]), int(payload["best_epoch"]),
+                   int(payload["bad_epochs"]), bool(payload["stopped_early"]), list(payload["history"]))
 
 
 def save_torch(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(dict(payload), buffer)
-    _atomic_bytes(Path(path), buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue(), fsync=True)
 
 
 def model_payload(detector: Any, state_dict: Mapping[str, torch.Tensor], **extra: Any) -> dict[str, Any]:

@@ -115,6 +115,11 @@ class TrainDataset(torch.utils.data.Dataset):
         return fit_length(out, self.min_samples, self.policy.pad), int(self.targets[index]), index
 
 
+def pad_batch(waves: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``(B, T_max)`` float32: the ``(T,)`` clips zero-padded at the end."""
+    return torch.nn.utils.rnn.pad_sequence(list(waves), batch_first=True).to(torch.float32)
+
+
 def collate_train(items: list) -> dict[str, torch.Tensor]:
     """Zero-pad a list of dataset items into ``waves (B, T)``, ``lengths``, ``targets``, ``indices``."""
     good = [x for x in items if x is not None]
@@ -122,11 +127,8 @@ def collate_train(items: list) -> dict[str, torch.Tensor]:
         return {"waves": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),
                 "targets": torch.zeros(0, dtype=torch.int64), "indices": torch.zeros(0, dtype=torch.int64),
                 "failed": len(items)}
-    lengths = torch.tensor([w.numel() for w, _, _ in good], dtype=torch.int64)
-    waves = torch.zeros(len(good), int(lengths.max()))
-    for row, (w, _, _) in enumerate(good):
-        waves[row, : w.numel()] = w
-    return {"waves": waves, "lengths": lengths,
+    return {"waves": pad_batch([w for w, _, _ in good]),
+            "lengths": torch.tensor([w.numel() for w, _, _ in good], dtype=torch.int64),
             "targets": torch.tensor([t for _, t, _ in good], dtype=torch.int64),
             "indices": torch.tensor([i for _, _, i in good], dtype=torch.int64),
             "failed": len(items) - len(good)}

@@ -30,7 +30,7 @@ from ..atomic import write_json_atomic
 from . import checkpoint as ck
 from .audio import AudioReadError, read_audio
 from .config import ScoreConfig
-from .data import check_roots, fit_length, prepare_out_dir, resolve_root, worker_init
+from .data import check_roots, fit_length, pad_batch, prepare_out_dir, resolve_root, worker_init
 from .locks import exclusive_all
 from .runtime import Runtime, cpu_threads, resolve_device, resolve_precision
 
@@ -171,10 +171,7 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         for start in range(0, len(pool), self.batch_size):
             chunk = pool[start:start + self.batch_size]
             lengths = torch.tensor([w.numel() for _, w in chunk], dtype=torch.int64)
-            waves = torch.zeros(len(chunk), int(lengths.max()))
-            for row, (_, w) in enumerate(chunk):
-                waves[row, : w.numel()] = w
-            yield {"ids": [i for i, _ in chunk], "waves": waves, "lengths": lengths,
+            yield {"ids": [i for i, _ in chunk], "waves": pad_batch([w for _, w in chunk]), "lengths": lengths,
                    "failures": failures if start == 0 else []}
         if not pool and failures:
             yield {"ids": [], "waves": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),

@@ -13,7 +13,8 @@ uninterrupted run (same device and thread count).
 """
 from __future__ import annotations
 
-import math
+import csv
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
+from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import ConfigError, ManifestError
 from . import checkpoint as ck
 from .augment import Augmenter
@@ -173,176 +175,276 @@ def train(config: TrainConfig, train_trials: Sequence[Any], dev_trials: Sequence
     from spoofbench.models import build_detector
 
     config = config.validate()
-    train_trials = _check_trials(train_trials, "train")
-    dev_trials = _check_trials(dev_trials, "dev")
-    dev_root = root if dev_root is None else dev_root
-    check_roots(root, "root")
-    check_roots(dev_root, "dev_root")
+    data = _TrainInputs(_check_trials(train_trials, "train"), _check_trials(dev_trials, "dev"), root,
+                        root if dev_root is None else dev_root)
+    check_roots(data.root, "root")
+    check_roots(data.dev_root, "dev_root")
     out = prepare_out_dir(out_dir)
-    ckdir = out / "checkpoints"
     rt = setup_runtime(config.device, config.precision)
     configure_backends(config.cudnn_benchmark, config.deterministic)
-    if (ckdir / ck.LAST).exists() and not resume:
-        raise ConfigError(f"{out} already holds a training run ({ckdir / ck.LAST}); pass --resume to "
+    ctx = _RunContext(config, rt, out, resume, progress, on_batch_end)
+    if ctx.last.exists() and not resume:
+        raise ConfigError(f"{out} already holds a training run ({ctx.last}); pass --resume to "
                           "continue it or choose a new --out", path=out)
     if rt.is_main:
-        ckdir.mkdir(parents=True, exist_ok=True)
-        ck.write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-        ck.write_json(out / "environment.json", environment_record(rt))
+        ctx.ckdir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False), fsync=True)
+        write_json_atomic(out / "environment.json", environment_record(rt), fsync=True)
 
     with seeded(config.seed, rt.device), cpu_threads(config.cpu_threads):
         detector = build_detector(config.detector, config.preset, **dict(config.overrides))
         if detector.training_mode == "fit":
-            return _fit(config, detector, train_trials, dev_trials, root, dev_root, out, rt, progress)
+            return _fit(ctx, detector, data)
         ssl_notes = apply_ssl_options(detector, config.ssl)
         detector.to(rt.device)
-        return _train_gradient(config, detector, train_trials, dev_trials, root, dev_root, out, rt,
-                               resume, progress, on_batch_end, ssl_notes)
+        return _train_gradient(ctx, detector, data, ssl_notes)
 
 
-def _train_gradient(config: TrainConfig, detector: Any, train_trials: list, dev_trials: list, root: Any,
-                    dev_root: Any, out: Path, rt: Runtime, resume: bool, progress: bool,
-                    on_batch_end: Callable[[int, int], None] | None, ssl_notes: list[str]) -> TrainResult:
-    ckdir = out / "checkpoints"
-    model: torch.nn.Module = detector
-    if rt.distributed:
-        model = torch.nn.parallel.DistributedDataParallel(
-            detector, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
-    params = [p for p in detector.parameters() if p.requires_grad]
-    optimizer = _make_optimizer(config, params)
-    scheduler = _make_scheduler(config, optimizer)
-    scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16")
+@dataclass(frozen=True)
+class _TrainInputs:
+    """The train and dev trials and the corpus roots their paths are relative to."""
+    train: list
+    dev: list
+    root: Any
+    dev_root: Any
 
+
+@dataclass(frozen=True)
+class _RunContext:
+    """What every step of a run needs besides the model: config, runtime, run dir, hooks."""
+    config: TrainConfig
+    rt: Runtime
+    out: Path
+    resume: bool
+    progress: bool
+    on_batch_end: Callable[[int, int], None] | None
+
+    @property
+    def ckdir(self) -> Path:
+        return self.out / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        return self.ckdir / ck.LAST
+
+    @property
+    def best(self) -> Path:
+        return self.ckdir / ck.BEST
+
+
+@dataclass
+class _Optimisation:
+    """The model (DDP-wrapped when distributed), its optimiser, schedule, grad scaler and loss weights."""
+    detector: Any
+    model: torch.nn.Module
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    grad_clip: float = 0.0             # max gradient norm; 0 disables clipping
+    class_weight: torch.Tensor | None = None
+
+    @classmethod
+    def build(cls, config: TrainConfig, detector: Any, rt: Runtime) -> "_Optimisation":
+        model: torch.nn.Module = detector
+        if rt.distributed:
+            model = torch.nn.parallel.DistributedDataParallel(
+                detector, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+        params = [p for p in detector.parameters() if p.requires_grad]
+        optimizer = _make_optimizer(config, params)
+        return cls(detector, model, params, optimizer, _make_scheduler(config, optimizer),
+                   torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16"), config.optim.grad_clip)
+
+    def checkpoint(self, state: ck.TrainState, config: TrainConfig) -> dict[str, Any]:
+        """Everything a resume needs: model, optimiser, schedule, scaler, RNG and the run's state."""
+        return {**ck.model_payload(self.detector, self.detector.state_dict()),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {}, "rng": ck.rng_state(),
+                **state.to_payload(), "train_config": config.to_dict()}
+
+    def restore(self, payload: dict[str, Any]) -> ck.TrainState:
+        """Load a :meth:`checkpoint` back; returns the run's state."""
+        self.detector.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        if payload.get("scaler"):
+            self.scaler.load_state_dict(payload["scaler"])
+        ck.set_rng_state(payload["rng"])
+        return ck.TrainState.from_payload(payload)
+
+
+@dataclass(frozen=True)
+class _Loaders:
+    """Train and dev data: datasets, the seeded train sampler and both loaders."""
+    train_set: TrainDataset
+    dev_set: TrainDataset
+    train_sampler: BucketBatchSampler
+    train: torch.utils.data.DataLoader
+    dev: torch.utils.data.DataLoader
+
+
+def _clip_lengths(trials: list, root: Any, policy: Any, sample_rate: int, cap: int | None) -> list[int]:
+    """Per-clip input lengths for length bucketing (the policy's fixed length, else the clip's)."""
+    if policy.mode == "fixed":
+        return [policy.num_samples] * len(trials)
+    est = [estimated_samples(t, root, sample_rate) for t in trials]
+    return [min(e, cap) for e in est] if cap else est
+
+
+def _dev_loader(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInputs) -> tuple[TrainDataset, Any]:
+    sr, policy = detector.sample_rate, detector.input_policy
+    dev_set = TrainDataset(data.dev, data.dev_root, sample_rate=sr, policy=policy,
+                           min_samples=detector.min_samples, train=False, seed=config.seed)
+    shards = _EvalShards(_clip_lengths(data.dev, data.dev_root, policy, sr, None), dev_set.targets,
+                         config.eval_batch_size, rt.rank, rt.world_size)
+    return dev_set, _loader(dev_set, shards, config, rt, config.num_workers)
+
+
+def _make_loaders(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInputs) -> _Loaders:
     sr, policy = detector.sample_rate, detector.input_policy
     max_samples = int(config.max_train_seconds * sr)
-    augmenter = Augmenter(config.augment, sr)
-    train_set = TrainDataset(train_trials, root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
-                             train=True, seed=config.seed, max_samples=max_samples, augmenter=augmenter)
-    dev_set = TrainDataset(dev_trials, dev_root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
-                           train=False, seed=config.seed)
+    train_set = TrainDataset(data.train, data.root, sample_rate=sr, policy=policy,
+                             min_samples=detector.min_samples, train=True, seed=config.seed,
+                             max_samples=max_samples, augmenter=Augmenter(config.augment, sr))
+    dev_set, dev_loader = _dev_loader(config, rt, detector, data)
+    sampler = BucketBatchSampler(_clip_lengths(data.train, data.root, policy, sr, max_samples), train_set.targets,
+                                 config.batch_size, seed=config.seed, balance=config.balance == "sampler",
+                                 bucket=config.bucket, rank=rt.rank, world_size=rt.world_size)
+    return _Loaders(train_set, dev_set, sampler, _loader(train_set, sampler, config, rt, config.num_workers),
+                    dev_loader)
 
-    def lengths(trials: list, r: Any, cap: int | None) -> list[int]:
-        if policy.mode == "fixed":
-            return [policy.num_samples] * len(trials)
-        est = [estimated_samples(t, r, sr) for t in trials]
-        return [min(e, cap) for e in est] if cap else est
 
-    counts = np.bincount(train_set.targets, minlength=2).astype(np.float64)
-    class_weight = None
-    if config.balance == "weighted_loss":
-        class_weight = torch.tensor(counts.sum() / (2.0 * np.maximum(counts, 1.0)), dtype=torch.float32,
-                                    device=rt.device)
-    train_sampler = BucketBatchSampler(lengths(train_trials, root, max_samples), train_set.targets,
-                                       config.batch_size, seed=config.seed, balance=config.balance == "sampler",
-                                       bucket=config.bucket, rank=rt.rank, world_size=rt.world_size)
-    dev_sampler = _EvalShards(lengths(dev_trials, dev_root, None), dev_set.targets, config.eval_batch_size,
-                              rt.rank, rt.world_size)
-    train_loader = _loader(train_set, train_sampler, config, rt, config.num_workers)
-    dev_loader = _loader(dev_set, dev_sampler, config, rt, config.num_workers)
+def _class_weight(config: TrainConfig, targets: np.ndarray, rt: Runtime) -> torch.Tensor | None:
+    """Inverse class frequencies for ``balance: weighted_loss`` (else None)."""
+    if config.balance != "weighted_loss":
+        return None
+    counts = np.bincount(targets, minlength=2).astype(np.float64)
+    return torch.tensor(counts.sum() / (2.0 * np.maximum(counts, 1.0)), dtype=torch.float32, device=rt.device)
 
-    start_epoch, best_eer, best_epoch, bad_epochs, history, stopped = 0, math.inf, -1, 0, [], False
-    if resume and (ckdir / ck.LAST).exists():
-        state = ck.load_state(ckdir / ck.LAST)
-        _check_resume(state, config, ckdir / ck.LAST)
-        detector.load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        ck.set_rng_state(state["rng"])
-        start_epoch, best_eer, best_epoch = state["epoch"] + 1, state["best_dev_eer"], state["best_epoch"]
-        bad_epochs, history, stopped = state["bad_epochs"], list(state["history"]), state["stopped_early"]
 
-    writer = _tensorboard(out) if rt.is_main else None
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, config.epochs):
-        if stopped:
+def _train_gradient(ctx: _RunContext, detector: Any, data: _TrainInputs, ssl_notes: list[str]) -> TrainResult:
+    """Epochs of gradient training with dev-EER selection, early stopping and per-epoch checkpoints."""
+    config, rt = ctx.config, ctx.rt
+    opt = _Optimisation.build(config, detector, rt)
+    loaders = _make_loaders(config, rt, detector, data)
+    opt.class_weight = _class_weight(config, loaders.train_set.targets, rt)
+    state = ck.TrainState()
+    if ctx.resume and ctx.last.exists():
+        payload = ck.load_state(ctx.last)
+        _check_resume(payload, config, ctx.last)
+        state = opt.restore(payload)
+    writer = _tensorboard(ctx.out) if rt.is_main else None
+    for epoch in range(state.next_epoch, config.epochs):
+        if state.stopped_early:
             break
-        t0 = time.perf_counter()
-        torch.manual_seed(epoch_seed(config.seed, epoch))
-        train_sampler.set_epoch(epoch)
-        model.train()
-        loss_sum = torch.zeros((), dtype=torch.float64)
-        seen, failed = 0, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   disable=not (progress and rt.is_main), leave=False)
-        for step, batch in enumerate(bar):
-            failed += batch["failed"]
-            usable = batch["targets"].numel() >= 2
-            if not usable and not rt.distributed:
-                continue  # unreadable clips left fewer than two (BatchNorm needs two)
-            if not usable:  # other ranks wait on this rank's gradients: take a zero-weight step
-                batch = _placeholder_batch(detector)
-            waves = batch["waves"].to(rt.device, non_blocking=True)
-            targets = batch["targets"].to(rt.device, non_blocking=True)
-            with rt.autocast():
-                logits = model(waves, batch["lengths"].to(rt.device))
-            loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=class_weight)
-            if not usable:
-                loss = loss * 0.0
-                targets = targets[:0]
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.optim.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += float(loss.detach()) * targets.numel()
-            seen += targets.numel()
-            if step % config.log_every == 0:
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-            if on_batch_end is not None:
-                on_batch_end(epoch, step)
-        bar.close()
-        train_seconds = time.perf_counter() - t0
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        totals = _reduce(rt, [float(loss_sum), seen, failed])
-        _sync_buffers(rt, detector)
-        dev_eer = evaluate_eer(detector, dev_loader, dev_set.targets, rt)
-        improved = dev_eer < best_eer  # NaN never improves
-        if improved:
-            best_eer, best_epoch, bad_epochs = dev_eer, epoch, 0
-        else:
-            bad_epochs += 1
-        seconds = time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "train_loss": totals[0] / max(totals[1], 1), "dev_eer": dev_eer,
-                        "best_dev_eer": best_eer, "lr": lr, "train_samples": int(totals[1]),
-                        "samples_per_s": totals[1] / train_seconds, "failed_clips": int(totals[2]),
-                        "seconds": seconds})
-        stopped = config.patience > 0 and bad_epochs >= config.patience and epoch + 1 < config.epochs
+        improved = _epoch(ctx, opt, loaders, state, epoch)
         if rt.is_main:
-            if improved:
-                ck.save_torch(ckdir / ck.BEST, ck.model_payload(detector, detector.state_dict(),
-                                                                epoch=epoch + 1, dev_eer=dev_eer))
-            ck.save_torch(ckdir / ck.LAST, {
-                **ck.model_payload(detector, detector.state_dict()),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else {}, "rng": ck.rng_state(),
-                "epoch": epoch, "best_dev_eer": best_eer, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                "stopped_early": stopped, "history": history, "train_config": config.to_dict()})
-            ck.write_csv(out / "log.csv", history, LOG_COLUMNS)
-            if writer is not None:
-                for key in ("train_loss", "dev_eer", "lr", "samples_per_s"):
-                    writer.add_scalar(key, history[-1][key], epoch + 1)
-                writer.flush()
-            if progress:
-                tqdm.write(f"epoch {epoch + 1}: loss {history[-1]['train_loss']:.4f}  dev EER "
-                           f"{100 * dev_eer:.2f}%  best {100 * best_eer:.2f}% (epoch {best_epoch + 1})")
+            _save_epoch(ctx, opt, state, improved, writer)
         _barrier(rt)
-
     if writer is not None:
         writer.close()
-    if best_epoch < 0:
+    if state.best_epoch < 0:
         raise ManifestError("no epoch gave a finite dev EER (are the dev clips readable?)", field="dev")
-    result = TrainResult(out, ckdir / ck.BEST, ckdir / ck.LAST, detector.name, best_epoch + 1, best_eer,
-                         len(history), stopped, tuple(history), weights_digest(detector),
-                         polarity_warnings(best_eer, out))
+    result = TrainResult(ctx.out, ctx.best, ctx.last, detector.name, state.best_epoch + 1, state.best_dev_eer,
+                         len(state.history), state.stopped_early, tuple(state.history), weights_digest(detector),
+                         polarity_warnings(state.best_dev_eer, ctx.out))
     if rt.is_main:
-        ck.write_json(out / "train_result.json", {**result.to_dict(), "ssl_options": ssl_notes,
-                                                  "input_policy": policy.to_dict()})
+        write_json_atomic(ctx.out / "train_result.json", {**result.to_dict(), "ssl_options": ssl_notes,
+                                                          "input_policy": detector.input_policy.to_dict()},
+                          fsync=True)
     return result
+
+
+def _epoch(ctx: _RunContext, opt: _Optimisation, loaders: _Loaders, state: ck.TrainState, epoch: int) -> bool:
+    """Train one epoch, evaluate on dev, update ``state`` (history, best, patience); True if improved."""
+    config, rt = ctx.config, ctx.rt
+    t0 = time.perf_counter()
+    torch.manual_seed(epoch_seed(config.seed, epoch))
+    loaders.train_sampler.set_epoch(epoch)
+    opt.model.train()
+    loss_sum, seen, failed = _train_batches(ctx, opt, loaders.train, epoch)
+    train_seconds = time.perf_counter() - t0
+    lr = opt.optimizer.param_groups[0]["lr"]
+    opt.scheduler.step()
+    totals = _reduce(rt, [loss_sum, seen, failed])
+    _sync_buffers(rt, opt.detector)
+    dev_eer = evaluate_eer(opt.detector, loaders.dev, loaders.dev_set.targets, rt)
+    improved = state.update(epoch, dev_eer, config.patience, config.epochs)
+    state.history.append({"epoch": epoch + 1, "train_loss": totals[0] / max(totals[1], 1), "dev_eer": dev_eer,
+                          "best_dev_eer": state.best_dev_eer, "lr": lr, "train_samples": int(totals[1]),
+                          "samples_per_s": totals[1] / train_seconds, "failed_clips": int(totals[2]),
+                          "seconds": time.perf_counter() - t0})
+    return improved
+
+
+def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int) -> tuple[float, int, int]:
+    """One pass over the train loader; returns (summed loss, clips trained on, unreadable clips)."""
+    config, rt = ctx.config, ctx.rt
+    loss_sum = torch.zeros((), dtype=torch.float64)
+    seen, failed = 0, 0
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+               disable=not (ctx.progress and rt.is_main), leave=False)
+    for step, batch in enumerate(bar):
+        failed += batch["failed"]
+        usable = batch["targets"].numel() >= 2
+        if not usable and not rt.distributed:
+            continue  # unreadable clips left fewer than two (BatchNorm needs two)
+        loss, n = _train_step(opt, batch if usable else _placeholder_batch(opt.detector), usable, rt)
+        loss_sum += loss * n
+        seen += n
+        if step % config.log_every == 0:
+            bar.set_postfix(loss=f"{loss:.4f}")
+        if ctx.on_batch_end is not None:
+            ctx.on_batch_end(epoch, step)
+    bar.close()
+    return float(loss_sum), seen, failed
+
+
+def _train_step(opt: _Optimisation, batch: dict, usable: bool, rt: Runtime) -> tuple[float, int]:
+    """One optimiser step; an unusable batch (DDP only) takes a zero-weight step so ranks stay in step.
+    Returns (loss, clips it counts for)."""
+    waves = batch["waves"].to(rt.device, non_blocking=True)
+    targets = batch["targets"].to(rt.device, non_blocking=True)
+    with rt.autocast():
+        logits = opt.model(waves, batch["lengths"].to(rt.device))
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=opt.class_weight)
+    if not usable:
+        loss = loss * 0.0
+        targets = targets[:0]
+    opt.optimizer.zero_grad(set_to_none=True)
+    opt.scaler.scale(loss).backward()
+    if opt.grad_clip > 0:
+        opt.scaler.unscale_(opt.optimizer)
+        torch.nn.utils.clip_grad_norm_(opt.params, opt.grad_clip)
+    opt.scaler.step(opt.optimizer)
+    opt.scaler.update()
+    return float(loss.detach()), targets.numel()
+
+
+def _save_epoch(ctx: _RunContext, opt: _Optimisation, state: ck.TrainState, improved: bool, writer: Any) -> None:
+    """Rank 0 after an epoch: best.pt when improved, last.pt, log.csv, TensorBoard, a progress line."""
+    row = state.history[-1]
+    if improved:
+        ck.save_torch(ctx.best, ck.model_payload(opt.detector, opt.detector.state_dict(), epoch=row["epoch"],
+                                                 dev_eer=row["dev_eer"]))
+    ck.save_torch(ctx.last, opt.checkpoint(state, ctx.config))
+    write_log(ctx.out / "log.csv", state.history)
+    if writer is not None:
+        for key in ("train_loss", "dev_eer", "lr", "samples_per_s"):
+            writer.add_scalar(key, row[key], row["epoch"])
+        writer.flush()
+    if ctx.progress:
+        tqdm.write(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}  dev EER {100 * row['dev_eer']:.2f}%  "
+                   f"best {100 * state.best_dev_eer:.2f}% (epoch {state.best_epoch + 1})")
+
+
+def write_log(path: Path, history: Sequence[dict]) -> None:
+    """``log.csv``: one row per epoch, :data:`LOG_COLUMNS`."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomic(path, buffer.getvalue(), fsync=True)
 
 
 class _EvalShards(BucketBatchSampler):
@@ -404,44 +506,37 @@ def _tensorboard(out: Path) -> Any:
     return SummaryWriter(str(out / "tensorboard"))
 
 
-def _fit(config: TrainConfig, detector: Any, train_trials: list, dev_trials: list, root: Any, dev_root: Any,
-         out: Path, rt: Runtime, progress: bool) -> TrainResult:
+def _fit(ctx: _RunContext, detector: Any, data: _TrainInputs) -> TrainResult:
     """Closed-form detectors (``training_mode == "fit"``, e.g. lfcc_gmm): ``detector.fit(waves, labels)``."""
     from .audio import AudioReadError, read_audio
     from .data import resolve_root
 
-    ckdir = out / "checkpoints"
+    config, rt = ctx.config, ctx.rt
     waves, labels = [], []
-    for trial in tqdm(train_trials, desc="reading train audio", unit="clip", disable=not progress):
+    for trial in tqdm(data.train, desc="reading train audio", unit="clip", disable=not ctx.progress):
         try:
-            waves.append(read_audio(trial.audio_path(resolve_root(root, trial)), detector.sample_rate))
+            waves.append(read_audio(trial.audio_path(resolve_root(data.root, trial)), detector.sample_rate))
         except AudioReadError:
             continue
         labels.append(trial.target)
     t0 = time.perf_counter()
     detector.fit(waves, np.asarray(labels, dtype=np.int64), seed=config.seed)
     detector.to(rt.device)
-    sr, policy = detector.sample_rate, detector.input_policy
-    dev_set = TrainDataset(dev_trials, dev_root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
-                           train=False, seed=config.seed)
-    dev_lengths = ([policy.num_samples] * len(dev_trials) if policy.mode == "fixed"
-                   else [estimated_samples(t, dev_root, sr) for t in dev_trials])
-    dev_loader = _loader(dev_set, _EvalShards(dev_lengths, dev_set.targets, config.eval_batch_size, rt.rank,
-                                              rt.world_size), config, rt, config.num_workers)
+    dev_set, dev_loader = _dev_loader(config, rt, detector, data)
     dev_eer = evaluate_eer(detector, dev_loader, dev_set.targets, rt)
     seconds = time.perf_counter() - t0
-    history = [{"epoch": 1, "train_loss": float("nan"), "dev_eer": dev_eer, "best_dev_eer": dev_eer, "lr": 0.0,
-                "train_samples": len(waves), "samples_per_s": len(waves) / seconds,
-                "failed_clips": len(train_trials) - len(waves), "seconds": seconds}]
-    result = TrainResult(out, ckdir / ck.BEST, ckdir / ck.LAST, detector.name, 1, dev_eer, 1, False,
-                         tuple(history), weights_digest(detector), polarity_warnings(dev_eer, out))
+    state = ck.TrainState(1, dev_eer, 0, 0, False, [{
+        "epoch": 1, "train_loss": float("nan"), "dev_eer": dev_eer, "best_dev_eer": dev_eer, "lr": 0.0,
+        "train_samples": len(waves), "samples_per_s": len(waves) / seconds,
+        "failed_clips": len(data.train) - len(waves), "seconds": seconds}])
+    result = TrainResult(ctx.out, ctx.best, ctx.last, detector.name, 1, dev_eer, 1, False, tuple(state.history),
+                         weights_digest(detector), polarity_warnings(dev_eer, ctx.out))
     if rt.is_main:
         payload = ck.model_payload(detector, detector.state_dict(), epoch=1, dev_eer=dev_eer)
-        ck.save_torch(ckdir / ck.BEST, payload)
-        ck.save_torch(ckdir / ck.LAST, {**payload, "optimizer": {}, "scheduler": {}, "rng": ck.rng_state(),
-                                        "epoch": 0, "best_dev_eer": dev_eer, "best_epoch": 0, "bad_epochs": 0,
-                                        "stopped_early": False, "history": history,
-                                        "train_config": config.to_dict()})
-        ck.write_csv(out / "log.csv", history, LOG_COLUMNS)
-        ck.write_json(out / "train_result.json", {**result.to_dict(), "input_policy": policy.to_dict()})
+        ck.save_torch(ctx.best, payload)
+        ck.save_torch(ctx.last, {**payload, "optimizer": {}, "scheduler": {}, "rng": ck.rng_state(),
+                                 **state.to_payload(), "train_config": config.to_dict()})
+        write_log(ctx.out / "log.csv", state.history)
+        write_json_atomic(ctx.out / "train_result.json",
+                          {**result.to_dict(), "input_policy": detector.input_policy.to_dict()}, fsync=True)
     return result
