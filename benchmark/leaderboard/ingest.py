@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import SubmissionError
 from ..metrics.readers import ScoreNormalization
 from ..submission.check import CheckedSubmission, check_submission
@@ -51,6 +52,7 @@ def add_submission(board: Leaderboard, folder: str | Path, normalization: ScoreN
                  for name, (test_set, codec, values, labels) in labelled.items()]
     pooled = _pooled(board, labelled, domains, "ood")
     in_domain = _pooled(board, labelled, domains, "in-domain", bootstrap=False)
+    by_codec = {codec: _eer(*_concat([v for v in labelled.values() if v[1] == codec])) for codec in board.codecs}
     _keep_files(board, checked)
     spec = checked.spec
     record = {
@@ -64,7 +66,7 @@ def add_submission(board: Leaderboard, folder: str | Path, normalization: ScoreN
         "pooled_ood_ci_low": pooled[1] if pooled else None,
         "pooled_ood_ci_high": pooled[2] if pooled else None,
         "in_domain_eer": in_domain[0] if in_domain else None,
-        "details": {"spec": spec.to_dict(), "domains": domains, **({"verified": verified} if verified else {})},
+        "details": {"spec": spec.to_dict(), "domains": domains, "by_codec_eer": by_codec, **({"verified": verified} if verified else {})},
     }
     file_rows = [{"name": name, "test_set": labelled[name][0], "codec": labelled[name][1],
                   "sha256": checked.sha256[name], "n_scores": int(labelled[name][2].size)} for name in labelled]
@@ -90,6 +92,10 @@ def _labelled_scores(board: Leaderboard, checked: CheckedSubmission) -> dict:
             raise SubmissionError(f"{name}: internal error: trial list and keys of {test_set} differ")
         out[name] = (test_set, codec, values, keys.labels.astype(np.int8))
     return out
+
+
+def _concat(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([p[2] for p in parts]), np.concatenate([p[3] for p in parts])
 
 
 def _eer(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -179,6 +185,5 @@ def _keep_files(board: Leaderboard, checked: CheckedSubmission) -> None:
     for name, digest in checked.sha256.items():
         target = board.directory / "files" / f"{digest}.txt"
         if not target.exists():
-            tmp = target.with_suffix(f".{digest[:8]}.tmp")
-            shutil.copyfile(checked.folder / name, tmp)
-            tmp.replace(target)
+            with atomic_path(target) as tmp:
+                shutil.copyfile(checked.folder / name, tmp)
