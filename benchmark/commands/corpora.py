@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--no-check-audio", action="store_true",
                          help="write the protocol as listed without looking for the audio")
     prepare.add_argument("--workers", type=int, default=None, help="header-probing threads")
+    prepare.add_argument("--allow-missing", action="store_true",
+                         help="accept listed audio that is missing or unreadable (skipped); "
+                              "without it prepare exits 1 when any is")
     prepare.set_defaults(func=_prepare)
 
     corpora = command_parser(
@@ -74,7 +77,10 @@ def _prepare(args: argparse.Namespace) -> int:
             print(f"  missing: {path}")
         for path in split.unreadable[:20]:
             print(f"  unreadable: {path}")
-    return 0
+    problems = report.problems(allow_missing=args.allow_missing)
+    for problem in problems:
+        print(f"spoofbench prepare: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _protocol_verdicts(protocol: str | None) -> list[str]:

@@ -19,7 +19,8 @@ from typing import Iterator
 
 from ..errors import ManifestError
 from .manifest import Trial
-from .recipe import CorpusRecipe, find_file, need_columns, normalise_label, read_lines
+from .recipe import (CorpusRecipe, LayoutNotFoundError, find_file, need_columns, normalise_label,
+                     read_lines)
 
 # --- ASVspoof 2019 LA --------------------------------------------------------------------------
 
@@ -80,7 +81,7 @@ def _parse_2021(track: str, root: Path, split: str, protocol: Path | None) -> It
     try:
         path = _keys_2021(track, root, protocol)
     except ManifestError as err:
-        raise ManifestError(
+        raise LayoutNotFoundError(
             f"{err} (the trial list ASVspoof2021.{track}.cm.eval.trl.txt has no labels: download "
             f"the {track}-keys-full package from asvspoof.org)") from None
     corpus = f"asvspoof2021_{track.lower()}"

@@ -7,6 +7,8 @@ optionally probing headers, and comparing the count with the published one.
 """
 from __future__ import annotations
 
+import contextvars
+import itertools
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,16 @@ from .manifest import Trial, write_manifest
 
 #: Audio suffixes that folder-scanning recipes pick up.
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac")
+
+#: ``(protocol file, line)`` of the protocol line a recipe read last (set by :func:`read_lines`),
+#: so ``prepare`` can name where a duplicate id was listed.
+_POSITION: contextvars.ContextVar[tuple[Path, int] | None] = contextvars.ContextVar(
+    "spoofbench_protocol_position", default=None)
+
+
+class LayoutNotFoundError(ManifestError):
+    """A protocol file or folder of the published layout is not where the recipe looks."""
+
 
 ParseFn = Callable[[Path, str, "Path | None"], Iterator[Trial]]
 SplitsFn = Callable[[Path, "Path | None"], Sequence[str]]
@@ -87,7 +99,7 @@ def find_file(names: Sequence[str], folders: Iterable[Path | None], what: str) -
             looked.append(str(candidate))
             if candidate.is_file():
                 return candidate
-    raise ManifestError(f"{what} not found; looked for: {', '.join(looked) or names}")
+    raise LayoutNotFoundError(f"{what} not found; looked for: {', '.join(looked) or names}")
 
 
 def safe_id(text: str) -> str:
@@ -113,6 +125,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
         for number, line in enumerate(handle, start=1):
             parts = line.split()
             if parts:
+                _POSITION.set((path, number))
                 yield number, parts
 
 
@@ -138,7 +151,7 @@ def normalise_label(value: str, path: Path, number: int, field_name: str = "labe
 
 @dataclass
 class SplitReport:
-    """What ``prepare`` wrote for one split."""
+    """What ``prepare`` wrote for one split (``absent``: why the split was not found and skipped)."""
 
     split: str
     manifest: Path
@@ -147,17 +160,20 @@ class SplitReport:
     expected: int | None = None
     missing: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    absent: str | None = None
 
     @property
     def count_matches(self) -> bool | None:
         return None if self.expected is None else self.listed == self.expected
 
     def describe(self) -> str:
+        if self.absent is not None:
+            return f"{self.split}: not present under the root, skipped ({self.absent})"
         text = f"{self.split}: {self.written:,} trials → {self.manifest.name}"
         if self.expected is not None:
             diff = self.listed - self.expected
             text += (f" (protocol lists {self.listed:,}, published {self.expected:,}: "
-                     + ("match)" if diff == 0 else f"DIFFERENCE {diff:+,})"))
+                     + ("match)" if diff == 0 else f"DIFFERENCE {diff:+,}: a subset or a changed protocol)"))
         if self.missing:
             text += f"; {len(self.missing):,} missing audio skipped (e.g. {self.missing[0]})"
         if self.unreadable:
@@ -170,11 +186,29 @@ class PrepareReport:
     corpus: str
     root: Path
     splits: list[SplitReport]
+    layout: str = ""
 
     @property
     def ok(self) -> bool:
         return all(s.count_matches is not False and not s.missing and not s.unreadable
-                   for s in self.splits)
+                   for s in self.splits if s.absent is None)
+
+    def problems(self, *, allow_missing: bool = False) -> list[str]:
+        """Why the prepared manifests fall short (``prepare`` exits 1 on any): a split with no
+        trials at all, and, unless ``allow_missing``, any listed audio that is missing or unreadable."""
+        out = []
+        for s in self.splits:
+            if s.absent is not None:
+                continue
+            lost = len(s.missing) + len(s.unreadable)
+            if s.written == 0:
+                out.append(f"{s.split}: no audio found for any of the {s.listed:,} listed trials under "
+                           f"{self.root} (expected layout: {self.layout or 'see spoofbench corpora list'})")
+            elif lost and not allow_missing:
+                out.append(f"{s.split}: {lost:,} of {s.listed:,} listed files missing or unreadable "
+                           f"(expected layout: {self.layout or 'see spoofbench corpora list'}); "
+                           "rerun with --allow-missing to accept the smaller set")
+        return out
 
 
 def manifest_name(corpus: str, split: str) -> str:
@@ -193,26 +227,42 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
             progress: bool = True) -> PrepareReport:
     """Write ``<out>/<corpus>_<split>.jsonl.gz`` for each split of ``corpus`` found under ``root``.
 
-    Trials whose audio is missing (or, with ``probe``, unreadable) are skipped and reported, not
-    fatal. With ``check_audio=False`` the protocol is written as listed without touching audio.
+    Trials whose audio is missing (or, with ``probe``, unreadable) are skipped and reported (see
+    :meth:`PrepareReport.problems`). Splits whose protocol is not under ``root`` are skipped when
+    ``splits`` is not given (a partial copy such as a mini set); none found, a split without any
+    trial, or an id listed twice raise :class:`ManifestError` naming the expected layout or the
+    protocol line. With ``check_audio=False`` the protocol is written as listed.
     """
     from . import RECIPES
     from .probe import ProbeCache, default_workers, probe_trials
 
     recipe: CorpusRecipe = RECIPES.get(corpus)
     root, out = Path(root), Path(out)
+    layout = recipe.layout or "the corpus"
     if not root.is_dir():
         raise ManifestError(f"corpus root is not a directory (expected the folder holding "
-                            f"{recipe.layout or 'the corpus'})", path=root)
+                            f"{layout})", path=root)
     workers = workers or default_workers()
     chosen = list(splits) if splits else recipe.splits(root, protocol)
     cache = ProbeCache(cache_dir) if probe and cache_dir else None
-    reports = []
+    reports: list[SplitReport] = []
+    seen: dict[str, str] = {}
     try:
         for split in chosen:
             report = SplitReport(split, out / manifest_name(recipe.corpus(root, protocol), split),
                                  expected=recipe.expected.get(split))
-            trials = _counted(recipe.trials(root, split, protocol), report)
+            reports.append(report)
+            try:
+                trials = _peeked(recipe.trials(root, split, protocol))
+            except LayoutNotFoundError as err:
+                if splits:  # asked for by name: its absence is an error
+                    raise
+                report.absent = str(err)
+                continue
+            if trials is None:
+                raise ManifestError(f"split {split!r}: found no trials (expected layout under the "
+                                    f"root: {layout})", path=root)
+            trials = _unique_ids(_counted(trials, report), seen)
             if probe:
                 kept = _probed(probe_trials(trials, root, cache=cache, workers=workers), report)
             elif check_audio:
@@ -221,11 +271,37 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
                 kept = trials
             report.written = write_manifest(report.manifest,
                                             _progress(kept, report, progress, recipe.name))
-            reports.append(report)
     finally:
         if cache is not None:
             cache.close()
-    return PrepareReport(recipe.name, root, reports)
+    if all(r.absent is not None for r in reports):
+        raise ManifestError(f"no split of {recipe.name} found (expected layout under the root: "
+                            f"{layout}); {reports[0].absent if reports else ''}", path=root)
+    return PrepareReport(recipe.name, root, reports, recipe.layout)
+
+
+def _peeked(trials: Iterator[Trial]) -> Iterator[Trial] | None:
+    """``trials`` unchanged, or None when it yields nothing (errors of its first step raise here)."""
+    _POSITION.set(None)
+    try:
+        first = next(trials)
+    except StopIteration:
+        return None
+    return itertools.chain([first], trials)
+
+
+def _unique_ids(trials: Iterator[Trial], seen: dict[str, str]) -> Iterator[Trial]:
+    """Stop at the first id listed twice (in any split), naming the protocol file and line."""
+    for trial in trials:
+        position = _POSITION.get()
+        where = f"{position[0]}:{position[1]}" if position else trial.path
+        if trial.id in seen:
+            raise ManifestError(f"duplicate trial id {trial.id!r} (split {trial.split}); first listed "
+                                f"at {seen[trial.id]}; ids must be unique",
+                                path=position[0] if position else None,
+                                line=position[1] if position else None)
+        seen[trial.id] = where
+        yield trial
 
 
 def _counted(trials: Iterator[Trial], report: SplitReport) -> Iterator[Trial]:
