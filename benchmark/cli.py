@@ -15,7 +15,7 @@ from . import __version__
 from .errors import SpoofbenchError
 
 #: Sub-command modules in the order ``--help`` lists them.
-COMMAND_MODULES = ("metrics", "calibrate", "corpora", "codecs", "models", "train", "score", "run", "table", "demo", "report", "reproduce", "verify", "leaderboard", "submission")
+COMMAND_MODULES = ("metrics", "calibrate", "sasv", "corpora", "codecs", "models", "train", "score", "run", "table", "demo", "report", "reproduce", "verify", "leaderboard", "submission")
 
 
 def command_parser(subparsers: argparse._SubParsersAction, name: str, *, help: str,
