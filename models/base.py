@@ -22,8 +22,12 @@ from .policy import InputPolicy
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters of ``module`` (buffers such as BN statistics not included)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+    """Number of parameters of ``module``: its ``nn.Parameter``s plus, for a detector fitted in closed
+    form, the statistics it fits (``Detector.fitted_parameters``, e.g. lfcc_gmm's mixtures, kept as
+    buffers). Other buffers (BN running statistics, filter banks) are not parameters."""
+    learned = sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+    fitted = module.fitted_parameters() if isinstance(module, Detector) else 0
+    return learned + fitted
 
 
 class Detector(nn.Module):
@@ -40,6 +44,10 @@ class Detector(nn.Module):
 
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def fitted_parameters(self) -> int:
+        """Values fitted in closed form and kept as buffers (0 unless ``training_mode == "fit"``)."""
+        return 0
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``waves``: (B, T) float32 in [-1, 1]; ``lengths``: (B,) int64 → logits (B, 2).

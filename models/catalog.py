@@ -3,10 +3,12 @@
 Parameter counts are measured from built modules: each preset is built on PyTorch's ``meta`` device
 (shapes only, no memory, no weights; SSL presets with a random-init upstream of the preset's
 architecture), so listing a 300 M-parameter pipeline takes well under a second.
+Fitted detectors (``lfcc_gmm``) count the statistics they fit (``Detector.fitted_parameters``).
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -15,15 +17,20 @@ import torchaudio
 
 from spoofbench.errors import DetectorError
 
-from . import DETECTORS
+from . import DETECTORS, resolve_detector
 from .base import Detector, DetectorFamily, count_parameters
+
+log = logging.getLogger("spoofbench.models")
 
 
 def describe_preset(name: str, preset: str | None) -> dict[str, Any]:
-    """One row: name, preset, parameters, frontend, sample_rate, input_policy, training_mode, source."""
-    from . import build_detector
+    """One row: name, preset, parameters, frontend, sample_rate, input_policy, training_mode, source.
 
-    builder = DETECTORS.get(name)
+    A preset that cannot be built without weights (``hf_audio_classification``'s default needs a
+    model directory) gets ``parameters: None`` and a ``note`` saying why."""
+    from . import build_detector, resolve_detector
+
+    builder = resolve_detector(name)
     overrides: dict[str, Any] = {}
     if isinstance(builder, DetectorFamily) and "random_init" in {f.name for f in dataclasses.fields(builder.config_cls)}:
         overrides["random_init"] = True
@@ -37,14 +44,22 @@ def describe_preset(name: str, preset: str | None) -> dict[str, Any]:
 
 
 def describe_zoo(names: Iterable[str] | None = None, include_tiny: bool = True) -> list[dict[str, Any]]:
-    """Rows of ``describe_preset`` for every registered detector and preset."""
+    """Rows of ``describe_preset`` for every registered detector and preset.
+
+    A third-party detector that fails to load or build is skipped with one warning (logger
+    ``spoofbench.models``), so one bad plugin does not break the listing; a built-in one raises."""
     rows = []
     for name in names or DETECTORS.names():
-        builder = DETECTORS.get(name)
-        for preset in getattr(builder, "presets", {None: None}):
-            if preset == "tiny" and not include_tiny:
-                continue
-            rows.append(describe_preset(name, preset))
+        plugin = name in DETECTORS and DETECTORS.source(name) != "spoofbench"
+        try:
+            builder = resolve_detector(name)
+            rows += [describe_preset(name, preset) for preset in getattr(builder, "presets", {None: None})
+                     if include_tiny or preset != "tiny"]
+        except Exception as err:  # a plugin may raise anything; report it and list the rest
+            if not plugin:
+                raise
+            log.warning("skipping detector %r (%s): %s: %s", name, DETECTORS.source(name),
+                        type(err).__name__, err)
     return rows
 
 

@@ -128,6 +128,11 @@ class LFCCGMM(Detector):
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self.min_samples = c.n_fft  # one LFCC frame
 
+    def fitted_parameters(self) -> int:
+        """Mixture weights, means and precisions of both GMMs (2 x (K + 2 K D))."""
+        return sum(getattr(self, f"{cls}_{part}").numel() for cls in ("bonafide", "spoof")
+                   for part in ("log_weights", "means", "precisions"))
+
     def _frames(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         out = []
         for w in waves:

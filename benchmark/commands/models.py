@@ -10,17 +10,37 @@ from spoofbench.cli import command_parser
 from spoofbench.errors import ConfigError, DetectorError
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Options may sit between positionals (``score NAME --checkpoint X A.wav B.wav``) while ``audio``
+    may be empty (``score --model-module m:f A.wav``): argparse's intermixed parsing."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inside:  # parse_known_intermixed_args calls back into parse_known_args
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(subparsers, "models", help="the detector zoo: list detectors, score files",
                             example="spoofbench models list\n"
                                     "spoofbench models score aasist --checkpoint AASIST.pth a.flac b.wav")
-    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_IntermixedParser)
 
     p = command_parser(sub, "list", help="detectors and presets with measured parameter counts, front-end, "
                                          "sample rate and input policy",
                        example="spoofbench models list --json")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-tiny", action="store_true", help="leave out the tiny test presets")
+    p.add_argument("--no-cache", action="store_true", help="build every preset again instead of reading the "
+                                                          "cached rows (kept until the models' code changes)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where the rows are cached (default: ~/.cache/spoofbench)")
     p.add_argument("names", nargs="*", help="only these detectors (default: all)")
     p.set_defaults(func=_list)
 
@@ -56,9 +76,16 @@ def _policy_text(policy: dict) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from spoofbench.models.catalog import describe_zoo
+    from spoofbench.models import DETECTORS
+    from spoofbench.models.zoo_cache import DEFAULT_CACHE_DIR, zoo_rows
 
-    rows = describe_zoo(args.names or None, include_tiny=not args.no_tiny)
+    if all(name in DETECTORS for name in args.names):
+        rows = [r for r in zoo_rows(None if args.no_cache else (args.cache_dir or DEFAULT_CACHE_DIR))
+                if not args.names or r["name"] in args.names]
+    else:  # a 'pkg.module:factory' spec: built now, never cached
+        from spoofbench.models.catalog import describe_zoo
+        rows = describe_zoo(args.names)
+    rows = [r for r in rows if not (args.no_tiny and r["preset"] == "tiny")]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -69,8 +96,10 @@ def _list(args: argparse.Namespace) -> int:
     for col in ("name", "preset", "parameters", "front-end", "rate", "input policy", "training"):
         table.add_column(col, justify="right" if col in ("parameters", "rate") else "left")
     for r in rows:
-        table.add_row(r["name"], str(r["preset"]), f"{r['parameters']:,}", r["frontend"],
-                      str(r["sample_rate"]), _policy_text(r["input_policy"]), r["training_mode"])
+        table.add_row(r["name"], str(r["preset"]),
+                      f"{r['parameters']:,}" if r["parameters"] is not None else "from weights",
+                      r["frontend"], str(r["sample_rate"] or "-"),
+                      _policy_text(r["input_policy"]) if r["input_policy"] else "-", r["training_mode"])
     Console(width=160).print(table)
     return 0
 
