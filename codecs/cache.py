@@ -9,6 +9,10 @@ bytes. A read checks size and checksum; a damaged entry is deleted and reported 
 The folder is kept under ``max_bytes`` by deleting the least recently used entries (reads touch
 the file's mtime); each process rescans after writing 5 % of the budget, so the bound may be
 overshot by that much per writer.
+
+A cache that cannot write (a full disk, a read-only or missing folder) is bypassed: one
+``RuntimeWarning`` per cache, then clips are coded without caching (``stats.write_errors``).
+Entries get the mode a plain ``open()`` would give them (the umask is respected).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import json
 import os
 import struct
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,21 @@ class CacheStats:
     writes: int = 0
     damaged: int = 0
     evicted: int = 0
+    write_errors: int = 0
+
+
+def _umask() -> int:
+    """The process umask without changing it (Linux ``/proc``), else set-and-restore."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class CodecCache:
@@ -47,10 +67,12 @@ class CodecCache:
         self.max_bytes = int(max_bytes)
         self.stats = CacheStats()
         self._written_since_scan = 0
+        self.disabled: str | None = None  # why writes are bypassed
+        self._mode = 0o666 & ~_umask()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise CodecError(f"cannot create codec cache folder {self.directory}: {err}") from err
+            self._bypass(f"cannot create the cache folder: {err.strerror or err}")
 
     @staticmethod
     def make_key(wave: np.ndarray, sample_rate: int, condition: dict, provenance: dict, key: str = "") -> str:
@@ -69,7 +91,7 @@ class CodecCache:
         path = self.path(key)
         try:
             blob = path.read_bytes()
-        except FileNotFoundError:
+        except OSError:  # absent, or an unreadable folder: code the clip again
             self.stats.misses += 1
             return None
         if len(blob) >= _HEADER.size:
@@ -91,16 +113,39 @@ class CodecCache:
             pass
         return None
 
+    def _bypass(self, why: str) -> None:
+        """Stop writing (once, with one warning): coding goes on without the cache."""
+        self.stats.write_errors += 1
+        if self.disabled is None:
+            self.disabled = why
+            warnings.warn(f"codec cache {self.directory}: {why}; coding continues without caching",
+                          RuntimeWarning, stacklevel=3)
+
     def put(self, key: str, samples: np.ndarray) -> None:
-        """Store ``samples`` (float32 (n,)) atomically under ``key``."""
+        """Store ``samples`` (float32 (n,)) atomically under ``key``; a write error (full disk,
+        read-only folder) disables the cache with one warning instead of failing the clip."""
+        if self.disabled is not None:
+            self.stats.write_errors += 1
+            return
         payload = np.ascontiguousarray(samples, dtype="<f4").tobytes()
         blob = _HEADER.pack(_MAGIC, len(payload) // 4, hashlib.sha256(payload).digest()) + payload
-        path = self.path(key)
+        try:
+            self._write(self.path(key), blob)
+        except OSError as err:
+            self._bypass(f"cannot write an entry ({err.strerror or err})")
+            return
+        self.stats.writes += 1
+        self._written_since_scan += len(blob)
+        if self._written_since_scan >= max(1, self.max_bytes // 20) or self.stats.writes == 1:
+            self.evict()
+
+    def _write(self, path: Path, blob: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".f32", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(blob)
+            os.chmod(tmp, self._mode)  # mkstemp makes 0600 files
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -108,10 +153,6 @@ class CodecCache:
             except FileNotFoundError:
                 pass
             raise
-        self.stats.writes += 1
-        self._written_since_scan += len(blob)
-        if self._written_since_scan >= max(1, self.max_bytes // 20) or self.stats.writes == 1:
-            self.evict()
 
     def entries(self) -> list[tuple[float, int, Path]]:
         """(mtime, size, path) of every entry."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = command_parser(sub, "apply", help="code one audio file through a condition",
                        example="spoofbench codecs apply gsm_fr speech.wav speech_gsm.wav")
     p.add_argument("condition", help="condition id (see `spoofbench codecs list`)")
-    p.add_argument("input", type=Path, help="input audio file (any format soundfile reads)")
+    p.add_argument("input", type=Path, help="input audio file (WAV, FLAC, MP3, ...: libsndfile, else FFmpeg)")
     p.add_argument("output", type=Path, help="output WAV (same rate and length as the input)")
     p.add_argument("--key", default="", help="trial key seeding packet loss (default: the file name)")
     p.add_argument("--conditions", type=Path, default=None, help="a YAML of extra conditions to load first")
@@ -113,26 +114,37 @@ def _check(args) -> int:
     return 1 if (bad and args.strict) else 0
 
 
+def _check_output(source: Path, output: Path) -> None:
+    """Refuse an output that is a folder or the input itself (also through links or ``..``)."""
+    if output.is_dir():
+        raise InputFileError("output is a directory; give a file name such as out.wav", output)
+    same = output.exists() and source.exists() and os.path.samefile(source, output)
+    if same or output.resolve() == source.resolve():
+        raise InputFileError(f"output is the input file {source}; refusing to overwrite the source "
+                             "audio (choose another output path)", output)
+
+
 def _apply(args) -> int:
-    import numpy as np
     import soundfile as sf
 
+    from spoofbench.audio_io import read_audio
     from spoofbench.codecs import apply_condition_report, condition_provenance, get_condition
 
     if args.conditions is not None:
         from spoofbench.codecs import load_conditions
         load_conditions(args.conditions)
     condition = get_condition(args.condition)
-    try:
-        wave, rate = sf.read(str(args.input), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, OSError) as err:
-        raise InputFileError(f"cannot read audio: {err}", args.input) from err
-    if wave.shape[1] > 1:
-        print(f"note: {args.input} has {wave.shape[1]} channels; coding their mean", file=sys.stderr)
-    mono = wave.mean(axis=1).astype(np.float32)
+    _check_output(args.input, args.output)
+    mono, info = read_audio(args.input)  # libsndfile, else PyAV; channels averaged
+    rate = info.sample_rate
+    if info.channels > 1:
+        print(f"note: {args.input} has {info.channels} channels; coding their mean", file=sys.stderr)
     report = apply_condition_report(mono, int(rate), condition, key=args.key or args.input.name)
-    with atomic_path(args.output, suffix=".wav") as tmp:
-        sf.write(tmp, report.wave, int(rate), subtype="FLOAT")
+    try:
+        with atomic_path(args.output, suffix=".wav") as tmp:
+            sf.write(tmp, report.wave, int(rate), subtype="FLOAT", format="WAV")
+    except OSError as err:
+        raise InputFileError(f"cannot write the output: {err.strerror or err}", args.output) from err
     prov = condition_provenance(condition)
     seconds = len(mono) / rate
     kbps = f", {report.encoded_bytes * 8 / seconds / 1000:.2f} kbit/s measured" if report.encoded_bytes else ""
