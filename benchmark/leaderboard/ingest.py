@@ -2,7 +2,7 @@
 
 Nothing reaches the store unless every check passes: the submitter-side checks
 (:func:`spoofbench.submission.check.check_submission`, here against the keys' trial lists), then
-polarity (a pooled EER above 50% is rejected with the EER ``--flip`` would give). Each cell is
+polarity (a mean cell EER above 50% is rejected with the EER ``--flip`` would give). Each cell is
 in-domain when its test set's corpora meet the declared training data, else OOD; speaker /
 utterance overlap with the test set is flagged where the operator knows the declared corpora's
 manifests (``training_corpora``), and ``"unknown"`` otherwise.
@@ -105,16 +105,16 @@ def _eer(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _reject_inverted(labelled: dict, checked: CheckedSubmission) -> None:
-    scores = np.concatenate([v[2] for v in labelled.values()])
-    labels = np.concatenate([v[3] for v in labelled.values()])
-    eer = _eer(scores, labels)
-    if eer > 0.5:
-        flipped = _eer(-scores, labels)
+    """Reject when the EER averaged over the cells exceeds 50% (scores the wrong way round)."""
+    eers = [_eer(v[2], v[3]) for v in labelled.values()]
+    flipped = [_eer(-v[2], v[3]) for v in labelled.values()]
+    mean, mean_flipped = float(np.mean(eers)), float(np.mean(flipped))
+    if mean > 0.5:
         hint = "without --flip" if checked.normalization.flip else "with --flip"
-        raise SubmissionError(f"1 problem(s) in submission {checked.folder}:\n  - inverted polarity: pooled "
-                              f"EER {eer * 100:.2f}% over all {len(labelled)} file(s) is above 50% "
+        raise SubmissionError(f"1 problem(s) in submission {checked.folder}:\n  - inverted polarity: the EER "
+                              f"averaged over its {len(eers)} file(s) is {mean * 100:.2f}%, above 50% "
                               f"(spoofbench expects higher = more bona fide); {hint} it would be "
-                              f"{flipped * 100:.2f}%")
+                              f"{mean_flipped * 100:.2f}%")
 
 
 def _domain(board: Leaderboard, test_set: str, training_data: tuple[str, ...]) -> dict:

@@ -122,7 +122,7 @@ def _check_file(path: Path, cell: tuple[str, str], trials: TrialLists, declared:
         problems.append(f"{path}: utt_id: {len(missing)} of {len(ids)} trial(s) of {test_set!r} have no score "
                         f"({len(table)} line(s) read; truncated?): {_examples(missing)}")
     if not problems and np.ptp(aligned) == 0:
-        problems.append(f"{path}: score: every score is {aligned[0]!r}; a constant file carries no "
+        problems.append(f"{path}: score: every score is {float(aligned[0])!r}; a constant file carries no "
                         "information (expected scores that differ between trials)")
     if not problems:
         checked.scores[path.name] = aligned

@@ -1,4 +1,4 @@
-"""A real score-file submission: a tiny rawcnn_2m trained on the engine tests' synthetic corpus.
+"""A real score-file submission: a tiny lfcc_gmm fitted on the engine tests' synthetic corpus.
 
 The corpus comes from ``tests/engine/conftest.py`` (``make_corpus``, loaded by path): test set
 ``a_eval`` is its eval split (corpus ``synth``: in-domain for a detector trained on ``synth``),
@@ -56,12 +56,12 @@ def lb_corpus(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def trained_run(lb_corpus, tmp_path_factory) -> Path:
-    """The engine run dir of a tiny rawcnn_2m trained two epochs on corpus ``synth``."""
+    """The engine run dir of a tiny lfcc_gmm fitted on corpus ``synth``."""
     from spoofbench.engine import TrainConfig, train
 
     a = lb_corpus["a"]
     out = tmp_path_factory.mktemp("lb_train")
-    cfg = TrainConfig(detector="rawcnn_2m", preset="tiny", epochs=2, batch_size=8, num_workers=0, seed=0,
+    cfg = TrainConfig(detector="lfcc_gmm", preset="tiny", epochs=1, batch_size=8, num_workers=0, seed=0,
                       cpu_threads=1)
     train(cfg, a["train"], a["dev"], root=a["root"], out_dir=out, progress=False)
     return out
