@@ -1,4 +1,5 @@
-"""ASVspoof-grade metrics: EER, minDCF/actDCF, Cllr, t-DCF, bootstrap, breakdowns, DET plots, readers.
+"""ASVspoof-grade metrics: EER, minDCF/actDCF, Cllr, t-DCF, t-EER, a-DCF, calibration, bootstrap, breakdowns,
+DET plots, readers, and the catalog of how each metric is named and shown.
 
 Convention: higher score = more bona fide; labels 1 = bona fide, 0 = spoof; rates are fractions.
 """
@@ -14,12 +15,15 @@ from .plot import plot_det
 from .readers import (KEY_FORMATS, LABELS, KeyFormat, KeyTable, ScoredTrials, align, load_trials,
                       read_keys, read_scores)
 from .roc import ThresholdRates, auc_from_curve, rates_at_threshold
+from .sasv import (A_DCF_PAPER, ASVSPOOF5_SASV, ADcfCostModel, compute_a_dcf, compute_t_eer,
+                   compute_tandem_a_dcf)
 from .summary import EvaluationOptions, PolarityWarning, TieWarning, compute_metrics, evaluate
 from .tdcf import AsvScores, TdcfCostModel, asv_operating_point, compute_min_tdcf, read_asv_scores
 
 __all__ = [
     "ASVSPOOF5", "AsvScores", "LinearCalibration", "METRICS", "MetricInfo", "fit_linear_calibration",
-    "format_metric", "metric_info", "TIES", "TieWarning", "cross_class_ties", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
+    "format_metric", "metric_info", "TIES", "TieWarning", "cross_class_ties",
+    "A_DCF_PAPER", "ASVSPOOF5_SASV", "ADcfCostModel", "compute_a_dcf", "compute_t_eer", "compute_tandem_a_dcf", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
     "KeyFormat", "KeyTable", "LABELS", "PairedTest", "PolarityWarning", "ScoredTrials", "SortedScores",
     "TdcfCostModel", "ThresholdRates", "align", "asv_operating_point", "auc_from_curve",
     "bootstrap_ci", "breakdown", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",

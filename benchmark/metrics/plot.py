@@ -8,6 +8,7 @@ from scipy.stats import norm
 
 from ..atomic import atomic_path
 from ..errors import SpoofbenchError
+from .catalog import format_metric, metric_info
 from .det import det_curve, eer_from_curve
 from .validation import split_by_label
 
@@ -25,7 +26,7 @@ def _thin(n: int) -> np.ndarray:
 
 
 def _tick_label(rate: float) -> str:
-    return f"{rate * 100:g}"
+    return f"{metric_info('far').shown(rate):g}"
 
 
 def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | Path, *,
@@ -54,7 +55,7 @@ def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | 
         keep = _thin(curve.frr.size)
         x = norm.ppf(np.clip(curve.far[keep], 1e-9, 1 - 1e-9))
         y = norm.ppf(np.clip(curve.frr[keep], 1e-9, 1 - 1e-9))
-        (line,) = axes.plot(x, y, drawstyle="steps-post", label=f"{name} (EER {eer * 100:.2f}%)")
+        (line,) = axes.plot(x, y, drawstyle="steps-post", label=f"{name} (EER {format_metric('eer', eer)})")
         axes.plot([norm.ppf(eer)], [norm.ppf(eer)], "o", color=line.get_color(), markersize=4)
     axes.plot([low, high], [low, high], ":", color="0.6", linewidth=0.8)
     ticks = _TICKS[(_TICKS >= limits[0]) & (_TICKS <= limits[1])]
@@ -63,8 +64,8 @@ def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | 
         set_ticks(norm.ppf(ticks))
         set_labels([_tick_label(t) for t in ticks], fontsize=7)
         set_limits(low, high)
-    axes.set_xlabel("False acceptance rate (%)")
-    axes.set_ylabel("False rejection rate (%)")
+    axes.set_xlabel(f"False acceptance rate ({metric_info('far').unit})")
+    axes.set_ylabel(f"False rejection rate ({metric_info('frr').unit})")
     axes.set_title(title)
     axes.grid(True, linewidth=0.4, alpha=0.6)
     axes.legend(loc="upper right", fontsize=7)

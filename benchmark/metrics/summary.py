@@ -9,6 +9,7 @@ import numpy as np
 
 from .bootstrap import bootstrap_ci, paired_bootstrap
 from .breakdown import breakdown
+from .catalog import format_metric
 from .cllr import compute_cllr, min_cllr_from_counts
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, min_dcf_from_sorted
 from .det import (SortedScores, check_ties, cross_class_ties, curve_from_counts, eer_from_sorted,
@@ -28,7 +29,7 @@ class TieWarning(UserWarning):
 
 
 def polarity_message(eer: float, what: str = "scores") -> str:
-    return (f"{what}: EER {eer * 100:.2f}% is above 50%: the score polarity is probably inverted "
+    return (f"{what}: EER {format_metric('eer', eer)} is above 50%: the score polarity is probably inverted "
             "(spoofbench expects higher = more bona fide); scores were NOT flipped")
 
 
