@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..cli import command_parser
@@ -12,11 +13,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "run", help="run (or resume) a benchmark config",
         description="Expand BENCHMARK.yaml into cells (detector × seed × test set × codec), train what "
                     "needs training, score, compute metrics and write result.json, cells.csv, tables/ "
-                    "and plots/. Re-running only computes cells that are new or whose inputs changed.",
+                    "and plots/. Re-running only computes cells that are new, whose inputs changed or "
+                    "that did not cover every trial. Exit status: 0 all cells complete; 1 a cell failed "
+                    "or is incomplete (unless --allow-incomplete); 2 bad input or the run folder is in "
+                    "use by another process.",
         example="spoofbench run data_manifests/benchmarks/demo_quick.yaml --out runs/bench-example")
     parser.add_argument("config", help="benchmark YAML")
     parser.add_argument("--out", help="run directory (default: runs/<config name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the planned cells (and a compute estimate where measured) and exit")
+    parser.add_argument("--rescore", action="append", default=[], metavar="CELL",
+                        help="score again from scratch: 'all', a cell hash prefix, or a "
+                             "DETECTOR/SEED/TEST_SET/CODEC glob (repeatable)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where jobs run: this process (default) or Ray tasks (pip install 'spoofbench[ray]'); "
+                             "with Ray every node must see the run folder and corpora at the same paths")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster: 'auto' (the cluster this machine joined), 'ray://HOST:PORT', or "
+                             "omitted for a local Ray instance")
+    parser.add_argument("--job-cpus", type=float, default=1, help="CPUs one Ray task reserves (default 1)")
+    parser.add_argument("--job-gpus", type=float, default=None,
+                        help="GPUs one Ray task reserves (default: 1 when the cluster has GPUs, else 0)")
+    parser.add_argument("--job-memory", type=float, default=None, metavar="GB",
+                        help="memory one Ray task reserves, in GB (default: none reserved)")
+    parser.add_argument("--allow-incomplete", action="store_true",
+                        help="exit 0 even when a cell scored fewer trials than its test set holds")
     parser.set_defaults(func=run)
 
 
@@ -25,10 +47,48 @@ def run(args: argparse.Namespace) -> int:
     from ..runner.report import print_summary
     from ..runner.runner import run_benchmark
 
-    config = BenchmarkConfig.from_yaml(args.config)
+    if args.dry_run:
+        from ..runner.dryrun import describe_plan
+
+        config = BenchmarkConfig.from_yaml(args.config)
+        out = Path(args.out) if args.out else Path("runs") / config.name
+        print(describe_plan(config, out))
+        return 0
+    config = BenchmarkConfig.from_yaml(args.config, check_files=True)
     out = Path(args.out) if args.out else Path("runs") / config.name
-    result = run_benchmark(config, out, progress=not args.no_progress)
+    executor = _executor(args)
+    result = run_benchmark(config, out, progress=not args.no_progress, rescore=args.rescore, executor=executor)
     from ..reproduce.record import record_command
     record_command(out, None, config, config.seeds, {"out": str(out)}, command="run")
     print_summary(result, out)
-    return 1 if result["failed_cells"] else 0
+    incomplete = [c for c in result["cells"] if not c.get("complete", True)]
+    for cell in incomplete:
+        print(f"incomplete: {cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}: scored "
+              f"{cell.get('n_scored')} of {cell.get('n_expected')} trials ({cell.get('failed_file')})",
+              file=sys.stderr)
+    if result["failed_cells"]:
+        return 1
+    if incomplete and not args.allow_incomplete:
+        print(f"{len(incomplete)} cell(s) incomplete: their metrics cover part of the test set; run again to "
+              "retry the failed trials, or pass --allow-incomplete to accept them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _executor(args: argparse.Namespace):
+    """None (the local executor) or a Ray executor built from the flags."""
+    if args.executor != "ray":
+        return None
+    from ..runner.ray_executor import RayExecutor, RayResources, import_ray
+
+    ray = import_ray()
+    gpus = args.job_gpus
+    if gpus is None:
+        if not ray.is_initialized():
+            ray.init(address=None if args.address in (None, "local") else args.address,
+                     include_dashboard=False)
+        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    memory = int(args.job_memory * 2**30) if args.job_memory else None
+    resources = RayResources(num_cpus=args.job_cpus, num_gpus=gpus, memory=memory)
+    return RayExecutor(args.address, train=resources, score=resources,
+                       log=lambda msg: print(msg, file=sys.stderr))

@@ -9,7 +9,9 @@ A run writes one JSON object with nested keys and real numbers::
                           "manifest_sha256": str}},
      "codecs": {id: {"codec": ..., "bitrate": ..., "engine": ..., "library": ..., "version": ...}},
      "cells": [{"detector", "seed", "test_set", "codec", "domain", "hash", "score_file",
-                "score_sha256", "n_failed", "metrics": {"eer", "eer_ci95", "min_dcf", ...}}],
+                "score_sha256", "n_scored", "n_failed", "n_expected", "coverage" (scored / expected),
+                "complete" (false: part of the test set is missing; never reused on resume),
+                "metrics": {"eer", "eer_ci95", "min_dcf", ...}}],
      "failed_cells": [{"detector", "seed", "test_set", "codec", "stage", "error"}]}
 
 Tables and plots are rendered from this file only (:mod:`spoofbench.runner.tables`).
@@ -52,7 +54,9 @@ def tidy_cells(result: dict):
 
     rows = []
     for cell in result["cells"]:
-        row = {k: cell.get(k) for k in ("detector", "seed", "test_set", "codec", "domain", "n_failed")}
+        row = {k: cell.get(k) for k in ("detector", "seed", "test_set", "codec", "domain", "n_failed",
+                                        "n_scored", "n_expected", "coverage")}
+        row["complete"] = cell.get("complete", True)
         metrics = cell.get("metrics", {})
         for key in METRIC_KEYS + ("n_bonafide", "n_spoof"):
             row[key] = metrics.get(key)
@@ -60,7 +64,8 @@ def tidy_cells(result: dict):
         row["eer_ci_low"], row["eer_ci_high"] = (ci if ci else (None, None))
         row["parameters"] = result.get("detectors", {}).get(cell["detector"], {}).get("parameters")
         rows.append(row)
-    columns = ["detector", "seed", "test_set", "codec", "domain", "n_failed", *METRIC_KEYS,
+    columns = ["detector", "seed", "test_set", "codec", "domain", "complete", "coverage", "n_scored", "n_expected",
+               "n_failed", *METRIC_KEYS,
                "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters"]
     return pd.DataFrame(rows, columns=columns)
 

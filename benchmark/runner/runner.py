@@ -18,6 +18,7 @@ Run directory::
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import platform
@@ -34,6 +35,7 @@ from ..errors import SpoofbenchError
 from .config import BenchmarkConfig
 from .data import gather_inputs
 from .executor import Executor, LocalExecutor
+from .lock import run_lock
 from .jobs import Job, ScoreJob, TrainJob, cell_metrics, failed_cell, training_summary
 from .plan import Cell, PlanInputs, ScoreCell, TrainCell, content_hash, expand_codecs, plan_cells
 from .results import SCHEMA_VERSION, load_result, write_tidy
@@ -93,6 +95,11 @@ class BenchmarkRunner:
         self.rescore = tuple(rescore)
 
     def run(self) -> dict:
+        prepare_run_folder(self.out)
+        with run_lock(self.out, self.log):
+            return self._run()
+
+    def _run(self) -> dict:
         env = self._prepare_folder()
         data = gather_inputs(self.config, self.out, progress=self.progress)
         provenance = _codec_provenance(expand_codecs(self.config.codecs))
@@ -113,11 +120,11 @@ class BenchmarkRunner:
 
     # ------------------------------------------------------------------ set-up
     def _prepare_folder(self) -> dict:
-        self.out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.out / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         env = environment()
         env["git"] = _git_hash()
-        write_json_atomic(self.out / "environment.json", env)
+        with writing(self.out):
+            write_text_atomic(self.out / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+            write_json_atomic(self.out / "environment.json", env)
         return env
 
     def _new_result(self, env: dict, inputs: PlanInputs) -> dict:
@@ -241,6 +248,12 @@ class BenchmarkRunner:
     def _record_cell(self, cell: dict, save: bool = False) -> None:
         self.result["cells"].append(cell)
         self._bar.advance(1)
+        where = f"{cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}"
+        for message in cell.get("metrics", {}).get("warnings", []):
+            self.log(f"warning: {where}: {message}")
+        if not cell.get("complete", True):
+            self.log(f"warning: {where}: incomplete: scored {cell.get('n_scored')} of {cell.get('n_expected')} "
+                     f"trials ({cell.get('n_failed')} failed, see {cell.get('failed_file')})")
         if save:
             self._save()
 
@@ -254,7 +267,27 @@ class BenchmarkRunner:
 
     def _save(self) -> None:
         self.result["timing"]["last_run_seconds"] = round(time.perf_counter() - self._started, 3)
-        write_json_atomic(self.out / "result.json", self.result)
+        with writing(self.out / "result.json"):
+            write_json_atomic(self.out / "result.json", self.result)
+
+
+def prepare_run_folder(out: Path) -> None:
+    """Create the run folder; a path that is a file, or a folder that cannot be made, is one clear error."""
+    if out.exists() and not out.is_dir():
+        raise SpoofbenchError(f"{out}: is a file; expected a folder for the run (--out)")
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def writing(path: Path):
+    """Turn an OSError (full disk, read-only folder) while writing under ``path`` into one clear line."""
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or path
+        raise SpoofbenchError(f"{where}: cannot write: {err.strerror or err}; free space or choose a writable "
+                              "--out, then run again (finished cells are kept)") from err
 
 
 def describe_detector(spec) -> dict:
@@ -309,10 +342,16 @@ def run_benchmark(config: BenchmarkConfig | str | Path, out_dir: str | Path, *, 
     """Run (or resume) a benchmark; write result.json, cells.csv, tables and plots into ``out_dir``."""
     if not isinstance(config, BenchmarkConfig):
         config = BenchmarkConfig.from_yaml(config, check_files=True)
-    result = BenchmarkRunner(config, out_dir, progress=progress, log=log, executor=executor,
-                             rescore=rescore).run()
-    if tables and result["cells"]:
-        write_reports(result, out_dir)
+    else:
+        config.check_files()
+    out = Path(out_dir)
+    prepare_run_folder(out)
+    with run_lock(out, log):
+        result = BenchmarkRunner(config, out, progress=progress, log=log, executor=executor,
+                                 rescore=rescore).run()
+        if tables and result["cells"]:
+            with writing(out):
+                write_reports(result, out)
     return result
 
 
