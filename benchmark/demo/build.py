@@ -1,9 +1,9 @@
 """Build the demo corpus: vendored bona fide clips plus offline-generated spoofs, with manifests.
 
 ``build_demo_corpus(out_dir, quick=True, seed=0)`` writes ``out_dir/audio/<set>/*.flac`` (16 kHz
-mono) and four manifests ``out_dir/<set>.jsonl.gz`` (paths relative to ``out_dir``):
-``demo_a_train``, ``demo_a_dev``, ``demo_a_eval`` (in-domain) and ``demo_b_eval`` (other
-speakers, other attack families: out of distribution). ``out_dir/demo_build.json`` holds the
+mono) and one manifest per set ``out_dir/<set>.jsonl.gz`` (paths relative to ``out_dir``):
+``demo_a_train``, ``demo_a_dev`` and the ladder of test sets ``demo_a_eval``, ``demo_a_voices``,
+``demo_a_families``, ``demo_b_eval`` (see :mod:`.plan`). ``out_dir/demo_build.json`` holds the
 fingerprint (settings, vendored index, generator versions): a second call with the same
 fingerprint returns at once; an interrupted build resumes, making only the missing files.
 """
@@ -28,7 +28,7 @@ from ..atomic import write_text_atomic
 from .plan import FULL_SIZES, QUICK_SIZES, SETS, DemoSizes, PlannedClip, make_plan
 
 #: Bump when the way clips are made changes (invalidates every cached demo corpus).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STATE_FILE = "demo_build.json"
 _FESTIVAL_BATCH, _BATCH = 10, 6
 
@@ -41,7 +41,7 @@ class DemoWarning(UserWarning):
 class DemoCorpus:
     """A built demo corpus.
 
-    ``manifests``: set name → manifest path; ``attacks``: corpus ("A"/"B") → attack ids used;
+    ``manifests``: set name → manifest path; ``attacks``: set name → attack ids used;
     ``skipped``: attack id → why it was skipped; ``counts``: set → {"bonafide": n, "spoof": n};
     ``generated``: clips made by this call (0 on a cache hit); ``failed``: utt id → error.
     """
@@ -64,7 +64,7 @@ class DemoCorpus:
         return demo_data_dir() / "protocol.yaml"
 
     def manifest(self, name: str) -> Path:
-        """Path of set ``name`` (``demo_a_train``, ``demo_a_dev``, ``demo_a_eval``, ``demo_b_eval``)."""
+        """Path of set ``name`` (a key of :data:`~spoofbench.demo.plan.SETS`)."""
         if name not in self.manifests:
             raise SpoofbenchError(f"no demo set {name!r}; expected one of {sorted(self.manifests)}")
         return self.manifests[name]
@@ -105,7 +105,7 @@ def _tasks(pending: list[PlannedClip]) -> list[Task]:
         size = _FESTIVAL_BATCH if attack.startswith("festival_") else _BATCH
         tasks += [Task(attack, jobs[i:i + size]) for i in range(0, len(jobs), size)]
     # slowest first so the two workers finish together
-    weight = {"festival_slt_hts": 0, "festival_ked": 1, "world": 2, "griffin_lim": 3}
+    weight = {"festival_slt_hts": 0, "festival_ked": 1, "world": 2, "world_shifted": 2, "griffin_lim": 3}
     tasks.sort(key=lambda t: (weight.get(t.attack, 9), t.jobs[0].utt_id))
     return tasks
 
@@ -207,7 +207,7 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
             warnings.warn(f"demo attack {attack.id} ({attack.description}) skipped: {reason}",
                           DemoWarning, stacklevel=2)
     plan = make_plan(load_index(data_dir / "index.tsv"), data_dir, root, sizes, seed, available)
-    attacks = {c: [a.id for a in available if a.corpus == c] for c in ("A", "B")}
+    attacks = {name: [a.id for a in available if a.id in spec.attacks] for name, spec in SETS.items()}
     state = {"fingerprint": fingerprint, "settings": settings, "versions": versions,
              "index_sha256": index_sha, "complete": False, "attacks": attacks,
              "skipped": skipped, "manifests": {}, "counts": {}}

@@ -2,8 +2,8 @@
 
 Text-to-speech from Debian packages (espeak-ng, flite, festival) speaks fixed sentences;
 vocoders (WORLD via pyworld, Griffin-Lim via librosa, LPC via scipy) copy-synthesise bona fide
-clips. Each attack has an id, a corpus (``A`` or ``B``; their families are disjoint) and a
-family. Workers call :func:`run_task` on batches of :class:`ClipJob`; every clip, bona fide
+clips. Each attack has an id, a corpus (``A``: seen in training; ``A2``: a held-out variant of an
+``A`` generator; ``B``: families disjoint from ``A``'s) and a family. Workers call :func:`run_task` on batches of :class:`ClipJob`; every clip, bona fide
 or spoof, leaves through :func:`finish_clip` (shape, loudness-normalise, atomic FLAC).
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Attack:
     """One spoofing system of the demo."""
 
     id: str
-    corpus: str                 # "A" | "B"
+    corpus: str                 # "A" (training) | "A2" (held-out variant of A) | "B" (unseen families)
     family: str                 # generator family; A's and B's are disjoint
     kind: str                   # "tts" | "vocoder"
     tool: str                   # executable or Python module it needs
@@ -51,6 +51,8 @@ ATTACKS: tuple[Attack, ...] = (
            "flite diphone voice kal16"),
     Attack("world", "A", "world-vocoder", "vocoder", "pyworld", (),
            "WORLD (pyworld) analysis/synthesis of a bona fide clip"),
+    Attack("world_shifted", "A2", "world-vocoder", "vocoder", "pyworld", (),
+           "WORLD with unseen settings: 10 ms frames, F0 raised 20 %, spectral envelope warped 8 % up"),
     Attack("flite_awb", "B", "flite-clustergen-tts", "tts", "flite", ("awb",),
            "flite clustergen voice awb"),
     Attack("flite_rms", "B", "flite-clustergen-tts", "tts", "flite", ("rms",),
@@ -188,8 +190,10 @@ def synth_festival_batch(jobs: list[ClipJob], tmp: Path) -> list[np.ndarray]:
 
 # --------------------------------------------------------------------------- vocoders
 
-def vocode_world(wave: np.ndarray) -> np.ndarray:
-    """WORLD analysis (DIO + StoneMask, CheapTrick, D4C) and synthesis; 5 ms frames."""
+def vocode_world(wave: np.ndarray, frame_period: float = 5.0, f0_scale: float = 1.0,
+                 warp: float = 1.0) -> np.ndarray:
+    """WORLD analysis (DIO + StoneMask, CheapTrick, D4C) and synthesis with ``frame_period`` ms
+    frames; ``f0_scale`` multiplies F0 and ``warp`` > 1 stretches the spectral envelope upwards."""
     import warnings
 
     with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources (setuptools<81)
@@ -197,11 +201,16 @@ def vocode_world(wave: np.ndarray) -> np.ndarray:
         import pyworld
 
     x = np.ascontiguousarray(wave, dtype=np.float64)
-    f0, times = pyworld.dio(x, SAMPLE_RATE, frame_period=5.0)
+    f0, times = pyworld.dio(x, SAMPLE_RATE, frame_period=frame_period)
     f0 = pyworld.stonemask(x, f0, times, SAMPLE_RATE)
     envelope = pyworld.cheaptrick(x, f0, times, SAMPLE_RATE)
     aperiodicity = pyworld.d4c(x, f0, times, SAMPLE_RATE)
-    return pyworld.synthesize(f0, envelope, aperiodicity, SAMPLE_RATE, 5.0)[:len(x)]
+    if warp != 1.0:
+        bins = np.arange(envelope.shape[1], dtype=np.float64)
+        envelope = np.ascontiguousarray(np.stack([np.interp(bins / warp, bins, row) for row in envelope]))
+    out = pyworld.synthesize(np.ascontiguousarray(f0 * f0_scale), envelope, aperiodicity, SAMPLE_RATE,
+                             frame_period)
+    return out[:len(x)]
 
 
 def vocode_griffin_lim(wave: np.ndarray, seed: int) -> np.ndarray:
@@ -288,6 +297,8 @@ def _make_one(job: ClipJob, tmp: Path) -> np.ndarray:
         return synth_flite(job.text, job.voice, job.rate, tmp)
     if job.attack == "world":
         return vocode_world(_source(job))
+    if job.attack == "world_shifted":
+        return vocode_world(_source(job), frame_period=10.0, f0_scale=1.2, warp=1.08)
     if job.attack == "griffin_lim":
         return vocode_griffin_lim(_source(job), job.seed)
     if job.attack == "lpc":

@@ -1,8 +1,17 @@
 """Which clips the demo corpus holds: a deterministic plan from sizes, seed and vendored index.
 
-Four sets: ``demo_a_train``, ``demo_a_dev``, ``demo_a_eval`` (corpus A: its speakers, its
-attacks) and ``demo_b_eval`` (corpus B: other speakers, other attack families). Utterance ids
-and file names do not reveal the label: ``<set>_<k>`` in a seeded order.
+Six sets. Training: ``demo_a_train`` and ``demo_a_dev`` (corpus A: LibriSpeech train-clean-100
+speakers; espeak-ng, flite kal/kal16, WORLD). Then a ladder of test sets, each adding one shift:
+
+1. ``demo_a_eval``: unseen speakers, seen attacks (same generators and voices as training);
+2. ``demo_a_voices``: unseen voices and settings of seen generators (espeak-ng's held-out voices,
+   WORLD with other frame rate, F0 and envelope);
+3. ``demo_a_families``: unseen generator families (corpus B's attacks) against the same bona fide
+   speakers as rungs 1–2;
+4. ``demo_b_eval``: unseen recording corpora for the bona fide side too (LibriSpeech test-other,
+   LJSpeech, CMU ARCTIC) with unseen families.
+
+Utterance ids and file names do not reveal the label: ``<set>_<k>`` in a seeded order.
 """
 from __future__ import annotations
 
@@ -15,12 +24,40 @@ from ..errors import ConfigError
 from .generators import ESPEAK_VOICES, Attack, ClipJob
 from .index import VendoredClip
 
-#: (corpus, split) of each generated set.
-SETS = {"demo_a_train": ("A", "train"), "demo_a_dev": ("A", "dev"),
-        "demo_a_eval": ("A", "eval"), "demo_b_eval": ("B", "eval")}
-#: Share of ``sentences.txt`` each set's TTS speaks (consecutive blocks: no text crosses sets).
-SENTENCE_SHARES = {"demo_a_train": 0.475, "demo_a_dev": 0.175, "demo_a_eval": 0.175,
-                   "demo_b_eval": 0.175}
+#: Attacks of training (corpus A), their held-out variants, and the unseen families (corpus B).
+A_SEEN = ("espeak_ng", "flite_kal", "flite_kal16", "world")
+A_VARIANTS = ("espeak_ng", "world_shifted")
+B_FAMILIES = ("flite_awb", "flite_rms", "flite_slt", "festival_ked", "festival_slt_hts", "griffin_lim", "lpc")
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """How one set is made: bona fide ``pool`` (corpus, split) of the vendored index, the attack ids
+    its spoofs come from, the espeak-ng voice group, the sentence block its TTS speaks, the
+    :class:`DemoSizes` prefix of its counts, and what it tests."""
+
+    pool: tuple[str, str]
+    attacks: tuple[str, ...]
+    voices: str
+    text: str
+    sizes: str
+    description: str
+
+
+SETS: dict[str, SetSpec] = {
+    "demo_a_train": SetSpec(("A", "train"), A_SEEN, "train", "train", "train", "training"),
+    "demo_a_dev": SetSpec(("A", "dev"), A_SEEN, "dev", "dev", "dev", "model selection"),
+    "demo_a_eval": SetSpec(("A", "eval"), A_SEEN, "train", "eval", "eval",
+                           "rung 1: unseen speakers, seen attacks"),
+    "demo_a_voices": SetSpec(("A", "eval"), A_VARIANTS, "eval", "eval", "voices",
+                             "rung 2: unseen voices and settings of seen generators"),
+    "demo_a_families": SetSpec(("A", "eval"), B_FAMILIES, "eval", "eval", "families",
+                               "rung 3: unseen generator families"),
+    "demo_b_eval": SetSpec(("B", "eval"), B_FAMILIES, "eval", "ood", "ood",
+                           "rung 4: unseen bona fide recording corpora (and unseen families)"),
+}
+#: Share of ``sentences.txt`` each text block holds (consecutive blocks: no text crosses them).
+SENTENCE_SHARES = {"train": 0.475, "dev": 0.175, "eval": 0.175, "ood": 0.175}
 #: Per-clip loudness jitter (dB, uniform), the same for both labels.
 GAIN_JITTER_DB = 3.0
 #: Speaking-rate range of the TTS attacks (uniform).
@@ -29,7 +66,8 @@ RATE_RANGE = (0.9, 1.12)
 
 @dataclass(frozen=True)
 class DemoSizes:
-    """Clips per set and label, and the longest clip (seconds)."""
+    """Clips per set and label, and the longest clip (seconds). Rungs 2 and 3 default to the
+    counts of rung 1 (``eval_*``)."""
 
     train_bonafide: int
     train_spoof: int
@@ -40,20 +78,24 @@ class DemoSizes:
     ood_bonafide: int
     ood_spoof: int
     max_seconds: float = 3.0
+    voices_bonafide: int | None = None
+    voices_spoof: int | None = None
+    families_bonafide: int | None = None
+    families_spoof: int | None = None
 
     def counts(self, name: str) -> tuple[int, int]:
         """``(bona fide, spoof)`` of set ``name``."""
-        prefix = {"demo_a_train": "train", "demo_a_dev": "dev", "demo_a_eval": "eval",
-                  "demo_b_eval": "ood"}[name]
-        return getattr(self, f"{prefix}_bonafide"), getattr(self, f"{prefix}_spoof")
+        prefix = SETS[name].sizes
+        bona, spoof = getattr(self, f"{prefix}_bonafide"), getattr(self, f"{prefix}_spoof")
+        return (self.eval_bonafide if bona is None else bona), (self.eval_spoof if spoof is None else spoof)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
-QUICK_SIZES = DemoSizes(40, 80, 20, 40, 20, 40, 20, 40)
-#: Sized so that the full demo (3 detectors × 2 test sets × the default matrix) fits 15 min on 2 CPU cores.
-FULL_SIZES = DemoSizes(150, 300, 40, 80, 40, 80, 40, 80)
+QUICK_SIZES = DemoSizes(40, 80, 16, 32, 24, 48, 24, 48)
+#: Every bona fide clip of the held-out pools (63 A-eval, 59 B), two spoofs per bona fide clip.
+FULL_SIZES = DemoSizes(120, 240, 30, 60, 63, 126, 59, 118)
 
 
 @dataclass(frozen=True)
@@ -76,10 +118,11 @@ def _sentences(data_dir: Path) -> list[str]:
 
 
 def _sentence_block(name: str, count: int) -> list[int]:
-    """Indices of the sentences set ``name`` may speak."""
+    """Indices of the sentences set ``name`` may speak (its text block's)."""
+    block = SETS[name].text
     start = 0.0
-    for set_name, share in SENTENCE_SHARES.items():
-        if set_name == name:
+    for block_name, share in SENTENCE_SHARES.items():
+        if block_name == block:
             return list(range(round(start * count), round((start + share) * count)))
         start += share
     raise KeyError(name)
@@ -102,17 +145,18 @@ def make_plan(index: list[VendoredClip], data_dir: Path, out_dir: Path, sizes: D
     """Every clip of the four sets. ``attacks``: the available ones (others were skipped)."""
     sentences = _sentences(data_dir)
     plan: list[PlannedClip] = []
-    for set_number, (name, (corpus, split)) in enumerate(SETS.items()):
+    for set_number, (name, spec) in enumerate(SETS.items()):
+        corpus, split = spec.pool
         rng = np.random.default_rng([seed, set_number])
         n_bona, n_spoof = sizes.counts(name)
         pool = _speaker_spread([c for c in index if c.corpus == corpus and c.split == split], rng)
         if n_bona > len(pool):
             raise ConfigError(f"{n_bona} bona fide clips asked for {name}, but the vendored index "
                               f"holds {len(pool)}", field=f"sizes.{name}")
-        set_attacks = [a for a in attacks if a.corpus == corpus]
+        set_attacks = [a for a in attacks if a.id in spec.attacks]
         if n_spoof and not set_attacks:
-            raise ConfigError(f"no attack of corpus {corpus} can run here, so {name} cannot "
-                              f"have spoofs", field="attacks")
+            raise ConfigError(f"none of the attacks of {name} ({', '.join(spec.attacks)}) can run here, "
+                              f"so it cannot have spoofs", field="attacks")
         entries: list[tuple[str, Attack | None, int]] = [("bonafide", None, k) for k in range(n_bona)]
         for k in range(n_spoof):
             entries.append(("spoof", set_attacks[k % len(set_attacks)], k // len(set_attacks)))
@@ -145,7 +189,7 @@ def make_plan(index: list[VendoredClip], data_dir: Path, out_dir: Path, sizes: D
                           "family": attack.family}
                 speaker = clip.speaker
             else:
-                voices = ESPEAK_VOICES[split] if attack.id == "espeak_ng" else attack.voices
+                voices = ESPEAK_VOICES[spec.voices] if attack.id == "espeak_ng" else attack.voices
                 voice = voices[k % len(voices)]
                 sentence = int(text_order[(k * 7 + len(attack.id)) % len(text_order)])
                 text = sentences[sentence]

@@ -11,16 +11,18 @@ import pytest
 import soundfile as sf
 
 from spoofbench.corpora.manifest import read_manifest
-from spoofbench.demo import ATTACKS, DemoSizes, DemoWarning, build_demo_corpus
+from spoofbench.demo import ATTACKS, DemoSizes, DemoWarning, build_demo_corpus, load_index
 from spoofbench.demo import build as build_module
 from spoofbench.demo import generators
 from spoofbench.demo.audio import active_level_db
+from spoofbench.demo.plan import SETS as PLAN_SETS
 from spoofbench.errors import ConfigError, SpoofbenchError
 
-#: Enough spoofs for every attack of A (4) and of B (7) to appear once at least.
+#: Enough spoofs for every attack of A (4), its variants (2) and of B (7) to appear once at least.
 TINY = DemoSizes(train_bonafide=3, train_spoof=4, dev_bonafide=1, dev_spoof=4, eval_bonafide=2,
-                 eval_spoof=4, ood_bonafide=2, ood_spoof=7, max_seconds=2.5)
-SETS = ("demo_a_train", "demo_a_dev", "demo_a_eval", "demo_b_eval")
+                 eval_spoof=4, ood_bonafide=2, ood_spoof=7, max_seconds=2.5, voices_spoof=2,
+                 families_bonafide=1, families_spoof=7)
+SETS = tuple(PLAN_SETS)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +44,12 @@ def test_every_set_has_both_labels_and_the_asked_counts(built):
         assert (labels.count("bonafide"), labels.count("spoof")) == TINY.counts(name)
         assert corpus.counts[name] == {"bonafide": labels.count("bonafide"),
                                        "spoof": labels.count("spoof")}
-        assert all(t.split == name.rsplit("_", 1)[1] for t in trials[name])
+        assert all(t.split == PLAN_SETS[name].pool[1] for t in trials[name])
 
 
 def test_corpora_a_and_b_have_disjoint_speakers_and_attack_families(built):
     corpus, trials = built
-    a = [t for name in SETS[:3] for t in trials[name]]
+    a = [t for name in ("demo_a_train", "demo_a_dev", "demo_a_eval") for t in trials[name]]
     b = trials["demo_b_eval"]
     assert {t.corpus for t in a} == {"demo_a"} and {t.corpus for t in b} == {"demo_b"}
     assert not {t.speaker for t in a} & {t.speaker for t in b}
@@ -57,7 +59,8 @@ def test_corpora_a_and_b_have_disjoint_speakers_and_attack_families(built):
     assert not ({t.custom["family"] for t in a if t.label == "spoof"}
                 & {t.custom["family"] for t in b if t.label == "spoof"})
     expected = {x.id for x in ATTACKS} - set(corpus.skipped)
-    assert spoof_a | spoof_b == expected
+    variants = {t.attack for t in trials["demo_a_voices"] if t.label == "spoof"}
+    assert spoof_a | variants | spoof_b == expected
     bona = {name: {t.speaker for t in trials[name] if t.label == "bonafide"} for name in SETS}
     assert not bona["demo_a_train"] & (bona["demo_a_dev"] | bona["demo_a_eval"])
 
@@ -91,6 +94,38 @@ def test_a_second_build_is_a_cache_hit_without_running_generators(built, monkeyp
     assert {p: p.stat().st_mtime_ns for p in corpus.root.rglob("*.flac")} == mtimes
 
 
+def test_the_ladder_adds_one_shift_per_rung(built):
+    corpus, trials = built
+
+    def spoofs(name, key="attack"):
+        return {getattr(t, key) if key != "family" else t.custom["family"]
+                for t in trials[name] if t.label == "spoof"}
+
+    def bona_speakers(name):
+        return {t.speaker for t in trials[name] if t.label == "bonafide"}
+
+    def tts_voices(name):  # TTS spoofs' speaker is "<tool>:<voice>"; vocoders keep the bona fide speaker
+        return {s for s in spoofs(name, "speaker") if ":" in s}
+
+    train_attacks, train_voices = spoofs("demo_a_train"), tts_voices("demo_a_train")
+    # rung 1: unseen bona fide speakers, the training attacks with the training voices
+    assert spoofs("demo_a_eval") <= train_attacks and tts_voices("demo_a_eval") <= train_voices
+    assert not bona_speakers("demo_a_eval") & bona_speakers("demo_a_train")
+    # rung 2: seen generator families, unseen voices or settings
+    assert spoofs("demo_a_voices") == {"espeak_ng", "world_shifted"}
+    assert tts_voices("demo_a_voices") and not tts_voices("demo_a_voices") & train_voices
+    assert spoofs("demo_a_voices", "family") <= spoofs("demo_a_train", "family")
+    # rung 3: unseen families, bona fide from the same held-out speakers as rungs 1-2
+    assert not spoofs("demo_a_families", "family") & spoofs("demo_a_train", "family")
+    assert bona_speakers("demo_a_families") <= {c.speaker for c in load_index() if c.corpus == "A"
+                                                  and c.split == "eval"}
+    # rung 4: the bona fide side comes from other recording corpora too
+    assert {t.custom["source_corpus"] for t in trials["demo_b_eval"] if t.label == "bonafide"} <= \
+        {"librispeech", "ljspeech", "cmu_arctic"}
+    assert not bona_speakers("demo_b_eval") & bona_speakers("demo_a_eval")
+    assert set(corpus.attacks["demo_a_voices"]) == {"espeak_ng", "world_shifted"}
+
+
 def test_an_interrupted_build_makes_only_the_missing_clips(built, tmp_path):
     corpus, trials = built
     root = tmp_path / "copy"
@@ -118,7 +153,7 @@ def test_missing_tool_skips_its_attacks_with_a_warning(tmp_path, monkeypatch):
     real_which = shutil.which
     monkeypatch.setattr(generators.shutil, "which",
                         lambda name: None if name == "festival" else real_which(name))
-    sizes = DemoSizes(1, 2, 1, 1, 1, 1, 1, 5, max_seconds=2.0)
+    sizes = DemoSizes(1, 2, 1, 1, 1, 1, 1, 5, max_seconds=2.0, voices_spoof=1, families_spoof=1)
     with pytest.warns(DemoWarning, match="festival_slt_hts.*festival is not installed"):
         corpus = build_demo_corpus(tmp_path / "d", quick=True, seed=0, progress=False,
                                    sizes=sizes, workers=1)
@@ -164,6 +199,7 @@ def test_shipped_protocol_labels_a_eval_in_domain_and_b_out_of_distribution(buil
     assert len(protocol.train) == sum(TINY.counts("demo_a_train"))
     assert protocol.tests["demo_a_eval"].domain == "in-domain"
     assert protocol.tests["demo_b_eval"].domain == "ood"
+    assert protocol.tests["demo_a_voices"].domain == "ood" and protocol.tests["demo_a_families"].domain == "ood"
     b_overlap = protocol.tests["demo_b_eval"].overlap
     assert b_overlap.speaker_count == 0 and b_overlap.source_utterance_count == 0
     # no sentence and no source utterance crosses from training into A-eval either
