@@ -15,7 +15,7 @@ def make_submission(folder: Path, scores_dir: Path, *, system: str = "tiny-cnn",
     for path in sorted(scores_dir.glob("*__*.txt")):
         shutil.copyfile(path, folder / path.name)
     data = {"system": system, "authors": ["Test Author"], "contact": "test@example.org",
-            "training_data": ["synth"], "parameters": 1000, "description": "tiny CNN trained in the tests",
+            "training_data": ["synth"], "parameters": 1000, "description": "tiny detector trained in the tests",
             "licence": "CC-BY-4.0", **spec}
     data.setdefault("files", declare_files(folder))
     (folder / "submission.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
