@@ -20,7 +20,8 @@ from .condition import CodecCondition, condition_from_dict
 
 BUILTIN_YAML = Path(__file__).with_name("conditions.yaml")
 
-CONDITIONS: Registry = Registry("codec condition", "spoofbench.codecs")
+CONDITIONS: Registry = Registry("codec condition", "spoofbench.codecs", base=(CodecCondition, Mapping),
+                                factories=True)
 #: Matrix name → condition ids (in order).
 MATRICES: dict[str, tuple[str, ...]] = {}
 
@@ -61,7 +62,7 @@ def load_conditions(path: str | os.PathLike, *, overwrite: bool = False,
             raise ConfigError(f"condition id {cond.id!r} appears twice", path, field="conditions")
         seen.add(cond.id)
     for cond in conditions:
-        if cond.id in CONDITIONS._entries and not overwrite:
+        if CONDITIONS.registered(cond.id) and not overwrite:
             raise ConfigError(f"condition id {cond.id!r} is already defined (by {CONDITIONS.source(cond.id)}); "
                               f"choose another id", path, field=f"conditions.{cond.id}")
     for cond in conditions:
@@ -95,7 +96,7 @@ def get_condition(condition_id: str | CodecCondition) -> CodecCondition:
     if not isinstance(obj, CodecCondition):
         raise ConfigError(f"codec condition {condition_id!r} from {CONDITIONS.source(condition_id)} is a "
                           f"{type(obj).__name__}; expected a CodecCondition or a mapping of its fields")
-    CONDITIONS._entries[condition_id] = obj
+    CONDITIONS.register(condition_id, obj, overwrite=True, source=CONDITIONS.source(condition_id))
     return obj
 
 
@@ -107,3 +108,4 @@ def get_matrix(name: str) -> list[CodecCondition]:
 
 
 load_conditions(BUILTIN_YAML, source="spoofbench")
+CONDITIONS.mark_builtins()

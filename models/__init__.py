@@ -11,7 +11,9 @@ from typing import Any
 
 from spoofbench.registry import Registry, load_object
 
-DETECTORS: Registry = Registry("detector", "spoofbench.detectors")
+#: Builders: a DetectorFamily, a Detector subclass or a callable returning a Detector (checked when built).
+DETECTORS: Registry = Registry("detector", "spoofbench.detectors", base="spoofbench.models.base:Detector",
+                               factories=True)
 for _name, _target in {
     "rawcnn_2m": "spoofbench.models.rawcnn:FAMILY",
     "aasist": "spoofbench.models.aasist:FAMILY",
@@ -25,6 +27,7 @@ for _name, _target in {
         "hubert_large", "xlsr_300m", "xlsr_300m_aasist")},
 }.items():
     DETECTORS.register(_name, _target)
+DETECTORS.mark_builtins()
 
 __all__ = ["DETECTORS", "Detector", "InputPolicy", "build_detector", "count_parameters", "resolve_detector"]
 

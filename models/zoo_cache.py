@@ -40,18 +40,22 @@ def zoo_key() -> str:
     return digest.hexdigest()[:20]
 
 
-def zoo_rows(cache_dir: str | Path | None = DEFAULT_CACHE_DIR) -> list[dict[str, Any]]:
-    """Every detector's and preset's row, from the cache when its key matches (``cache_dir=None``:
-    no cache)."""
+def zoo_rows(cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+             names: list[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of detectors ``names`` (default: all) and their presets, from the cache when its key
+    matches (``cache_dir=None``: no cache)."""
     cacheable = cache_dir is not None and all(DETECTORS.source(n) == "spoofbench" for n in DETECTORS.names())
     path = Path(cache_dir) / f"zoo-{zoo_key()}.json" if cacheable else None
     if path is not None and path.is_file():
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            return [r for r in rows if not names or r["name"] in names]
         except (OSError, ValueError) as err:
             log.debug("ignoring an unreadable zoo cache %s: %s", path, err)
     from .catalog import describe_zoo
 
+    if path is None:
+        return describe_zoo(names or None, include_tiny=True)
     rows = describe_zoo(include_tiny=True)
     if path is not None:
         from spoofbench.atomic import write_json_atomic
@@ -61,4 +65,4 @@ def zoo_rows(cache_dir: str | Path | None = DEFAULT_CACHE_DIR) -> list[dict[str,
             write_json_atomic(path, rows)
         except OSError as err:  # a read-only home: list anyway
             log.debug("cannot write the zoo cache %s: %s", path, err)
-    return rows
+    return [r for r in rows if not names or r["name"] in names]

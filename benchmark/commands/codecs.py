@@ -53,7 +53,7 @@ def _selected(args):
         load_conditions(args.conditions)
     if args.matrix:
         return get_matrix(args.matrix)
-    return [get_condition(name) for name in CONDITIONS.names()]
+    return [cond for _, cond in CONDITIONS.loadable(get_condition)]  # a broken plugin: one warning, skipped
 
 
 def _rows(conditions, statuses=None):

@@ -80,8 +80,7 @@ def _list(args: argparse.Namespace) -> int:
     from spoofbench.models.zoo_cache import DEFAULT_CACHE_DIR, zoo_rows
 
     if all(name in DETECTORS for name in args.names):
-        rows = [r for r in zoo_rows(None if args.no_cache else (args.cache_dir or DEFAULT_CACHE_DIR))
-                if not args.names or r["name"] in args.names]
+        rows = zoo_rows(None if args.no_cache else (args.cache_dir or DEFAULT_CACHE_DIR), args.names)
     else:  # a 'pkg.module:factory' spec: built now, never cached
         from spoofbench.models.catalog import describe_zoo
         rows = describe_zoo(args.names)

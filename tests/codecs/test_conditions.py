@@ -7,7 +7,7 @@ import pytest
 
 from spoofbench.codecs import (CONDITIONS, MATRICES, CodecCondition, condition_from_dict,
                                condition_provenance, get_condition, get_matrix, load_conditions)
-from spoofbench.errors import ConfigError, UnknownPluginError
+from spoofbench.errors import ConfigError, SpoofbenchError, UnknownPluginError
 
 
 def test_builtin_matrices_and_ids():
@@ -70,15 +70,19 @@ def test_bad_yaml_names_file_and_field(tmp_path, text, field, fragment):
 
 
 def test_registered_mapping_and_callable_like_an_entry_point():
-    CONDITIONS.register("plugin_gsm", {"codec": "gsm", "encoder": "libgsm", "bitrate": 13000,
-                                       "sample_rate": 8000}, source="test plugin")
-    CONDITIONS.register("plugin_callable", lambda: CodecCondition(id="plugin_callable", codec="pcm_mulaw",
-                                                                  encoder="pcm_mulaw", sample_rate=8000))
-    assert get_condition("plugin_gsm").encoder == "libgsm"
-    assert get_condition("plugin_callable").codec == "pcm_mulaw"
-    CONDITIONS.register("plugin_bad", 42)
-    with pytest.raises(ConfigError, match="expected a CodecCondition"):
-        get_condition("plugin_bad")
+    with CONDITIONS.isolated():  # nothing registered here outlives the test
+        CONDITIONS.register("plugin_gsm", {"codec": "gsm", "encoder": "libgsm", "bitrate": 13000,
+                                           "sample_rate": 8000}, source="test plugin")
+        CONDITIONS.register("plugin_callable", lambda: CodecCondition(id="plugin_callable", codec="pcm_mulaw",
+                                                                      encoder="pcm_mulaw", sample_rate=8000))
+        assert get_condition("plugin_gsm").encoder == "libgsm"
+        assert get_condition("plugin_callable").codec == "pcm_mulaw"
+        CONDITIONS.register("plugin_bad", lambda: 42)  # a callable is checked once it is called
+        with pytest.raises(ConfigError, match="expected a CodecCondition"):
+            get_condition("plugin_bad")
+        with pytest.raises(SpoofbenchError, match="expected a CodecCondition or Mapping"):
+            CONDITIONS.register("plugin_int", 42)  # anything else is refused when it registers
+    assert "plugin_gsm" not in CONDITIONS and "plugin_bad" not in CONDITIONS
 
 
 def test_provenance_names_engine_library_version_and_resampler():

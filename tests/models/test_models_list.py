@@ -10,10 +10,17 @@ from spoofbench.cli import main
 from spoofbench.models import build_detector, count_parameters
 from spoofbench.models.zoo_cache import zoo_rows
 
+pytestmark = pytest.mark.slow  # builds all 52 presets once (meta device): ~5 s quiet, 25 s on a loaded VM
+
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory):
-    return zoo_rows(tmp_path_factory.mktemp("zoo"))
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("zoo")
+
+
+@pytest.fixture(scope="module")
+def rows(cache_dir):
+    return zoo_rows(cache_dir)  # built once on the meta device, then cached here
 
 
 def test_meta_counts_equal_the_built_models(rows):
@@ -32,19 +39,18 @@ def test_fitted_gmm_counts_its_mixtures(rows):
     assert by_key[("hf_audio_classification", "default")]["parameters"] is None  # depends on the weights
 
 
-def test_cached_rows_are_served_without_torch(rows, tmp_path):
+def test_cached_rows_are_served_without_torch(rows, cache_dir):
     import subprocess
 
-    zoo_rows(tmp_path)  # fill this cache
     code = ("import json, sys; from spoofbench.models.zoo_cache import zoo_rows; "
-            f"rows = zoo_rows({str(tmp_path)!r}); print(json.dumps([len(rows), 'torch' in sys.modules]))")
+            f"rows = zoo_rows({str(cache_dir)!r}); print(json.dumps([len(rows), 'torch' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == [len(rows), False]
 
 
-def test_cli_filters_cached_rows(tmp_path, capsys):
-    assert main(["models", "list", "--json", "--cache-dir", str(tmp_path), "--no-tiny", "lfcc_gmm"]) == 0
+def test_cli_filters_cached_rows(rows, cache_dir, capsys):
+    assert main(["models", "list", "--json", "--cache-dir", str(cache_dir), "--no-tiny", "lfcc_gmm"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(r["name"], r["preset"]) for r in listed] == [("lfcc_gmm", "default")]
-    assert main(["models", "list", "--cache-dir", str(tmp_path), "hf_audio_classification"]) == 0
+    assert main(["models", "list", "--cache-dir", str(cache_dir), "hf_audio_classification"]) == 0
     assert "from weights" in capsys.readouterr().out
