@@ -58,7 +58,7 @@ def condition_provenance(condition: CodecCondition | str) -> dict:
     engine, why = select_engine(condition)
     if engine is None:
         return {**out, "engine": None, "library": None, "version": None, "available": False, "reason": why}
-    prov = engine.provenance_for(condition) if hasattr(engine, "provenance_for") else engine.provenance()
+    prov = engine.provenance_for(condition)
     return {**out, **prov, "available": True, "reason": ""}
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
@@ -21,16 +20,8 @@ import numpy as np
 
 from spoofbench.errors import CodecError
 
+from .base import Coded, Engine
 from .condition import CodecCondition
-
-
-@dataclass(frozen=True)
-class Coded:
-    """Decoded audio ``samples`` (n,) float64 at ``rate`` and ``encoded_bytes`` (payload size)."""
-
-    samples: np.ndarray
-    rate: int
-    encoded_bytes: int
 
 
 def _to_format(x: np.ndarray, fmt: str) -> np.ndarray:
@@ -74,6 +65,9 @@ class PyAVEngine:
             except Exception:  # av.codec.codec.UnknownCodecError
                 return False, f"PyAV {av.__version__}'s bundled FFmpeg has no {what} {name!r}"
         return True, ""
+
+    def provenance_for(self, condition: CodecCondition) -> dict:
+        return self.provenance()  # one library codes every condition this engine accepts
 
     def provenance(self) -> dict:
         import av
@@ -223,6 +217,9 @@ class FFmpegCLIEngine:
             return False, f"{ffmpeg_version()} has no decoder for {condition.codec!r}"
         return True, ""
 
+    def provenance_for(self, condition: CodecCondition) -> dict:
+        return self.provenance()  # one binary codes every condition this engine accepts
+
     def provenance(self) -> dict:
         return {"engine": self.name, "library": f"{ffmpeg_version()} (system binary, pipes)",
                 "version": ffmpeg_version()}
@@ -336,7 +333,7 @@ ENGINES = {"pyav": PyAVEngine(), "native": _native(), "ffmpeg+pyav": FFmpegEncod
            "ffmpeg": FFmpegCLIEngine()}
 
 
-def select_engine(condition: CodecCondition) -> tuple[object | None, str]:
+def select_engine(condition: CodecCondition) -> tuple[Engine | None, str]:
     """The engine that will code ``condition`` here, or (None, reasons) when none can.
 
     ``auto`` prefers the in-process engines (PyAV, then the system libgsm / libcodec2 via

@@ -16,6 +16,7 @@ import numpy as np
 
 from spoofbench.errors import CodecError
 
+from .base import Coded
 from .condition import CodecCondition
 
 #: Codec 2 mode names → the library's CODEC2_MODE_* constants (codec2.h).
@@ -137,8 +138,6 @@ class NativeEngine:
         return {"engine": self.name, "library": f"{names} (system libraries via ctypes)", "version": names}
 
     def code(self, x: np.ndarray, rate: int, condition: CodecCondition):
-        from .engines import Coded
-
         ok, why = self.available(condition)
         if not ok or rate != condition.sample_rate:
             raise CodecError(why or f"{condition.encoder} codes at {condition.sample_rate} Hz, got {rate} Hz")
@@ -150,8 +149,6 @@ class NativeEngine:
         return self._codec2(pcm, rate, CODEC2_MODES[dict(condition.options).get("mode", "3200")])
 
     def _speex(self, pcm: np.ndarray, rate: int, condition: CodecCondition):
-        from .engines import Coded
-
         lib, _ = _speex()
         mode = lib.speex_lib_get_mode(_SPEEX_MODES[rate])
         enc, dec = lib.speex_encoder_init(mode), lib.speex_decoder_init(mode)
@@ -198,8 +195,6 @@ class NativeEngine:
         return padded.reshape(n_frames, size)
 
     def _gsm(self, pcm: np.ndarray, rate: int):
-        from .engines import Coded
-
         lib, _ = _gsm()
         frames = self._frames(pcm, 160)
         out = np.zeros_like(frames)
@@ -220,8 +215,6 @@ class NativeEngine:
         return Coded(out.reshape(-1).astype(np.float64) / 32768.0, rate, 33 * len(frames))
 
     def _codec2(self, pcm: np.ndarray, rate: int, mode: int):
-        from .engines import Coded
-
         lib, _ = _codec2()
         enc, dec = lib.codec2_create(mode), lib.codec2_create(mode)
         if not enc or not dec:

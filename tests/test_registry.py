@@ -102,3 +102,24 @@ def test_codecs_and_models_list_survive_a_bad_plugin(capsys, caplog, tmp_path):
         assert "aasist" in names and "plugin_missing" not in names
     skipped = [r.getMessage() for r in caplog.records if "plugin_missing" in r.getMessage()]
     assert len(skipped) == 2, skipped
+
+
+def test_codec_engines_implement_the_engine_protocol_without_an_import_cycle():
+    import ast
+    from pathlib import Path
+
+    import spoofbench.codecs.native as native
+    from spoofbench.codecs.base import Coded, Engine
+    from spoofbench.codecs.engines import ENGINES, select_engine
+
+    assert all(isinstance(engine, Engine) for engine in ENGINES.values())
+    from spoofbench.codecs import get_condition
+
+    for condition_id in ("gsm_fr", "mp3_32k", "g711_mulaw"):
+        engine, _ = select_engine(get_condition(condition_id))
+        if engine is not None:
+            assert engine.provenance_for(get_condition(condition_id))["engine"] == engine.name
+    imported = {node.module for node in ast.walk(ast.parse(Path(native.__file__).read_text()))
+                if isinstance(node, ast.ImportFrom)}
+    assert "engines" not in imported and "base" in imported  # native -> base, never native -> engines
+    assert native.Coded is Coded
