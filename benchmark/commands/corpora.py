@@ -159,6 +159,9 @@ def _validate(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items()) or "none"
     print(f"{report.checked} trials checked, {report.checked - report.kept} with problems "
           f"({counts})")
+    if report.decoders.get("pyav"):
+        print(f"decoded by libsndfile {report.decoders.get('libsndfile', 0)}, by PyAV (FFmpeg) "
+              f"{report.decoders['pyav']} where libsndfile could not")
     if args.write_clean:
         print(f"clean manifest: {args.write_clean} ({report.kept} trials); rejects: "
               f"{rejects_path(Path(args.write_clean))}")

@@ -69,6 +69,7 @@ class ValidationReport:
     checked: int = 0
     kept: int = 0
     problems: list[Problem] = field(default_factory=list)
+    decoders: dict[str, int] = field(default_factory=dict)  # files read per decoder
 
     @property
     def ok(self) -> bool:
@@ -151,22 +152,34 @@ def _decode_checked(path: Path, config: ValidationConfig) -> _Scan:
 
 def check_audio(trial: Trial, root: Path, config: ValidationConfig) -> list[tuple[str, str]]:
     """``(kind, detail)`` for every audio problem of ``trial`` (empty list when fine)."""
+    return inspect_audio(trial, root, config)[0]
+
+
+def inspect_audio(trial: Trial, root: Path, config: ValidationConfig
+                  ) -> tuple[list[tuple[str, str]], str | None]:
+    """``(problems, decoder)``: :func:`check_audio`'s problems and which decoder read the file
+    (``"libsndfile"``, ``"pyav"``, or None when none could)."""
     from ..audio_io import AudioReadError
 
     path = trial.audio_path(root)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        return [("missing", f"no file at {path}")]
+        return [("missing", f"no file at {path}")], None
     except OSError as err:
-        return [("unreadable", f"cannot stat: {err}")]
+        return [("unreadable", f"cannot stat: {err}")], None
     if size == 0:
-        return [("empty", "file has 0 bytes")]
+        return [("empty", "file has 0 bytes")], None
     try:
         scan = _decode_checked(path, config)
     except AudioReadError as err:
-        return [("unreadable", err.message)]
-    problems = _decode_problems(scan, path, size)
+        return [("unreadable", err.message)], None
+    return _decode_problems(scan, path, size) + _content_problems(scan, trial, config), scan.decoder
+
+
+def _content_problems(scan: _Scan, trial: Trial, config: ValidationConfig) -> list[tuple[str, str]]:
+    """Rate, recorded length, clipping and silence."""
+    problems: list[tuple[str, str]] = []
     rate, declared = scan.rate, scan.declared
     if config.expect_sr is not None and rate != config.expect_sr:
         problems.append(("wrong_sample_rate", f"{rate} Hz, expected {config.expect_sr} Hz"))
@@ -301,10 +314,12 @@ def validate_manifest(manifest: str | os.PathLike, root: str | os.PathLike, *,
 
     clean: list[tuple[int, Trial]] = []
     with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
-        results = _chunked_map(pool, lambda job: (job, check_audio(job[1], root, config)),
+        results = _chunked_map(pool, lambda job: (job, inspect_audio(job[1], root, config)),
                                jobs())
-        for (number, trial), found in _progress(results, progress):
+        for (number, trial), (found, decoder) in _progress(results, progress):
             report.checked += 1
+            if decoder is not None:
+                report.decoders[decoder] = report.decoders.get(decoder, 0) + 1
             for kind, detail in found:
                 problem = Problem(kind, trial.id, trial.path, detail, line=number)
                 report.problems.append(problem)

@@ -57,6 +57,7 @@ def test_the_ten_2021_samples_validate_without_problems(tmp_path):
     manifest = _samples_manifest(tmp_path)
     report = validate_manifest(manifest, SAMPLES, progress=False, write_clean=tmp_path / "clean.jsonl.gz")
     assert report.checked == 10 and report.problems == [] and report.kept == 10
+    assert report.decoders == {"libsndfile": 5, "pyav": 5}
     assert main(["validate", str(manifest), "--root", str(SAMPLES), "--expect-sr", "16000"]) == 0
 
 
