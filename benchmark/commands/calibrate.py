@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--prior", type=float, default=0.5,
                         help="bona fide prior of the fit (default 0.5: minimises dev Cllr; "
                              "0.655 targets the ASVspoof 5 actDCF)")
+    parser.add_argument("--no-smoothing", action="store_true",
+                        help="fit to 1/0 targets instead of Platt's pseudo-count targets (unbounded on "
+                             "perfectly separated dev scores)")
     parser.add_argument("--calibration", default=None, metavar="CAL.json",
                         help="use this saved calibration instead of fitting one")
     parser.add_argument("--save", default=None, metavar="CAL.json", help="write the calibration here")
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     job = CalibrationJob(scores=args.scores, keys=args.keys, prior=args.prior, key_format=args.key_format,
                          apply_scores=args.apply, apply_keys=args.apply_keys, out=args.out,
-                         save=args.save, calibration=args.calibration)
+                         save=args.save, calibration=args.calibration, smoothing=not args.no_smoothing)
     report = calibrate_files(job)
     if args.json:
         print(json.dumps(report))

@@ -31,6 +31,7 @@ class CalibrationJob:
     out: str | None = None
     save: str | None = None
     calibration: str | None = None  # an existing calibration JSON to use instead of fitting
+    smoothing: bool = True  # Platt's pseudo-count targets (see fit_linear_calibration)
 
 
 def llr_metrics(bonafide: np.ndarray, spoof: np.ndarray) -> dict[str, float]:
@@ -68,7 +69,8 @@ def calibrate_files(job: CalibrationJob) -> dict:
     if job.calibration:
         calibration = LinearCalibration.load(job.calibration)
     else:
-        calibration = fit_linear_calibration(dev.scores, dev.labels, prior=job.prior, source=str(job.scores))
+        calibration = fit_linear_calibration(dev.scores, dev.labels, prior=job.prior, smoothing=job.smoothing,
+                                             source=str(job.scores))
     report: dict = {"calibration": calibration.to_dict(),
                     "dev": {"scores": str(job.scores), "keys": str(job.keys),
                             **_before_after(dev.bonafide, dev.spoof, calibration)}}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spoofbench.cli import main
-from spoofbench.metrics import LinearCalibration, read_scores
+from spoofbench.metrics import CostModel, LinearCalibration, read_scores
 
 
 def write_trials(folder: Path, name: str, scores: np.ndarray, labels: np.ndarray) -> tuple[Path, Path]:
@@ -121,5 +121,5 @@ def test_calibrate_a_trained_detector(capsys, tmp_path):
     detector = build_detector("lfcc_gmm", "tiny").fit(train, train_labels, seed=0)
     scores = [score_waveforms(detector, waves, [16000] * len(waves)) for waves in (dev, test)]
     report = calibrate(capsys, tmp_path, (scores[0].astype(np.float64), dev_labels),
-                       (scores[1].astype(np.float64), test_labels))
+                       (scores[1].astype(np.float64), test_labels), "--prior", str(CostModel().effective_prior))
     assert_improves(report)

@@ -26,9 +26,9 @@ def gaussian_trials(seed: int, n_bona: int = 600, n_spoof: int = 2400, gain: flo
 def test_gradient_matches_the_objective():
     rng = np.random.default_rng(1)
     bona, spoof = rng.normal(1, 1, 50), rng.normal(-1, 1, 80)
-    for prior in (0.5, 0.2, 0.9):
-        error = check_grad(lambda p: _objective(p, bona, spoof, prior)[0],
-                           lambda p: _objective(p, bona, spoof, prior)[1], np.array([0.7, -0.3]))
+    for prior, targets in ((0.5, (1.0, 0.0)), (0.2, (0.9, 0.05)), (0.9, (1.0, 0.0))):
+        error = check_grad(lambda p: _objective(p, bona, spoof, prior, targets)[0],
+                           lambda p: _objective(p, bona, spoof, prior, targets)[1], np.array([0.7, -0.3]))
         assert error < 1e-6
 
 
@@ -43,7 +43,7 @@ def test_fit_recovers_the_true_llr_map():
 
 def test_prior_half_minimises_dev_cllr():
     scores, labels = gaussian_trials(2)
-    calibration = fit_linear_calibration(scores, labels)
+    calibration = fit_linear_calibration(scores, labels, smoothing=False)
     bona, spoof = scores[labels == 1], scores[labels == 0]
     best = compute_cllr(calibration.apply(bona), calibration.apply(spoof))
     assert calibration.dev_cllr == pytest.approx(best)
@@ -68,6 +68,20 @@ def test_dev_calibration_improves_eval_act_dcf_and_cllr_and_keeps_eer():
     assert compute_eer(cal_bona, cal_spoof)[0] == compute_eer(bona, spoof)[0]
 
 
+def test_separated_dev_scores_give_a_bounded_map():
+    """A saturated detector: every dev score is 0 or 1. The plain fit runs away; Platt's targets do not."""
+    scores, labels = np.r_[np.ones(60), np.zeros(60)], np.r_[np.ones(60), np.zeros(60)]
+    smoothed = fit_linear_calibration(scores, labels)
+    plain = fit_linear_calibration(scores, labels, smoothing=False)
+    # with 60 + 60 trials the most confident LLR is about log(61) = 4.1 nats
+    assert smoothed.apply([1.0])[0] == pytest.approx(np.log(61), rel=0.01)
+    assert smoothed.apply([0.0])[0] == pytest.approx(-np.log(61), rel=0.01)
+    assert plain.scale > 5 * smoothed.scale
+    # one eval error costs a bounded amount under the smoothed map
+    bona, spoof = np.r_[np.ones(99), 0.0], np.zeros(100)
+    assert compute_cllr(smoothed.apply(bona), smoothed.apply(spoof)) < 0.2
+
+
 def test_dict_and_file_round_trip(tmp_path):
     calibration = fit_linear_calibration(*gaussian_trials(5, 50, 50), source="dev.txt")
     again = LinearCalibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
@@ -83,6 +97,7 @@ def test_dict_and_file_round_trip(tmp_path):
     ({"scale": 1}, "'offset' must be a finite number"),
     ({"scale": 1, "offset": 0, "prior": 1.5}, r"'prior' must be in \(0, 1\)"),
     ({"scale": 1, "offset": 0, "slope": 2}, "unknown field"),
+    ({"scale": 1, "offset": 0, "smoothing": "yes"}, "'smoothing' must be true or false"),
     ([1, 2], "expected a JSON object"),
 ])
 def test_bad_calibration_input(data, message):
