@@ -256,3 +256,13 @@ def test_prepare_rejects_a_duplicate_id_with_file_and_line(tmp_path):
     assert "ASVspoof2019.LA.cm.train.trn.txt:3" in text and "duplicate trial id 'LA_T_1'" in text
     assert "trn.txt:1" in text  # where it was first listed
     assert not (tmp_path / "o" / "asvspoof2019_la_train.jsonl.gz").exists()
+
+
+def test_models_score_refuses_non_finite_audio_instead_of_printing_nan(tmp_path, capsys):
+    wave = _speech_like(1.0)
+    wave[500:700] = np.nan
+    sf.write(tmp_path / "nan.wav", wave, 16000, subtype="FLOAT")
+    assert main(["models", "score", "rawcnn_2m", str(tmp_path / "nan.wav"), "--preset", "tiny"]) == 2
+    captured = capsys.readouterr()
+    assert "nan" not in captured.out.lower()
+    assert "non-finite samples: 200 (200 NaN, 0 infinite), first at sample 500" in captured.err
