@@ -1,26 +1,50 @@
-"""``spoofbench demo``: the embedded benchmark — train on demo corpus A, test on A-eval and B.
+"""``spoofbench demo``: a ladder of distribution shifts, real ASVspoof attacks, and a pretrained row.
 
-Corpus A and corpus B have disjoint speakers and disjoint attack families, so A-eval is in-domain
-and B is out of distribution by construction; every test set goes through a codec matrix.
+The demo is four ordinary benchmark runs (:func:`spoofbench.runner.runner.run_benchmark`) under one
+folder, merged into one ``result.json`` that tables, plots and ``spoofbench report`` read:
+
+``ladder/``      detectors trained on demo corpus A (≥ 3 seeds), scored uncoded on the ladder's rungs
+                 1–4 (:mod:`.plan`) and on real ASVspoof 2019 LA attacks (``la19_dev``: OOD);
+``telephone/``   the same trained checkpoints, rung 4 through telephone codecs (rung 5);
+``la19/``        the reverse: detectors trained on the real 2019 LA mini train half, tested on its dev
+                 half (in-domain) and on rungs 1 and 4 (OOD);
+``pretrained/``  the official AASIST weights scored as is on a subset of ``la19_dev`` — these
+                 utterances are in AASIST's training and development data: flagged, never OOD evidence.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..runner.config import BenchmarkConfig, DataSpec, DetectorSpec, TestSetSpec
 from .build import DemoCorpus, build_demo_corpus
+from .la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests
+from .plan import DemoSizes
 
 #: Detectors trained by the demo on a CPU (an SSL pipeline joins when a local checkpoint is given).
-#: aasist_l joins by default only on a GPU: on 2 CPU cores it scores ~1 clip/s (perf/RESULTS_models.md),
-#: which alone would take the full matrix past the demo's 15-minute budget.
+#: aasist_l joins by default only on a GPU: on 2 CPU cores it scores ~1 clip/s (perf/RESULTS_models.md).
 DEMO_DETECTORS_CPU = ("rawcnn_2m", "lfcc_lcnn", "lfcc_gmm")
 DEMO_DETECTORS_GPU = ("rawcnn_2m", "aasist_l", "lfcc_lcnn", "lfcc_gmm")
 #: The demo's clips last at most 3 s: fixed-window detectors see all of each clip, no tiling to 4 s.
 DEMO_WINDOW = 48000
-#: The quick mode's codec conditions: one per family of degradation.
-QUICK_CODECS = ("none", "mp3_32k", "opus_12k", "g711_mulaw", "gsm_fr")
+#: Rung 5: rung 4 through telephone channels.
+TELEPHONE_CODECS_FULL = ("g711_mulaw", "amr_nb_12k2", "tel_gsm")
+TELEPHONE_CODECS_QUICK = ("tel_gsm",)
+#: The official AASIST weights beside a developer checkout (../shared/reference/aasist).
+DEFAULT_AASIST = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "aasist" / "AASIST.pth"
+#: Test set name → (demo set or la19 cut, what the rung adds).
+RUNGS = {
+    "r1_speakers": ("demo_a_eval", "unseen speakers, seen attacks"),
+    "r2_voices": ("demo_a_voices", "+ unseen voices / settings of seen generators"),
+    "r3_families": ("demo_a_families", "+ unseen generator families"),
+    "r4_corpora": ("demo_b_eval", "+ unseen bona fide recording corpora"),
+    "la19_dev": ("la19_dev", "real ASVspoof 2019 LA attacks (A01-A06)"),
+}
+LA19_LABEL = "@la19"
+PRETRAINED_LABEL = "aasist_official"
 
 
 @dataclass(frozen=True)
@@ -34,9 +58,17 @@ class DemoSettings:
     ssl_checkpoint: str | None = None
     device: str = "auto"
     bootstrap: int | None = None
+    seeds: tuple[int, ...] | None = None
+    aasist_weights: str | None = str(DEFAULT_AASIST)
+    real_attacks: bool = True
+    corpus_sizes: DemoSizes | None = None     # overrides the quick/full corpus sizes (tests)
+    la19_sizes: La19Sizes | None = None       # overrides the quick/full ASVspoof 2019 LA mini cuts
 
-    def training(self) -> dict[str, Any]:
-        epochs = self.epochs or (2 if self.quick else 6)
+    def la19_cuts(self) -> La19Sizes:
+        return self.la19_sizes or (QUICK_LA19 if self.quick else FULL_LA19)
+
+    def training(self, la19: bool = False) -> dict[str, Any]:
+        epochs = self.epochs or ((4 if la19 else 2) if self.quick else (10 if la19 else 6))
         return {"epochs": epochs, "batch_size": 16, "eval_batch_size": 32, "num_workers": 1,
                 "patience": epochs, "optim": {"lr": 1e-3, "scheduler": "cosine"}}
 
@@ -48,10 +80,16 @@ class DemoSettings:
         gpu = self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
         return DEMO_DETECTORS_GPU if gpu else DEMO_DETECTORS_CPU
 
-    def codec_list(self) -> tuple[str, ...]:
+    def telephone_codecs(self) -> tuple[str, ...]:
         if self.codecs:
-            return self.codecs
-        return QUICK_CODECS if self.quick else ("matrix:default",)
+            return tuple(c for c in self.codecs if c != "none")
+        return TELEPHONE_CODECS_QUICK if self.quick else TELEPHONE_CODECS_FULL
+
+    def seed_list(self) -> tuple[int, ...]:
+        return self.seeds or (0, 1, 2)
+
+    def resamples(self) -> int:
+        return self.bootstrap if self.bootstrap is not None else (200 if self.quick else 1000)
 
 
 def _window(name: str) -> dict[str, Any]:
@@ -66,38 +104,211 @@ def _window(name: str) -> dict[str, Any]:
     return {}
 
 
-def demo_config(corpus: DemoCorpus, settings: DemoSettings) -> BenchmarkConfig:
-    """The benchmark config of a demo run over a built demo corpus."""
-    root = str(corpus.root)
-    detectors = [DetectorSpec(name=name, overrides=_window(name)) for name in settings.detector_names()]
+def _detectors(settings: DemoSettings, suffix: str = "") -> tuple[DetectorSpec, ...]:
+    specs = [DetectorSpec(name=name, label=f"{name}{suffix}" if suffix else None, overrides=_window(name))
+             for name in settings.detector_names()]
     if settings.ssl_checkpoint:
-        detectors.append(DetectorSpec(name="wavlm_base_plus", label="wavlm_base_plus",
-                                      overrides={"checkpoint_path": str(Path(settings.ssl_checkpoint).resolve())}))
+        specs.append(DetectorSpec(name="wavlm_base_plus", label=f"wavlm_base_plus{suffix}",
+                                  overrides={"checkpoint_path": str(Path(settings.ssl_checkpoint).resolve())}))
+    return tuple(specs)
+
+
+def _common(settings: DemoSettings, corpus: DemoCorpus) -> dict[str, Any]:
+    return {"scoring": {"batch_size": 16, "num_workers": 1}, "bootstrap": settings.resamples(),
+            "device": settings.device, "codec_cache": str(Path(corpus.root).parent / "codec_cache")}
+
+
+def _test(name: str, manifest: Path, root: Path, domain: str) -> TestSetSpec:
+    return TestSetSpec(name, str(manifest), str(root), domain)
+
+
+def demo_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path] | None = None,
+                la19_root: Path | None = None) -> BenchmarkConfig:
+    """The ladder run: train on corpus A, score rungs 1–4 (and real 2019 LA attacks) uncoded."""
+    root = Path(corpus.root)
+    tests = [_test(name, corpus.manifest(source), root, "in-domain" if name == "r1_speakers" else "ood")
+             for name, (source, _) in RUNGS.items() if source in corpus.manifests]
+    if la19:
+        tests.append(_test("la19_dev", la19["la19_dev"], la19_root, "ood"))
     return BenchmarkConfig(
-        name="demo-quick" if settings.quick else "demo",
-        detectors=tuple(detectors),
-        train=DataSpec(str(corpus.manifest("demo_a_train")), root),
-        dev=DataSpec(str(corpus.manifest("demo_a_dev")), root),
-        test_sets=(TestSetSpec("demo_a_eval", str(corpus.manifest("demo_a_eval")), root),
-                   TestSetSpec("demo_b_eval", str(corpus.manifest("demo_b_eval")), root)),
-        codecs=settings.codec_list(),
-        seeds=(settings.seed,),
-        training=settings.training(),
-        scoring={"batch_size": 16, "num_workers": 1},
-        bootstrap=settings.bootstrap if settings.bootstrap is not None else (0 if settings.quick else 200),
-        device=settings.device,
-        codec_cache=str(Path(root).parent / "codec_cache"),
-    ).validate()
+        name="demo-quick" if settings.quick else "demo", detectors=_detectors(settings),
+        train=DataSpec(str(corpus.manifest("demo_a_train")), str(root)),
+        dev=DataSpec(str(corpus.manifest("demo_a_dev")), str(root)),
+        test_sets=tuple(tests), codecs=("none",), seeds=settings.seed_list(),
+        training=settings.training(), **_common(settings, corpus)).validate()
+
+
+def telephone_config(corpus: DemoCorpus, settings: DemoSettings, checkpoints: dict[tuple[str, int], str],
+                     ) -> BenchmarkConfig:
+    """Rung 5: the ladder's trained checkpoints, scored as is on rung 4 through telephone codecs."""
+    detectors = tuple(DetectorSpec(name=name, label=f"{label}@seed{seed}", checkpoint=path)
+                      for (label, seed), path in checkpoints.items()
+                      for name in [label.split("@")[0]])
+    return BenchmarkConfig(
+        name="demo-telephone", detectors=detectors,
+        test_sets=(_test("r4_corpora", corpus.manifest("demo_b_eval"), Path(corpus.root), "ood"),),
+        codecs=settings.telephone_codecs(), seeds=(0,), **_common(settings, corpus)).validate()
+
+
+def la19_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path], la19_root: Path,
+                ) -> BenchmarkConfig:
+    """The reverse direction: train on the real 2019 LA mini train half; test its dev half and rungs 1, 4."""
+    root = Path(corpus.root)
+    return BenchmarkConfig(
+        name="demo-la19", detectors=_detectors(settings, LA19_LABEL),
+        train=DataSpec(str(la19["la19_train"]), str(la19_root)),
+        dev=DataSpec(str(la19["la19_select"]), str(la19_root)),
+        test_sets=(_test("la19_dev", la19["la19_dev"], la19_root, "in-domain"),
+                   _test("r1_speakers", corpus.manifest("demo_a_eval"), root, "ood"),
+                   _test("r4_corpora", corpus.manifest("demo_b_eval"), root, "ood")),
+        codecs=("none",), seeds=settings.seed_list(), training=settings.training(la19=True),
+        **_common(settings, corpus)).validate()
+
+
+def pretrained_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path], la19_root: Path,
+                      weights: Path) -> BenchmarkConfig:
+    """The official AASIST weights, scored as is (no training) on a subset of the real dev half."""
+    extra = {"trained_on": ("asvspoof2019_la",)} if "trained_on" in {
+        f.name for f in dataclasses.fields(DetectorSpec)} else {}
+    spec = DetectorSpec(name="aasist", label=PRETRAINED_LABEL, checkpoint=str(weights), **extra)
+    return BenchmarkConfig(
+        name="demo-pretrained", detectors=(spec,),
+        test_sets=(_test("la19_pretrained", la19["la19_pretrained"], la19_root, "in-domain"),),
+        codecs=("none",), seeds=(0,), **_common(settings, corpus)).validate()
+
+
+def trained_checkpoints(run_dir: Path, config: BenchmarkConfig) -> dict[tuple[str, int], str]:
+    """(detector label, seed) → best checkpoint of every finished training in a run folder."""
+    found = {}
+    for spec in config.detectors:
+        slug = getattr(spec, "slug", spec.display)
+        for seed in config.seeds:
+            for done in sorted(run_dir.rglob(f"{slug}__seed{seed}__*/done.json")):
+                info = json.loads(done.read_text(encoding="utf-8"))
+                best = Path(info.get("best_checkpoint") or done.parent / "checkpoints" / "best.pt")
+                best = best if best.is_absolute() else done.parent / best
+                if best.is_file():
+                    found[(spec.display, seed)] = str(best)
+    return found
+
+
+# ----------------------------------------------------------------------------- running
+
+TRAINED_ON = {"ladder": ["demo_a"], "telephone": ["demo_a"], "la19": ["asvspoof2019_la (mini train half)"],
+              "pretrained": ["asvspoof2019_la"]}
+OVERLAP_NOTE = ("these utterances are ASVspoof 2019 LA train/dev data, which the official AASIST weights were "
+                "trained and selected on")
 
 
 def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = True,
              corpus_dir: str | Path | None = None) -> tuple[dict, DemoCorpus]:
-    """Build (or reuse) the demo corpus, then run the demo benchmark into ``out_dir``."""
+    """Build (or reuse) the demo corpus, run the four sub-benchmarks, merge them into ``out_dir``'s
+    ``result.json`` and write tables, plots, ``report.md|html`` and ``demo_summary.md``."""
     from ..runner.runner import run_benchmark
 
     out = Path(out_dir)
     corpus_dir = Path(corpus_dir) if corpus_dir else out / "corpus"
-    corpus = build_demo_corpus(corpus_dir, quick=settings.quick, seed=settings.seed, progress=progress)
-    config = demo_config(corpus, settings)
-    result = run_benchmark(config, out, progress=progress)
-    return result, corpus
+    corpus = build_demo_corpus(corpus_dir, quick=settings.quick, seed=settings.seed, progress=progress,
+                               sizes=settings.corpus_sizes)
+    la19_root, la19 = (build_la19_manifests(corpus_dir / "la19", settings.la19_cuts(), seed=settings.seed)
+                       if settings.real_attacks else (None, None))
+    notes: list[str] = []
+    runs: dict[str, dict] = {}
+    ladder = demo_config(corpus, settings, la19, la19_root)
+    runs["ladder"] = run_benchmark(ladder, out / "ladder", progress=progress, tables=False)
+    checkpoints = trained_checkpoints(out / "ladder", ladder)
+    if checkpoints and settings.telephone_codecs():
+        runs["telephone"] = run_benchmark(telephone_config(corpus, settings, checkpoints), out / "telephone",
+                                          progress=progress, tables=False)
+    if la19:
+        runs["la19"] = run_benchmark(la19_config(corpus, settings, la19, la19_root), out / "la19",
+                                     progress=progress, tables=False)
+        weights = Path(settings.aasist_weights) if settings.aasist_weights else None
+        if weights is not None and weights.is_file():
+            runs["pretrained"] = run_benchmark(pretrained_config(corpus, settings, la19, la19_root, weights),
+                                               out / "pretrained", progress=progress, tables=False)
+        else:
+            notes.append(f"The pretrained AASIST row is skipped: no official weights at {weights} "
+                         "(give --aasist-weights PATH).")
+    extra = {"quick": settings.quick, "seeds": list(settings.seed_list()), "notes": notes,
+             "rungs": {name: what for name, (_, what) in RUNGS.items()}}
+    merged = _merge(out, runs, settings, extra)
+    write_demo_outputs(merged, out, settings)
+    return merged, corpus
+
+
+def _merge(out: Path, runs: dict, settings: DemoSettings, extra: dict) -> dict:
+    from .merge import merge_results
+
+    return merge_results(out, runs, name="demo-quick" if settings.quick else "demo", trained_on=TRAINED_ON,
+                         not_ood_evidence={PRETRAINED_LABEL: {"la19_pretrained": OVERLAP_NOTE}}, extra=extra)
+
+
+def write_demo_outputs(result: dict, out: Path, settings: DemoSettings) -> dict[str, Path]:
+    """Tables, plots, the report and the demo summary of a merged demo result."""
+    from ..atomic import write_text_atomic
+    from ..runner.plots import plot_det_curves, plot_eer_heatmaps, plot_params_vs_ood
+    from ..runner.report import ReportSettings, build_report, report_html, report_markdown
+    from ..runner.results import write_tidy
+    from ..runner.tables import write_tables
+
+    paths: dict[str, Path] = {}
+    if not result["cells"]:
+        return paths
+    write_tables(result, out / "tables")
+    write_tidy(result, out)
+    plots = plot_eer_heatmaps(result, out / "plots", formats=("png",))
+    plots += plot_params_vs_ood(result, out / "plots", formats=("png",))
+    plots += plot_det_curves(result, out, formats=("png",))
+    report_settings = ReportSettings(resamples=settings.resamples(), seed=settings.seed)
+    report = build_report(out, report_settings)
+    paths["report_md"], paths["report_html"] = out / "report.md", out / "report.html"
+    write_text_atomic(paths["report_md"], report_markdown(report))
+    write_text_atomic(paths["report_html"], report_html(report, [str(p.relative_to(out)) for p in plots]))
+    paths["summary"] = out / "demo_summary.md"
+    write_text_atomic(paths["summary"], demo_summary(result, out, report.comparisons, report_settings))
+    return paths
+
+
+def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
+    """The demo's printed result: the ladder, the real-attack rungs, separability, notes."""
+    from ..runner.report import ScoreStore
+    from ..runner.tables import render
+    from .ladder import ladder_table, separability_lines, separable_rungs
+
+    store = ScoreStore(result, out)
+    store = store if store.available() else None
+    info = result["detectors"]
+    a_dets = [d for d, i in info.items() if i.get("run") == "ladder"]
+    la_dets = [d for d, i in info.items() if i.get("run") in ("la19", "pretrained")]
+    seeds = result.get("demo", {}).get("seeds", [])
+    ladder_tests = [*RUNGS]
+    parts = []
+    table, _ = ladder_table(
+        result, store, a_dets, ladder_tests, telephone=True, settings=settings,
+        title="The ladder: EER (%) of detectors trained on demo corpus A",
+        caption=f"Each rung adds one shift to the one before; la19_dev holds real ASVspoof 2019 LA attacks no demo "
+                f"generator resembles (out of distribution). Mean ± sd over {len(seeds)} training seed(s), then "
+                "[mean of the seeds' 95% bootstrap CIs]. Uncoded unless the column names a codec.")
+    parts.append(render(table, "md"))
+    lines = separability_lines(comparisons, ladder_tests, a_dets)
+    rungs = separable_rungs(comparisons, a_dets)
+    verdict = (f"Detectors trained on corpus A are separable (paired bootstrap, Holm-adjusted p < {settings.alpha}, "
+               f"every seed pair agreeing) on: {', '.join(rungs)}." if rungs else
+               "On no rung are the detectors trained on corpus A separable by the paired tests; the numbers are above.")
+    parts.append("\n".join(["#### Which detectors differ (paired bootstrap, Holm-adjusted)", "", verdict, "",
+                            *[f"- {line}" for line in lines], ""]))
+    if la_dets:
+        table, _ = ladder_table(
+            result, store, la_dets, ["la19_dev", "la19_pretrained", "r1_speakers", "r4_corpora"], settings=settings,
+            title="Real attacks: EER (%) of detectors trained on ASVspoof 2019 LA",
+            caption="@la19: trained on the real 2019 LA mini train half (a few dozen utterances), tested on its dev "
+                    "half (in-domain) and on demo rungs 1 and 4 (out of distribution). aasist_official: the "
+                    "official AASIST weights scored as is on a subset of the dev half (la19_pretrained).")
+        parts.append(render(table, "md"))
+        lines = separability_lines(comparisons, ["la19_dev", "r1_speakers", "r4_corpora"], la_dets)
+        if lines:
+            parts.append("\n".join(f"- {line}" for line in lines) + "\n")
+    for note in result.get("demo", {}).get("notes", []):
+        parts.append(f"Note: {note}\n")
+    return "\n".join(parts)

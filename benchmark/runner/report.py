@@ -4,7 +4,8 @@ The report reads ``result.json`` and the run's score and key files, nothing else
 that compares two numbers is generated only when its interval or test supports it:
 
 * per test set, each detector's EER with a 95% bootstrap CI (trials resampled within class);
-* detector pairs on the same trials: a paired bootstrap per seed pair (``spoofbench.metrics.
+* detector pairs trained on the same data (``trained_on``), on the same trials: a paired bootstrap per
+  seed pair (``spoofbench.metrics.
   bootstrap.paired_bootstrap``); a pair is *separable* only when every seed pair agrees in sign
   and the largest p-value, Holm-adjusted over all comparisons of the report, is below ``alpha``;
   otherwise the report says "not separable" and gives the numbers;
@@ -48,10 +49,13 @@ def summary_text(result: dict) -> str:
     return "\n".join(parts)
 
 
-def print_summary(result: dict, out_dir: str | Path, console: Console | None = None) -> None:
+def print_summary(result: dict, out_dir: str | Path, console: Console | None = None, *,
+                  tables: bool = True) -> None:
+    """Print the EER tables (unless ``tables`` is False), failed cells with reasons, and the output paths."""
     console = console or Console(soft_wrap=True)
     out = Path(out_dir)
-    console.print(summary_text(result), markup=False, highlight=False)
+    if tables:
+        console.print(summary_text(result), markup=False, highlight=False)
     failed = result["failed_cells"]
     if failed:
         console.print(f"[bold red]{len(failed)} cell(s) failed[/]:")
@@ -182,6 +186,11 @@ def _not_evidence(result: dict, detector: str, test_set: str) -> str | None:
     if overlap and overlap.get("n_shared_trials"):
         return f"{overlap['n_shared_trials']} test trials are in its training data"
     return None
+
+
+def _trained_on(result: dict, detector: str) -> tuple[str, ...] | None:
+    trained_on = result.get("detectors", {}).get(detector, {}).get("trained_on")
+    return tuple(trained_on) if trained_on else None
 
 
 def _seeds(result: dict, detector: str, test_set: str, codec: str) -> list[int]:
@@ -461,6 +470,8 @@ def build_report(run_dir: str | os.PathLike, settings: ReportSettings = ReportSe
             for a, b in itertools.combinations(detectors, 2):
                 if _not_evidence(result, a, t) or _not_evidence(result, b, t):
                     continue
+                if _trained_on(result, a) != _trained_on(result, b):
+                    continue  # only detectors trained on the same data are ranked against each other
                 c = compare(store, result, a, b, t, "none", settings)
                 if c is not None:
                     comparisons.append(c)

@@ -1,0 +1,185 @@
+"""The demo's benchmark: real-attack cuts, sub-run configs, the merge, the ladder table, and an
+end-to-end run on tiny sizes."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spoofbench.atomic import write_json_atomic, write_text_atomic
+from spoofbench.corpora.manifest import read_manifest
+from spoofbench.demo.la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests, la19_mini_root
+from spoofbench.errors import ManifestError, SpoofbenchError
+
+from conftest import SHARED
+
+AASIST = SHARED / "reference" / "aasist" / "AASIST.pth"
+
+
+def test_vendored_la19_mini_has_its_attribution_and_protocols():
+    root = la19_mini_root()
+    assert "ODC-By" in (root / "SOURCE.txt").read_text() and "Todisco" in (root / "ATTRIBUTION.md").read_text()
+    assert len(list((root / "ASVspoof2019_LA_train" / "flac").glob("*.flac"))) == 100
+    assert len(list((root / "ASVspoof2019_LA_dev" / "flac").glob("*.flac"))) == 100
+
+
+@pytest.mark.parametrize("sizes", [FULL_LA19, QUICK_LA19])
+def test_la19_cuts_are_balanced_disjoint_and_real(tmp_path, sizes):
+    root, paths = build_la19_manifests(tmp_path, sizes, seed=1)
+    sets = {name: list(read_manifest(path)) for name, path in paths.items()}
+    ids = {name: {t.id for t in trials} for name, trials in sets.items()}
+    assert not ids["la19_train"] & ids["la19_select"]
+    assert ids["la19_pretrained"] <= ids["la19_dev"]
+    assert all(t.split == "dev" for t in sets["la19_dev"]) and all(t.split == "train" for t in sets["la19_train"])
+    for name, trials in sets.items():
+        labels = [t.label for t in trials]
+        assert labels.count("bonafide") == labels.count("spoof"), name
+        assert all((root / t.path).is_file() for t in trials)
+    assert {t.attack for t in sets["la19_dev"] if t.label == "spoof"} <= {f"A0{i}" for i in range(1, 7)}
+    assert len(sets["la19_select"]) == 2 * sizes.select and len(sets["la19_pretrained"]) == 2 * sizes.pretrained
+    if sizes.test is None:
+        assert len(sets["la19_dev"]) == 100 and len(sets["la19_train"]) == 100 - 2 * sizes.select
+
+
+def test_la19_missing_folder_is_one_clear_error(tmp_path):
+    with pytest.raises(ManifestError, match="ASVspoof 2019 LA mini set is missing"):
+        build_la19_manifests(tmp_path / "m", QUICK_LA19, root=tmp_path)
+
+
+# --------------------------------------------------------------------------- merge
+
+def _sub_run(folder: Path, detectors: list[str], test: str, codec: str = "none", seeds=(0,)) -> dict:
+    labels = np.r_[np.ones(8), np.zeros(8)].astype(int)
+    ids = [f"{test}_{i}" for i in range(16)]
+    write_text_atomic(folder / "keys" / f"{test}.txt", "".join(
+        f"s{i} {u} - {'-' if y else 'A01'} {'bonafide' if y else 'spoof'}\n" for i, (u, y) in enumerate(zip(ids, labels))))
+    cells = []
+    for det in detectors:
+        for seed in seeds:
+            rel = f"scores/{det}/{test}__{codec}.txt"
+            write_text_atomic(folder / rel, "".join(f"{u} {float(y) + 0.1 * i}\n" for i, (u, y) in
+                                                    enumerate(zip(ids, labels))))
+            cells.append({"detector": det, "seed": seed, "test_set": test, "codec": codec, "domain": "ood",
+                          "score_file": rel, "metrics": {"eer": 0.1, "eer_ci95": [0.0, 0.3]}})
+    return {"config": {"name": folder.name, "detectors": [{"name": d.split("@")[0], "label": d} for d in detectors]},
+            "detectors": {d: {"parameters": 10} for d in detectors if "@seed" not in d},
+            "test_sets": {test: {"domain": "ood", "n_trials": 16}}, "cells": cells, "failed_cells": []}
+
+
+def test_merge_relabels_prefixes_and_flags(tmp_path):
+    from spoofbench.demo.merge import merge_results
+    from spoofbench.runner.results import load_result
+
+    runs = {"ladder": _sub_run(tmp_path / "ladder", ["rawcnn_2m"], "r4_corpora"),
+            "telephone": _sub_run(tmp_path / "telephone", ["rawcnn_2m@seed2"], "r4_corpora", "tel_gsm"),
+            "pretrained": _sub_run(tmp_path / "pretrained", ["aasist_official"], "la19_pretrained")}
+    merged = merge_results(tmp_path, runs, name="demo", trained_on={"ladder": ["demo_a"], "telephone": ["demo_a"]},
+                           not_ood_evidence={"aasist_official": {"la19_pretrained": "its training data"}})
+    assert load_result(tmp_path)["cells"] == merged["cells"]
+    coded = [c for c in merged["cells"] if c["codec"] == "tel_gsm"]
+    assert coded[0]["detector"] == "rawcnn_2m" and coded[0]["seed"] == 2
+    assert coded[0]["score_file"] == "telephone/scores/rawcnn_2m@seed2/r4_corpora__tel_gsm.txt"
+    assert (tmp_path / coded[0]["score_file"]).is_file() and (tmp_path / "keys" / "r4_corpora.txt").is_file()
+    assert set(merged["detectors"]) == {"rawcnn_2m", "aasist_official"}
+    assert merged["detectors"]["rawcnn_2m"]["trained_on"] == ["demo_a"]
+    assert merged["detectors"]["aasist_official"]["not_ood_evidence"] == {"la19_pretrained": "its training data"}
+    # the same test set name with other trials in two sub-runs is refused
+    write_text_atomic(tmp_path / "telephone" / "keys" / "r4_corpora.txt", "x y - - bonafide\n")
+    with pytest.raises(SpoofbenchError, match="different trials"):
+        merge_results(tmp_path, runs, name="demo", trained_on={}, not_ood_evidence={})
+
+
+def test_ladder_table_marks_wide_cis_and_non_evidence(tmp_path):
+    from spoofbench.demo.ladder import ladder_table
+    from spoofbench.demo.merge import merge_results
+    from spoofbench.runner.report import ReportSettings
+
+    runs = {"pretrained": _sub_run(tmp_path / "pretrained", ["aasist_official"], "la19_pretrained")}
+    merged = merge_results(tmp_path, runs, name="demo", trained_on={},
+                           not_ood_evidence={"aasist_official": {"la19_pretrained": "its training data"}})
+    table, estimates = ladder_table(merged, None, ["aasist_official"], ["la19_pretrained"], title="t", caption="c",
+                                    settings=ReportSettings(resamples=50))
+    cell = table.frame.iloc[0, 0]
+    assert cell == "10.00 [0.00, 30.00] † (wide CI)"
+    assert any("never counted as out-of-distribution evidence" in n for n in table.notes)
+    assert not estimates[0].evidence
+
+
+# --------------------------------------------------------------------------- configs
+
+def _fake_corpus(tmp_path):
+    from spoofbench.demo.build import DemoCorpus
+    from spoofbench.demo.plan import SETS
+
+    manifests = {}
+    for name in SETS:
+        manifests[name] = tmp_path / f"{name}.jsonl.gz"
+        manifests[name].write_bytes(b"")
+    return DemoCorpus(tmp_path, manifests, {}, {}, {}, "fp", False, 0, 0.0)
+
+
+def test_sub_run_configs(tmp_path):
+    from spoofbench.demo.benchmark import (DemoSettings, demo_config, la19_config, pretrained_config,
+                                           telephone_config)
+
+    corpus = _fake_corpus(tmp_path)
+    root, la19 = build_la19_manifests(tmp_path / "la19", QUICK_LA19)
+    settings = DemoSettings(quick=True, detectors=("rawcnn_2m", "lfcc_gmm"), seeds=(0, 1, 2), aasist_weights=None)
+    ladder = demo_config(corpus, settings, la19, root)
+    assert [t.name for t in ladder.test_sets] == ["r1_speakers", "r2_voices", "r3_families", "r4_corpora", "la19_dev"]
+    assert [t.domain for t in ladder.test_sets] == ["in-domain", "ood", "ood", "ood", "ood"]
+    assert ladder.seeds == (0, 1, 2) and ladder.codecs == ("none",)
+    reverse = la19_config(corpus, settings, la19, root)
+    assert reverse.train.manifest.endswith("la19_train.jsonl.gz")
+    assert {t.name: t.domain for t in reverse.test_sets} == {"la19_dev": "in-domain", "r1_speakers": "ood",
+                                                            "r4_corpora": "ood"}
+    assert [d.display for d in reverse.detectors] == ["rawcnn_2m@la19", "lfcc_gmm@la19"]
+    phone = telephone_config(corpus, settings, {("rawcnn_2m", 1): str(tmp_path / "best.pt")})
+    assert phone.detectors[0].display == "rawcnn_2m@seed1" and phone.detectors[0].checkpoint
+    assert phone.codecs == ("tel_gsm",) and [t.name for t in phone.test_sets] == ["r4_corpora"]
+    weights = tmp_path / "AASIST.pth"
+    weights.write_bytes(b"")
+    pretrained = pretrained_config(corpus, settings, la19, root, weights)
+    (spec,) = pretrained.detectors
+    assert spec.checkpoint == str(weights) and pretrained.test_sets[0].domain == "in-domain"
+    if hasattr(spec, "trained_on"):
+        assert spec.trained_on == ("asvspoof2019_la",)
+
+
+# --------------------------------------------------------------------------- end to end
+
+@pytest.mark.slow
+def test_tiny_demo_end_to_end(tmp_path):
+    """Every sub-run, the merge, tables, plots, report and summary on tiny sizes (lfcc_gmm, 2 seeds)."""
+    from spoofbench.demo import DemoSizes, DemoWarning
+    from spoofbench.demo.benchmark import DemoSettings, run_demo
+
+    sizes = DemoSizes(8, 8, 4, 4, 4, 8, 4, 8, max_seconds=2.0, voices_spoof=4, families_spoof=8)
+    settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0, 1), codecs=("g711_mulaw",),
+                            bootstrap=50, corpus_sizes=sizes, la19_sizes=La19Sizes(8, 4, 6, 1),
+                            aasist_weights=str(AASIST) if AASIST.is_file() else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result, _ = run_demo(tmp_path / "demo", settings, progress=False)
+    out = tmp_path / "demo"
+    assert result["failed_cells"] == []
+    cells = {(c["detector"], c["seed"], c["test_set"], c["codec"]) for c in result["cells"]}
+    for seed in (0, 1):
+        for test in ("r1_speakers", "r2_voices", "r3_families", "r4_corpora", "la19_dev"):
+            assert ("lfcc_gmm", seed, test, "none") in cells
+        assert ("lfcc_gmm", seed, "r4_corpora", "g711_mulaw") in cells  # rung 5, from the ladder's checkpoints
+        assert ("lfcc_gmm@la19", seed, "la19_dev", "none") in cells
+    assert result["detectors"]["lfcc_gmm@la19"]["trained_on"] == ["asvspoof2019_la (mini train half)"]
+    summary = (out / "demo_summary.md").read_text()
+    assert "The ladder: EER (%)" in summary and "r5_telephone: r4 through g711_mulaw" in summary
+    assert "Real attacks: EER (%)" in summary
+    if AASIST.is_file():
+        assert result["detectors"]["aasist_official"]["not_ood_evidence"]["la19_pretrained"]
+        assert "aasist_official" in summary and "†" in summary
+    else:
+        assert "pretrained AASIST row is skipped" in summary
+    assert (out / "report.html").is_file() and (out / "tables").is_dir()
+    assert json.loads((out / "result.json").read_text())["config"]["name"] == "demo-quick"
