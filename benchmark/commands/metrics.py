@@ -125,7 +125,8 @@ def _print_tables(report: dict) -> None:
             ("minDCF", "min_dcf", "{:.4f}".format), ("actDCF", "act_dcf", "{:.4f}".format),
             ("Cllr (bits)", "cllr", "{:.4f}".format), ("minCllr (bits)", "min_cllr", "{:.4f}".format),
             ("ROC AUC", "auc", "{:.4f}".format), ("min t-DCF (2019)", "min_tdcf_2019", "{:.4f}".format),
-            ("min t-DCF (2021)", "min_tdcf_2021", "{:.4f}".format)]
+            ("min t-DCF (2021)", "min_tdcf_2021", "{:.4f}".format), ("t-EER", "t_eer", _percent),
+            ("tandem a-DCF", "a_dcf_tandem", "{:.4f}".format)]
     for label, key, fmt in rows:
         if key in report:
             interval = ci.get(key)

@@ -16,6 +16,7 @@ from .det import (SortedScores, check_ties, cross_class_ties, curve_from_counts,
                   eer_with_ties, sorted_group_counts, ties_message)
 from .readers import ScoredTrials, ScoreNormalization, align, load_trials, read_scores
 from .roc import auc_from_curve, rates_at_threshold
+from .sasv import compute_t_eer, compute_tandem_a_dcf
 from .tdcf import compute_min_tdcf, read_asv_scores
 from .validation import split_by_label
 
@@ -96,7 +97,8 @@ def evaluate(scores_path: str | Path, keys_path: str | Path,
 
     Pooled metrics at the top level (as :func:`compute_metrics`), plus ``scores``, ``keys``,
     ``warnings`` (list of str), and when asked: ``eer_ci95``/``min_dcf_ci95`` ([low, high]),
-    ``min_tdcf_2019``/``min_tdcf_2021``, ``at_threshold`` (rates at a fixed or dev EER threshold),
+    ``min_tdcf_2019``/``min_tdcf_2021``/``t_eer``/``a_dcf_tandem`` (with ASV scores),
+    ``at_threshold`` (rates at a fixed or dev EER threshold),
     ``compare`` (paired bootstrap vs another score file) and ``by`` (``{column: {value: metrics}}``).
     ``ties`` records the EER's tie convention and ``cross_class_ties`` the bona fide/spoof ties
     (``values``, ``trials``); bootstrap intervals and comparisons use the tie-safe curve.
@@ -125,6 +127,8 @@ def evaluate(scores_path: str | Path, keys_path: str | Path,
         asv = read_asv_scores(options.asv_scores)
         report["min_tdcf_2019"] = compute_min_tdcf(bona, spoof, asv, "2019")[0]
         report["min_tdcf_2021"] = compute_min_tdcf(bona, spoof, asv, "2021")[0]
+        report["t_eer"] = compute_t_eer(bona, spoof, asv, ties)[0]
+        report["a_dcf_tandem"] = compute_tandem_a_dcf(bona, spoof, asv, ties=ties)[0]
     threshold, source = _fixed_threshold(options)
     if threshold is not None:
         report["at_threshold"] = {"source": source, **rates_at_threshold(bona, spoof, threshold).to_dict()}

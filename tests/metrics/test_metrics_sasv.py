@@ -126,3 +126,12 @@ def test_sasv_cli_errors(capsys, tmp_path):
     assert "asv.txt:2" in capsys.readouterr().err
     with pytest.raises(SpoofbenchError, match="unknown tie convention"):
         compute_t_eer([1.0, 2.0], [0.0], AsvScores(np.ones(2), np.zeros(2), np.zeros(2)), ties="x")
+
+
+def test_metrics_command_reports_sasv_with_asv_scores(capsys, rawgat):
+    argv = ["metrics", "--scores", str(rawgat[0]), "--keys", str(rawgat[1]), "--asv-scores", str(rawgat[2]),
+            "--json", "--ties", "official"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["t_eer"] * 100 == pytest.approx(FIGURES["t_eer_percent"], rel=1e-12)
+    assert report["a_dcf_tandem"] < FIGURES["a_dcf_asv_track2"]
