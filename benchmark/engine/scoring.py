@@ -15,6 +15,7 @@ run is dropped first. Each score file has one writer at a time (:mod:`.locks`).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -140,25 +141,35 @@ def _resume_file(path: Path, kind: str) -> set[str]:
 
 
 class _ScoringStream(torch.utils.data.IterableDataset):
-    """Yields length-bucketed batches ``{"ids", "waves", "lengths", "failures"}`` of one condition."""
+    """Length-bucketed batches ``{"condition", "ids", "waves", "lengths", "failures"}``.
 
-    def __init__(self, source: _TrialSource, root: Any, condition: str, sample_rate: int, policy: Any,
-                 min_samples: int, skip: set[str], batch_size: int, pool: int, cache_dir: str | None,
-                 cache_max_bytes: int):
-        self.source, self.root, self.condition = source, root, condition
-        self.sample_rate, self.policy, self.min_samples = sample_rate, policy, min_samples
-        self.skip, self.batch_size, self.pool = skip, batch_size, pool
+    Each clip is decoded once and coded through every condition (index into ``conditions``)
+    whose score file still lacks it; every condition keeps its own pool of ``pool`` clips, so its
+    batches are the ones a stream of that condition alone would make. ``eager`` (fixed-length
+    inputs only) hands each batch over as soon as it is complete instead of after its whole pool.
+    """
+
+    def __init__(self, source: _TrialSource, root: Any, conditions: Sequence[str], skips: Sequence[set[str]],
+                 detector: Any, batch_size: int, pool: int, cache_dir: str | None, cache_max_bytes: int,
+                 eager: bool = True):
+        self.source, self.root, self.conditions, self.skips = source, root, list(conditions), list(skips)
+        self.sample_rate, self.policy = detector.sample_rate, detector.input_policy
+        self.min_samples, self.batch_size, self.pool = detector.min_samples, batch_size, pool
         self.cache_dir, self.cache_max_bytes = cache_dir, cache_max_bytes
+        # Fixed-length inputs sort to arrival order, so a pool's batches are consecutive runs of
+        # batch_size clips: hand each over when it is complete, while the next clips are coded.
+        self.eager = eager and self.policy.mode == "fixed"
 
-    def _codec(self) -> tuple[Any, Any]:
-        if self.condition == "none":
-            return None, None
+    def _coders(self) -> tuple[list[Any], Any]:
+        """The condition records (None for "none") and one codec cache for all of them."""
+        if all(c == "none" for c in self.conditions):
+            return [None] * len(self.conditions), None
         from spoofbench import codecs
         cache = codecs.CodecCache(self.cache_dir, self.cache_max_bytes) if self.cache_dir else None
-        return codecs.get_condition(self.condition), cache
+        return [None if c == "none" else codecs.get_condition(c) for c in self.conditions], cache
 
-    def _load(self, trial: Any, condition: Any, cache: Any) -> torch.Tensor:
-        wave = read_audio(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+    def _view(self, wave: np.ndarray, trial: Any, condition: Any, cache: Any) -> torch.Tensor:
+        """The detector's eval input of ``wave`` coded through ``condition``."""
         if condition is not None:
             from spoofbench import codecs
             wave = np.asarray(codecs.apply_condition(wave, self.sample_rate, condition, key=trial.id,
@@ -166,36 +177,56 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         x = self.policy.apply(wave, train=False)
         return fit_length(x, self.min_samples, self.policy.pad)
 
-    def _batches(self, pool: list[tuple[str, torch.Tensor]], failures: list[tuple[str, str]]) -> Iterator[dict]:
+    def _batches(self, k: int, pool: list[tuple[str, torch.Tensor]],
+                 failures: list[tuple[str, str]]) -> Iterator[dict]:
         pool.sort(key=lambda item: item[1].numel())
         for start in range(0, len(pool), self.batch_size):
             chunk = pool[start:start + self.batch_size]
             lengths = torch.tensor([w.numel() for _, w in chunk], dtype=torch.int64)
-            yield {"ids": [i for i, _ in chunk], "waves": pad_batch([w for _, w in chunk]), "lengths": lengths,
-                   "failures": failures if start == 0 else []}
+            yield {"condition": k, "ids": [i for i, _ in chunk], "waves": pad_batch([w for _, w in chunk]),
+                   "lengths": lengths, "failures": failures if start == 0 else []}
         if not pool and failures:
-            yield {"ids": [], "waves": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),
-                   "failures": failures}
+            yield {"condition": k, "ids": [], "waves": torch.zeros(0, 0),
+                   "lengths": torch.zeros(0, dtype=torch.int64), "failures": failures}
+
+    def _trial(self, trial: Any, todo: list[int], coders: list[Any], cache: Any,
+               pools: list[list], failures: list[list]) -> None:
+        """Decode ``trial`` once; add its coded view (or the reason it failed) per condition in ``todo``."""
+        try:
+            wave = read_audio(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+        except (AudioReadError, SpoofbenchError) as err:  # unreadable or non-finite audio
+            for k in todo:
+                failures[k].append((trial.id, str(err)))
+            return
+        for k in todo:
+            try:
+                pools[k].append((trial.id, self._view(wave, trial, coders[k], cache)))
+            except SpoofbenchError as err:
+                failures[k].append((trial.id, str(err)))
+            except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
+                failures[k].append((trial.id, f"{type(err).__name__}: {err}"))
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        condition, cache = self._codec()
-        pool: list[tuple[str, torch.Tensor]] = []
-        failures: list[tuple[str, str]] = []
+        coders, cache = self._coders()
+        pools: list[list] = [[] for _ in self.conditions]
+        failures: list[list] = [[] for _ in self.conditions]
+        sent = [0] * len(self.conditions)  # clips of the current pool already handed over (eager)
         for n, trial in enumerate(self.source):
-            if n % workers != worker or trial.id in self.skip:
+            if n % workers != worker:
                 continue
-            try:
-                pool.append((trial.id, self._load(trial, condition, cache)))
-            except (AudioReadError, SpoofbenchError) as err:  # unreadable or non-finite audio, codec errors
-                failures.append((trial.id, str(err)))
-            except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
-                failures.append((trial.id, f"{type(err).__name__}: {err}"))
-            if len(pool) >= self.pool:
-                yield from self._batches(pool, failures)
-                pool, failures = [], []
-        yield from self._batches(pool, failures)
+            todo = [k for k, skip in enumerate(self.skips) if trial.id not in skip]
+            self._trial(trial, todo, coders, cache, pools, failures)
+            for k in todo:
+                if len(pools[k]) >= self.pool:
+                    yield from self._batches(k, pools[k][sent[k]:], failures[k])
+                    pools[k], failures[k], sent[k] = [], [], 0
+                elif self.eager and len(pools[k]) - sent[k] >= self.batch_size:
+                    yield from self._batches(k, pools[k][sent[k]:], failures[k])
+                    failures[k], sent[k] = [], len(pools[k])
+        for k in range(len(self.conditions)):
+            yield from self._batches(k, pools[k][sent[k]:], failures[k])
 
 
 def _clean(text: str) -> str:
@@ -204,12 +235,17 @@ def _clean(text: str) -> str:
 
 def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any, out_dir: str | Path,
           testset: str | None = None, config: ScoreConfig | None = None, progress: bool = True,
-          extra_summary: dict | None = None) -> ScoreResult:
+          extra_summary: dict | None = None, one_pass: bool = True) -> ScoreResult:
     """Score ``trials`` (a manifest path or Trial sequence) with ``detector`` under each codec.
 
     ``root``: the corpus root (or ``{corpus: root}``). ``testset`` names the files (default: the
-    manifest's name). Each score file is locked for the call (:mod:`.locks`): a second writer
-    fails at once. Returns the files written with their coverage; see the module docstring.
+    manifest's name). ``one_pass``: decode each clip once and code it through every condition in
+    the same worker, handing batches of fixed-length inputs over as soon as they are complete;
+    ``one_pass=False`` is the earlier engine (a pass per condition, batches after each pool of
+    ``bucket_pool`` clips). Both write the same score files (byte for byte with at most one
+    DataLoader worker; with several, the lines' order follows the workers' interleaving). Each
+    score file is locked for the call (:mod:`.locks`): a second writer fails at once. Returns the
+    files written with their coverage; see the module docstring.
     """
     config = (config or ScoreConfig()).validate()
     source = _TrialSource(trials)
@@ -225,12 +261,12 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
     detector = detector.to(device).eval()
     expected = len(source)
     stems = [out / f"{score_file_stem(testset, codec)}.txt" for codec in config.codecs]
-    results = []
+    results: list[ScoreFileResult] = []
     with exclusive_all(stems, "score file"), cpu_threads(config.cpu_threads):
-        for codec in config.codecs:
-            files = _ConditionFiles.open(out, testset, codec, config.resume)
-            results.append(_score_condition(detector, source, root, files, config, rt, progress,
-                                            expected, extra_summary or {}))
+        files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
+        for group in ([files] if one_pass else [[f] for f in files]):
+            results += _score_pass(detector, source, root, group, config, rt, progress, expected,
+                                   extra_summary or {}, eager=one_pass)
     return ScoreResult(tuple(results), detector.input_policy.to_dict())
 
 
@@ -271,20 +307,24 @@ class _ConditionFiles:
         return files
 
 
-def _score_condition(detector: Any, source: _TrialSource, root: Any, files: _ConditionFiles,
-                     config: ScoreConfig, rt: Runtime, progress: bool, expected: int,
-                     extra: dict) -> ScoreFileResult:
-    stream = _ScoringStream(source, root, files.codec, detector.sample_rate, detector.input_policy,
-                            detector.min_samples, files.done, config.batch_size, config.bucket_pool,
-                            config.cache_dir, config.cache_max_bytes)
+def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_ConditionFiles],
+                config: ScoreConfig, rt: Runtime, progress: bool, expected: int, extra: dict,
+                eager: bool) -> list[ScoreFileResult]:
+    """One pass over the trials scoring every condition of ``group``; one result per condition."""
+    stream = _ScoringStream(source, root, [f.codec for f in group], [f.done for f in group], detector,
+                            config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes,
+                            eager=eager)
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, num_workers=config.num_workers,
         worker_init_fn=worker_init if config.num_workers else None, pin_memory=rt.device.type == "cuda",
         prefetch_factor=2 if config.num_workers else None)
     t0 = time.perf_counter()
-    writer = _ScoreWriter(files)
-    bar = tqdm(desc=f"{files.testset} × {files.codec}", unit="clip", disable=not progress)
-    with writer, torch.inference_mode():
+    writers = [_ScoreWriter(f) for f in group]
+    bar = tqdm(desc=f"{group[0].testset} × {', '.join(f.codec for f in group)}", unit="clip",
+               total=sum(max(expected - len(f.done), 0) for f in group), disable=not progress)
+    with contextlib.ExitStack() as stack, torch.inference_mode():
+        for writer in writers:
+            stack.enter_context(writer)
         for batch in loader:
             values = None
             if batch["ids"]:
@@ -292,9 +332,11 @@ def _score_condition(detector: Any, source: _TrialSource, root: Any, files: _Con
                     values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
                                             batch["lengths"].to(rt.device))
                 values = values.float().cpu().numpy()
-            bar.update(writer.write(batch["ids"], values, batch["failures"]))
+            bar.update(writers[batch["condition"]].write(batch["ids"], values, batch["failures"]))
     bar.close()
-    return _finish(detector, files, writer, config, rt, expected, time.perf_counter() - t0, extra)
+    seconds = time.perf_counter() - t0
+    extra = {**extra, "pass_conditions": [f.codec for f in group]}
+    return [_finish(detector, w.files, w, config, rt, expected, seconds, extra) for w in writers]
 
 
 class _ScoreWriter:
