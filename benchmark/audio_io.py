@@ -19,6 +19,7 @@ plugins (``spoofbench.codecs``, ``spoofbench.models``) may use it.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, replace
 from typing import Iterator
 
@@ -163,13 +164,14 @@ def check_finite_samples(data: np.ndarray, path: str | os.PathLike | None = None
 
 def _check_file(path: str) -> int:
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
     except FileNotFoundError as err:
         raise AudioReadError("missing: no such file", path, kind="missing") from err
     except OSError as err:
         raise AudioReadError(f"unreadable: {err.strerror or err}", path) from err
-    if os.path.isdir(path):
+    if stat.S_ISDIR(st.st_mode):
         raise AudioReadError("is a directory, expected an audio file", path)
+    size = st.st_size
     if size == 0:
         raise AudioReadError("empty: the file has 0 bytes", path, kind="empty")
     return size

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spoofbench.atomic import current_umask
 from spoofbench.errors import CodecError
 
 _MAGIC = b"SBCODEC1"
@@ -43,20 +44,6 @@ class CacheStats:
     write_errors: int = 0
 
 
-def _umask() -> int:
-    """The process umask without changing it (Linux ``/proc``), else set-and-restore."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 class CodecCache:
     """Coded-audio cache in ``directory`` holding at most about ``max_bytes``."""
 
@@ -68,7 +55,7 @@ class CodecCache:
         self.stats = CacheStats()
         self._written_since_scan = 0
         self.disabled: str | None = None  # why writes are bypassed
-        self._mode = 0o666 & ~_umask()
+        self._mode = 0o666 & ~current_umask()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:

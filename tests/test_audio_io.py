@@ -14,10 +14,9 @@ from spoofbench import audio_io
 from spoofbench.audio_io import AudioReadError, NonFiniteAudioError, probe_audio, read_audio
 from spoofbench.corpora.probe import probe_files
 
-from conftest import SHARED
-
-SAMPLES_2021 = SHARED / "corpora" / "asvspoof2021_samples"
 REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # as tests/conftest.py's SHARED (a bare `conftest` import is ambiguous)
+SAMPLES_2021 = SHARED / "corpora" / "asvspoof2021_samples"
 
 
 def _needs(folder: Path) -> None:
@@ -151,20 +150,35 @@ def test_audio_io_is_a_leaf_module():
     assert torch_loaded == "False"
 
 
+def _is_module(name: str) -> bool:
+    return (REPO / "benchmark" / f"{name}.py").is_file() or (REPO / "benchmark" / name).is_dir() \
+        or name in {"models", "codecs"}
+
+
 def _imported_modules(source: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found |= ({f"spoofbench.{a.name}" for a in node.names} if node.module == "spoofbench"
-                      else {node.module})
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "spoofbench":
+            # `from spoofbench import audio_io` imports a module; `__version__` is the root's own
+            found |= {f"spoofbench.{a.name}" if _is_module(a.name) else "spoofbench" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
     return found
 
 
-def test_plugins_import_only_errors_registry_and_audio_io():
-    """The import rule of docs/interfaces.md for spoofbench.codecs and spoofbench.models."""
-    allowed = {"spoofbench.errors", "spoofbench.registry", "spoofbench.audio_io"}
+def test_plugins_import_only_errors_registry_and_leaf_helpers():
+    """The import rule of docs/interfaces.md for spoofbench.codecs and spoofbench.models: errors,
+    registry and the leaf helpers audio_io and atomic (which import nothing of spoofbench but errors)."""
+    for leaf in ("audio_io", "atomic"):
+        own = {m for m in _imported_modules(REPO / "benchmark" / f"{leaf}.py") if m.startswith("spoofbench")}
+        assert own <= {"spoofbench.errors"}, (leaf, own)
+        relative = [n for n in ast.walk(ast.parse((REPO / "benchmark" / f"{leaf}.py").read_text()))
+                    if isinstance(n, ast.ImportFrom) and n.level and n.module != "errors"]
+        assert not relative, (leaf, [n.module for n in relative])
+    allowed = {"spoofbench", "spoofbench.errors", "spoofbench.registry", "spoofbench.audio_io",
+               "spoofbench.atomic"}
     for folder in ("codecs", "models"):
         for source in (REPO / folder).rglob("*.py"):
             for name in _imported_modules(source):
