@@ -18,13 +18,36 @@ from .errors import SpoofbenchError
 COMMAND_MODULES = ("metrics", "calibrate", "sasv", "corpora", "codecs", "models", "train", "score", "run", "table", "demo", "report", "reproduce", "verify", "leaderboard", "submission")
 
 
+def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``-v/-q/--log-file``: on the top parser (with defaults) and on every sub-command parser
+    (without defaults, so ``spoofbench -v run X`` and ``spoofbench run X -v`` both work)."""
+    unset = {} if top else {"default": argparse.SUPPRESS}
+    group = parser.add_argument_group("output")
+    group.add_argument("-v", "--verbose", action="count", help="more detail: debug log lines on stderr",
+                       **({"default": 0} if top else unset))
+    group.add_argument("-q", "--quiet", action="store_true", help="print results only (errors still on stderr)",
+                       **({"default": False} if top else unset))
+    group.add_argument("--log-file", metavar="PATH", help="also write every log line (debug level, "
+                       "timestamped) to PATH", **({"default": None} if top else unset))
+
+
+def _sub_parsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                yield sub
+                yield from _sub_parsers(sub)
+
+
 def command_parser(subparsers: argparse._SubParsersAction, name: str, *, help: str,
                    example: str, description: str | None = None, **kwargs) -> argparse.ArgumentParser:
     """Add a sub-command parser whose ``--help`` ends with a runnable example."""
     epilog = "example:\n" + textwrap.indent(textwrap.dedent(example).strip(), "  ")
-    return subparsers.add_parser(
+    parser = subparsers.add_parser(
         name, help=help, description=description or help, epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    add_global_options(parser)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  spoofbench demo --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"spoofbench {__version__}")
+    add_global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -43,12 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # a sub-command not built in this checkout
             raise
         module.register(subparsers)
+    for sub in _sub_parsers(parser):  # also parsers made with add_parser directly
+        if "--log-file" not in sub._option_string_actions:
+            add_global_options(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .logs import setup_logging
+
+    setup_logging(args.verbose, args.quiet, args.log_file)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from spoofbench.cli import command_parser
+from spoofbench.logs import context_logger
 from spoofbench.errors import ConfigError, DetectorError
 
 
@@ -104,6 +104,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    log = context_logger("spoofbench.models.score", detector=args.model_module or args.name)
     from spoofbench.audio_io import read_audio, resampler_name
     from spoofbench.models import build_detector
     from spoofbench.models.catalog import score_waveforms
@@ -124,12 +125,11 @@ def _score(args: argparse.Namespace) -> int:
         # the reader and resampler of `spoofbench score`: the same clip gets the same input
         wave, info = read_audio(path, sample_rate=detector.sample_rate)
         if info.sample_rate != detector.sample_rate:
-            print(f"spoofbench models score: {path}: resampled {info.sample_rate} Hz -> "
-                  f"{detector.sample_rate} Hz ({resampler_name()})", file=sys.stderr)
+            log.info("%s: resampled %d Hz -> %d Hz (%s)", path, info.sample_rate, detector.sample_rate,
+                     resampler_name())
         waves.append(wave)
         rates.append(detector.sample_rate)
-    print(f"spoofbench models score: {detector.name} preset {detector.preset}, input policy "
-          f"{detector.input_policy.describe()}", file=sys.stderr)
+    log.info("%s preset %s, input policy %s", detector.name, detector.preset, detector.input_policy.describe())
     scores = score_waveforms(detector, waves, rates, batch_size=args.batch_size, device=args.device)
     for path, score in zip(args.audio, scores):
         print(f"{path} {score:.6f}")
