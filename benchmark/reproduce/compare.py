@@ -220,6 +220,10 @@ def _input_differences(old: Mapping, new: Mapping, old_dir: Path | None, new_dir
         x, y = a.get("audio", {}).get(name, {}), b.get("audio", {}).get(name, {})
         if x.get("sha256") == y.get("sha256"):
             continue
+        if not x or not y:
+            out.append(Difference(f"inputs.audio.{name}", x.get("sha256"), y.get("sha256"), 3,
+                                  f"{name} is used by one of the two runs only"))
+            continue
         detail = ""
         old_h = _sidecar(old_dir, old, x.get("trial_hashes"))
         new_h = _sidecar(new_dir, new, y.get("trial_hashes"))
@@ -234,7 +238,10 @@ def _input_differences(old: Mapping, new: Mapping, old_dir: Path | None, new_dir
     ca, cb = (a.get("codecs") or {}).get("conditions", {}), (b.get("codecs") or {}).get("conditions", {})
     for cid in sorted(set(ca) | set(cb)):
         x, y = ca.get(cid, {}), cb.get(cid, {})
-        if x.get("sha256") != y.get("sha256"):
+        if not x or not y:
+            out.append(Difference(f"inputs.codecs.{cid}", x.get("sha256"), y.get("sha256"), 3,
+                                  f"{cid} is used by one of the two runs only"))
+        elif x.get("sha256") != y.get("sha256"):
             out.append(Difference(f"inputs.codecs.{cid}", x.get("sha256"), y.get("sha256"), 90,
                                   f"the definition of codec condition {cid} changed"))
         elif sha256_json(x.get("provenance")) != sha256_json(y.get("provenance")):
@@ -303,7 +310,7 @@ def _weigh_by_evidence(diffs: list[Difference], cells: list[CellComparison] | No
     if not differing:
         for d in diffs:
             d.detail = (d.detail + "; " if d.detail else "") + "no score changed"
-            d.weight = min(d.weight, 10)
+            d.weight = d.weight // 5  # keeps the order, says it did not matter here
         return
     codec_only = all(c.codec != "none" for c in differing) and any(c.codec == "none" for c in cells)
     test_sets = {c.test_set for c in differing}

@@ -122,6 +122,8 @@ def numpy_info() -> dict[str, Any]:
         from threadpoolctl import threadpool_info
         pools: dict[str, Any] = {}
         for pool in threadpool_info():  # keyed by library: the load order varies between processes
+            if pool.get("user_api") != "blas":
+                continue
             name = f"{pool.get('internal_api')}:{Path(pool.get('filepath') or '?').name}"
             pools[name] = {k: pool.get(k) for k in ("version", "architecture", "num_threads", "threading_layer")}
         out["threadpools"] = dict(sorted(pools.items()))

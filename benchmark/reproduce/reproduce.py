@@ -169,6 +169,9 @@ def reproduce_run(run_dir: str | Path, *, out: str | Path | None = None, cell: s
     else:
         cells = _file_outputs_equal(run_dir, target, manifest, new_manifest)
     diffs = manifest_differences(manifest, new_manifest, old_dir=run_dir, new_dir=target, cells=cells)
+    if cell:  # the re-run's config is the recorded one narrowed to the cell: not a difference
+        narrowed = ("config.detectors", "config.seeds", "config.codecs", "config.test_sets", "seeds")
+        diffs = [d for d in diffs if not d.key.startswith(narrowed)]
     report = _verdict("rerun", cells, diffs, findings)
     report.details.update({"run_dir": str(run_dir), "reproduction_dir": str(target), "command": manifest["command"],
                            "cell": cell, "fresh_codec_cache": fresh_cache})
