@@ -39,6 +39,18 @@ def llr_metrics(bonafide: np.ndarray, spoof: np.ndarray) -> dict[str, float]:
     return {"act_dcf": compute_act_dcf(bonafide, spoof, ASVSPOOF5)[0], "cllr": compute_cllr(bonafide, spoof)}
 
 
+def with_calibration(metrics: dict, calibration: LinearCalibration, scores, labels) -> dict:
+    """``metrics`` (as :func:`~spoofbench.metrics.compute_metrics` gives for raw ``scores (N,)``,
+    ``labels (N,)``) with ``act_dcf``/``cllr`` of the calibrated scores, the raw ones kept as
+    ``act_dcf_raw``/``cllr_raw`` (the catalog's names), and ``calibration`` (its dict)."""
+    from .validation import split_by_label
+
+    bona, spoof = split_by_label(scores, labels)
+    calibrated = llr_metrics(calibration.apply(bona), calibration.apply(spoof))
+    return {**metrics, "act_dcf_raw": metrics["act_dcf"], "cllr_raw": metrics["cllr"], **calibrated,
+            "calibration": calibration.to_dict()}
+
+
 def _before_after(bonafide: np.ndarray, spoof: np.ndarray, calibration: LinearCalibration) -> dict:
     return {"raw": llr_metrics(bonafide, spoof),
             "calibrated": llr_metrics(calibration.apply(bonafide), calibration.apply(spoof))}
@@ -88,5 +100,5 @@ def calibrate_files(job: CalibrationJob) -> dict:
     return report
 
 
-__all__ = ["CALIBRATION_METRICS", "CalibrationJob", "calibrate_files", "llr_metrics",
+__all__ = ["CALIBRATION_METRICS", "CalibrationJob", "calibrate_files", "llr_metrics", "with_calibration",
            "write_calibrated_scores"]

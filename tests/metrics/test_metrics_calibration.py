@@ -114,3 +114,18 @@ def test_bad_fit_input(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(SpoofbenchError, match="bad.json:1: not valid JSON"):
         LinearCalibration.load(bad)
+
+
+def test_with_calibration_keeps_raw_values_under_catalog_names():
+    from spoofbench.metrics import compute_metrics
+    from spoofbench.metrics.calibration_files import with_calibration
+    from spoofbench.metrics.catalog import METRICS
+
+    scores, labels = gaussian_trials(6, bias=-6.0)
+    raw = compute_metrics(scores, labels)
+    calibration = fit_linear_calibration(scores, labels)
+    both = with_calibration(raw, calibration, scores, labels)
+    assert both["act_dcf_raw"] == raw["act_dcf"] and both["cllr_raw"] == raw["cllr"]
+    assert both["cllr"] < raw["cllr"] and both["act_dcf"] < raw["act_dcf"]
+    assert both["eer"] == raw["eer"] and both["calibration"] == calibration.to_dict()
+    assert {"act_dcf_raw", "cllr_raw"} <= set(METRICS)
