@@ -21,13 +21,13 @@ from .summary import EvaluationOptions, PolarityWarning, TieWarning, compute_met
 from .tdcf import AsvScores, TdcfCostModel, asv_operating_point, compute_min_tdcf, read_asv_scores
 
 __all__ = [
-    "ASVSPOOF5", "AsvScores", "LinearCalibration", "METRICS", "MetricInfo", "fit_linear_calibration",
-    "format_metric", "metric_info", "TIES", "TieWarning", "cross_class_ties",
-    "A_DCF_PAPER", "ASVSPOOF5_SASV", "ADcfCostModel", "compute_a_dcf", "compute_t_eer", "compute_tandem_a_dcf", "CostModel", "DetCurve", "EvaluationOptions", "Interval", "KEY_FORMATS",
-    "KeyFormat", "KeyTable", "LABELS", "PairedTest", "PolarityWarning", "ScoredTrials", "SortedScores",
-    "TdcfCostModel", "ThresholdRates", "align", "asv_operating_point", "auc_from_curve",
-    "bootstrap_ci", "breakdown", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",
-    "compute_min_cllr", "compute_min_dcf", "compute_min_tdcf", "det_curve", "eer_from_curve",
-    "evaluate", "is_attack_like", "load_trials", "min_cost", "paired_bootstrap", "plot_det",
+    "A_DCF_PAPER", "ADcfCostModel", "AsvScores", "ASVSPOOF5", "ASVSPOOF5_SASV", "CostModel", "DetCurve",
+    "EvaluationOptions", "Interval", "KEY_FORMATS", "KeyFormat", "KeyTable", "LABELS", "LinearCalibration",
+    "MetricInfo", "METRICS", "PairedTest", "PolarityWarning", "ScoredTrials", "SortedScores", "TdcfCostModel",
+    "ThresholdRates", "TIES", "TieWarning", "align", "asv_operating_point", "auc_from_curve", "bootstrap_ci",
+    "breakdown", "compute_a_dcf", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",
+    "compute_min_cllr", "compute_min_dcf", "compute_min_tdcf", "compute_t_eer", "compute_tandem_a_dcf",
+    "cross_class_ties", "det_curve", "eer_from_curve", "evaluate", "fit_linear_calibration", "format_metric",
+    "is_attack_like", "load_trials", "metric_info", "min_cost", "paired_bootstrap", "plot_det",
     "rates_at_threshold", "read_asv_scores", "read_keys", "read_scores",
 ]

@@ -71,7 +71,8 @@ class LinearCalibration:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known - {"kind"})
         if unknown:
-            raise SpoofbenchError(f"{where}: unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+            raise SpoofbenchError(f"{where}: unknown field(s) {', '.join(unknown)}; "
+                                  f"expected {', '.join(sorted(known))}")
         for name in ("scale", "offset"):
             value = data.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):

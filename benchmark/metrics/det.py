@@ -8,7 +8,8 @@ ASVspoof 5 package): an initial point (FRR 0, FAR 1) at ``min(score) - 0.001``, 
 sorted score. It is *tie-safe*: points are taken only at the end of each run of equal scores, so a
 threshold never splits tied scores (the official code, sorting with labels, puts a point after
 every trial, so within a run of equal scores it reports points no threshold can reach; without
-tied scores the results are identical). The EER is the mean of FRR and FAR at the first point of minimal ``|FRR - FAR|``.
+tied scores the results are identical). The EER is the mean of FRR and FAR at the first point of
+minimal ``|FRR - FAR|``.
 
 Ties (``ties=`` of :func:`det_curve` and :func:`compute_eer`): ``"safe"`` (the default) is the curve
 above; ``"official"`` reproduces the official code's ordering exactly: a point per trial, tied
