@@ -1,4 +1,4 @@
-"""``spoofbench table``: render the tables of a run from its result.json only."""
+"""``spoofbench table``: render the tables of a run from its result.json or its cell log."""
 from __future__ import annotations
 
 import argparse
@@ -8,11 +8,15 @@ from ..cli import command_parser
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(
-        subparsers, "table", help="render tables from a run's result.json",
+        subparsers, "table", help="render tables from a run's result.json or cell log",
         description="Render the EER table (rows detectors, columns test set × codec, mean ± sd over "
-                    "seeds), the in-domain → OOD gap and codec robustness from result.json alone.",
+                    "seeds), the in-domain → OOD gap and codec robustness from result.json alone, or "
+                    "from the run's cell log (cells.jsonl: also while a run is going or after it was "
+                    "killed). Incomplete cells (part of the test set not scored) are listed below.",
         example="spoofbench table runs/demo/result.json --format md --metric eer min_dcf")
-    parser.add_argument("result", help="result.json or a run directory")
+    parser.add_argument("result", help="result.json, cells.jsonl, or a run directory (its newer of the two)")
+    parser.add_argument("--render", action="store_true",
+                        help="also write result.json and cells.csv of the run folder from its cell log")
     parser.add_argument("--format", choices=("md", "csv", "latex", "html"), default="md")
     parser.add_argument("--metric", nargs="+", default=["eer"],
                         help="metric(s): eer min_dcf act_dcf cllr min_cllr auc (default: eer)")
@@ -38,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runner.tables import codec_robustness_table, domain_gap_table, pivot_table, render
 
     result = load_result(args.result)
+    if args.render:
+        _render(args.result, result)
     rows, cols = parse_pivot(args.pivot)
     tables = []
     if args.view in ("all", "pivot"):
@@ -49,4 +55,20 @@ def run(args: argparse.Namespace) -> int:
         if has_codecs or args.view == "codecs":
             tables += [codec_robustness_table(result, m) for m in args.metric]
     print("\n".join(render(t, args.format) for t in tables))
+    incomplete = [c for c in result["cells"] if not c.get("complete", True)]
+    for cell in incomplete:
+        print(f"incomplete: {cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}: "
+              f"{cell.get('n_scored')} of {cell.get('n_expected')} trials scored")
     return 0
+
+
+def _render(source: str, result: dict) -> None:
+    """Write result.json and cells.csv beside the cell log (or into the run folder) named by ``source``."""
+    from pathlib import Path
+
+    from ..atomic import write_json_atomic
+    from ..runner.results import write_tidy
+
+    folder = Path(source) if Path(source).is_dir() else Path(source).parent
+    write_json_atomic(folder / "result.json", result)
+    write_tidy(result, folder)

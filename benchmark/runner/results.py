@@ -30,16 +30,32 @@ METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
 
 
 def load_result(path: str | os.PathLike) -> dict:
-    """Read and sanity-check a ``result.json`` (a run directory is accepted too)."""
+    """Read and sanity-check a ``result.json``, or render it from a cell log.
+
+    ``path``: a ``result.json``, a cell log (``cells.jsonl``), or a run folder (its cell log when that is
+    newer than its result.json, e.g. while a run is going or after it was killed; else its result.json).
+    """
+    from .celllog import LOG_NAME, render_result
+
     path = Path(path)
     if path.is_dir():
-        path = path / "result.json"
+        log, rendered = path / LOG_NAME, path / "result.json"
+        if log.is_file() and (not rendered.is_file() or log.stat().st_mtime_ns > rendered.stat().st_mtime_ns):
+            path = log
+        else:
+            path = rendered
+    if path.suffix == ".jsonl":
+        return _checked(render_result(path), path)
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise InputFileError("no such result file (run `spoofbench run` first)", path) from err
     except json.JSONDecodeError as err:
         raise InputFileError(f"not valid JSON: {err.msg}", path, err.lineno) from err
+    return _checked(result, path)
+
+
+def _checked(result: object, path: Path) -> dict:
     if not isinstance(result, dict) or "cells" not in result:
         raise InputFileError("not a spoofbench result.json: no 'cells' key", path)
     if result.get("schema") != SCHEMA_VERSION:

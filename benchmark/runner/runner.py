@@ -35,6 +35,7 @@ from ..errors import SpoofbenchError
 from .config import BenchmarkConfig
 from .data import gather_inputs
 from .executor import Executor, LocalExecutor
+from .celllog import LOG_NAME, CellLog, latest_cells, read_records, render_result
 from .lock import run_lock
 from .jobs import Job, ScoreJob, TrainJob, cell_metrics, failed_cell, training_summary
 from .plan import Cell, PlanInputs, ScoreCell, TrainCell, content_hash, expand_codecs, plan_cells
@@ -105,18 +106,26 @@ class BenchmarkRunner:
         provenance = _codec_provenance(expand_codecs(self.config.codecs))
         inputs = PlanInputs(data.test_sets, data.data_hash, env, provenance)
         cells = plan_cells(self.config, inputs)
-        self.result = self._new_result(env, inputs)
         self._data = data
-        scored = [c for c in cells if isinstance(c, ScoreCell)]
-        self._bar = _Progress(len(scored), self.progress)
         self._started = time.perf_counter()
+        with writing(self.out / LOG_NAME):
+            self.cell_log = CellLog(self.out / LOG_NAME)
+            previous, logged = self._previous()
+            self.detectors: dict[str, dict] = {}
+            broken = self._describe_detectors()
+            scored = [c for c in cells if isinstance(c, ScoreCell)]
+            self.cell_log.append(self._header(env, inputs, scored))
+        self._bar = _Progress(len(scored), self.progress)
         try:
-            jobs = self._jobs(cells, self._previous())
+            jobs = self._jobs(cells, previous, logged, broken)
             self.executor.run(jobs, self._on_result, self._on_start)
         finally:
             self._bar.close()
-        self._save()
-        return self.result
+        self._append({"type": "end", "seconds": round(time.perf_counter() - self._started, 3)})
+        result = render_result(self.out / LOG_NAME)
+        with writing(self.out / "result.json"):
+            write_json_atomic(self.out / "result.json", result)
+        return result
 
     # ------------------------------------------------------------------ set-up
     def _prepare_folder(self) -> dict:
@@ -127,38 +136,38 @@ class BenchmarkRunner:
             write_json_atomic(self.out / "environment.json", env)
         return env
 
-    def _new_result(self, env: dict, inputs: PlanInputs) -> dict:
-        return {"schema": SCHEMA_VERSION, "run_id": self.out.name, "config": self.config.to_dict(),
-                "environment": env, "detectors": {}, "codecs": dict(inputs.codecs),
+    def _header(self, env: dict, inputs: PlanInputs, scored: list[ScoreCell]) -> dict:
+        return {"type": "run", "schema": SCHEMA_VERSION, "run_id": self.out.name, "config": self.config.to_dict(),
+                "environment": env, "detectors": self.detectors, "codecs": dict(inputs.codecs),
                 "test_sets": {t.name: {"domain": t.domain, "reason": t.reason, "n_trials": t.n_trials,
                                        "manifest": t.manifest, "manifest_sha256": t.sha256,
-                                       "audio_sha256": t.audio_sha256, "overlap": dict(t.overlap)}
+                                       "audio_sha256": t.audio_sha256, "overlap": dict(t.overlap),
+                                       **_per_detector_labels(self.config, t)}
                               for t in inputs.test_sets},
-                "cells": [], "failed_cells": [], "timing": {}}
+                "planned": [c.key for c in scored]}
 
-    def _previous(self) -> dict:
-        path = self.out / "result.json"
-        if not path.exists():
-            return {}
+    def _previous(self) -> tuple[dict, bool]:
+        """hash → finished cell of earlier runs (from the cell log, else an older result.json); from the log?"""
+        log_path = self.out / LOG_NAME
         try:
-            result = load_result(path)
+            if log_path.is_file():
+                return latest_cells(read_records(log_path)), True
+            if (self.out / "result.json").is_file():
+                return {cell["hash"]: cell for cell in load_result(self.out / "result.json")["cells"]}, False
         except SpoofbenchError as err:
-            self.log(f"ignoring the unreadable previous result ({err}); recomputing")
-            return {}
-        return {cell["hash"]: cell for cell in result["cells"]}
+            self.log(f"ignoring the unreadable previous results ({err}); recomputing")
+        return {}, False
 
     # ------------------------------------------------------------------ jobs
-    def _jobs(self, cells: list[Cell], previous: dict) -> list[Job]:
+    def _jobs(self, cells: list[Cell], previous: dict, logged: bool, broken: dict[str, str]) -> list[Job]:
         """Reuse finished cells; group the rest into a train job and score jobs per (detector, seed)."""
         jobs: list[Job] = []
-        train_cells = [c for c in cells if isinstance(c, TrainCell)]
-        broken = self._describe_detectors()
-        for train_cell in train_cells:
+        for train_cell in (c for c in cells if isinstance(c, TrainCell)):
             mine = [c for c in cells if isinstance(c, ScoreCell) and c.train_key == train_cell.key]
             if train_cell.detector in broken:
                 self._fail_cells(mine, "build", broken[train_cell.detector])
                 continue
-            pending = [c for c in mine if not self._reuse(c, previous.get(c.key))]
+            pending = [c for c in mine if not self._reuse(c, previous.get(c.key), logged)]
             self._note_training(train_cell)
             if pending:
                 jobs += self._jobs_of(train_cell, pending)
@@ -169,19 +178,21 @@ class BenchmarkRunner:
         broken = {}
         for spec in self.config.detectors:
             try:
-                self.result["detectors"][spec.display] = describe_detector(spec)
+                self.detectors[spec.display] = describe_detector(spec)
             except SpoofbenchError as err:
                 broken[spec.display] = f"{type(err).__name__}: {err}"
                 self.log(f"{spec.display}: build failed: {broken[spec.display]}")
         return broken
 
-    def _reuse(self, cell: ScoreCell, old: dict | None) -> bool:
+    def _reuse(self, cell: ScoreCell, old: dict | None, logged: bool) -> bool:
         """Keep a finished cell (True) or prepare it to be scored (False)."""
-        if old and not self._selected_for_rescore(cell) and self._intact(old) and old.get("complete", True):
-            self._record_cell(old, save=False)
+        rescore = self._selected_for_rescore(cell)
+        if old and not rescore and self._intact(old) and old.get("complete", True):
+            self._record_cell(old, log=not logged)
             return True
-        if old and (self._selected_for_rescore(cell) or not self._intact(old)):
-            self.log(f"{old['score_file']}: {'rescoring' if self._selected_for_rescore(cell) else 'changed since it was scored; rescoring'} it")
+        if old and (rescore or not self._intact(old)):
+            why = "rescoring it" if rescore else "changed since it was scored; rescoring it"
+            self.log(f"{old['score_file']}: {why}")
             for name in (old["score_file"], old.get("failed_file")):
                 if name:
                     (self.out / name).unlink(missing_ok=True)
@@ -234,19 +245,20 @@ class BenchmarkRunner:
             return
         for cell in outcome["cells"]:
             self._record_cell(cell)
-        for failed in outcome["failed"]:
-            self._record_failure(failed)
-        self._save()
+        failed_keys = {(f["codec"]) for f in outcome["failed"]}
+        self._fail_cells([c for c in job.cells if c.codec in failed_keys], "metrics",
+                         {f["codec"]: f["error"] for f in outcome["failed"]})
 
     def _note_training(self, cell: TrainCell, summary: dict | None = None) -> None:
         if not cell.needs_training:
             return
         summary = summary or training_summary(self.out / "train" / cell.folder)
         if summary is not None:
-            self.result["detectors"][cell.detector].setdefault("training", {})[str(cell.seed)] = summary
+            self._append({"type": "training", "detector": cell.detector, "seed": cell.seed, "summary": summary})
 
-    def _record_cell(self, cell: dict, save: bool = False) -> None:
-        self.result["cells"].append(cell)
+    def _record_cell(self, cell: dict, log: bool = True) -> None:
+        if log:
+            self._append({"type": "cell", **cell})
         self._bar.advance(1)
         where = f"{cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}"
         for message in cell.get("metrics", {}).get("warnings", []):
@@ -254,21 +266,16 @@ class BenchmarkRunner:
         if not cell.get("complete", True):
             self.log(f"warning: {where}: incomplete: scored {cell.get('n_scored')} of {cell.get('n_expected')} "
                      f"trials ({cell.get('n_failed')} failed, see {cell.get('failed_file')})")
-        if save:
-            self._save()
 
-    def _record_failure(self, failed: dict) -> None:
-        self.result["failed_cells"].append(failed)
-        self._bar.advance(1)
-
-    def _fail_cells(self, cells: Iterable[ScoreCell], stage: str, error: str, trace: str | None = None) -> None:
+    def _fail_cells(self, cells: Iterable[ScoreCell], stage: str, error: str | dict, trace: str | None = None) -> None:
         for cell in cells:
-            self._record_failure(failed_cell(cell, stage, error, trace))
+            text = error[cell.codec] if isinstance(error, dict) else error
+            self._append({"type": "failed", "hash": cell.key, **failed_cell(cell, stage, text, trace)})
+            self._bar.advance(1)
 
-    def _save(self) -> None:
-        self.result["timing"]["last_run_seconds"] = round(time.perf_counter() - self._started, 3)
-        with writing(self.out / "result.json"):
-            write_json_atomic(self.out / "result.json", self.result)
+    def _append(self, record: dict) -> None:
+        with writing(self.out / LOG_NAME):
+            self.cell_log.append(record)
 
 
 def prepare_run_folder(out: Path) -> None:
@@ -288,6 +295,25 @@ def writing(path: Path):
         where = err.filename or path
         raise SpoofbenchError(f"{where}: cannot write: {err.strerror or err}; free space or choose a writable "
                               "--out, then run again (finished cells are kept)") from err
+
+
+def _per_detector_labels(config: BenchmarkConfig, test) -> dict:
+    """Domain labels and overlap of ``test`` for detectors that declare ``trained_on`` (pretrained weights).
+
+    Others share the test set's own label (from the config's training set). Only corpus ids are declared,
+    so the overlap names the shared corpora; trial-level overlap is unknown for them.
+    """
+    declared = [spec for spec in config.detectors if spec.trained_on]
+    if not declared:
+        return {}
+    domains, overlaps = {}, {}
+    for spec in declared:
+        domain, reason = test.label_for(spec.trained_on)
+        domains[spec.display] = {"domain": domain, "reason": reason}
+        overlaps[spec.display] = {"trained_on": list(spec.trained_on),
+                                  "shared_corpora": sorted(set(test.corpora) & set(spec.trained_on)),
+                                  "trials": "unknown (only corpus ids are declared)"}
+    return {"domain_by_detector": domains, "overlap_by_detector": overlaps}
 
 
 def describe_detector(spec) -> dict:

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from runner_corpus import SpyExecutor, bench_config, make_corpus, write_config
 
-from spoofbench.errors import ConfigError
+from spoofbench.errors import ConfigError, SpoofbenchError
+from spoofbench.runner.celllog import read_records
 from spoofbench.runner.config import BenchmarkConfig
 from spoofbench.runner.runner import run_benchmark
 
@@ -51,10 +52,13 @@ def test_interrupted_run_computes_only_missing_cells(corpus, tmp_path, require_f
     config_path = _write(corpus, "bench_gmm.yaml", config)
     out = tmp_path / "run"
     first = run_benchmark(config_path, out, progress=False, tables=False, log=lambda _: None)
-    # Lose one cell, as if the run had been killed before finishing it.
-    result = json.loads((out / "result.json").read_text())
-    lost = result["cells"].pop()
-    (out / "result.json").write_text(json.dumps(result))
+    # Lose one cell, as if the run had been killed before logging it (the cell log is the source of truth).
+    log = out / "cells.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if json.loads(line)["type"] == "cell")
+    lost = json.loads(lines[last])
+    log.write_text("".join(lines[:last]) + '{"type": "cell", "hash": "cut sh')  # and a torn last line
+    (out / "result.json").unlink()
     spy = SpyExecutor()
     second = run_benchmark(config_path, out, progress=False, tables=False, log=lambda _: None, executor=spy)
     assert spy.scored() == [(lost["test_set"], (lost["codec"],))]
@@ -163,8 +167,8 @@ def test_sigkilled_run_resumes_without_recomputing_finished_cells(corpus, tmp_pa
     finished: list = []
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            finished = json.loads((out / "result.json").read_text())["cells"]
-        except (OSError, ValueError, KeyError):
+            finished = [r for r in read_records(out / "cells.jsonl") if r["type"] == "cell"]
+        except SpoofbenchError:
             finished = []
         if finished:
             break
@@ -173,7 +177,7 @@ def test_sigkilled_run_resumes_without_recomputing_finished_cells(corpus, tmp_pa
         pytest.skip("the run finished before it could be killed")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    kept = json.loads((out / "result.json").read_text())["cells"]  # atomic writes: always valid JSON
+    kept = [r for r in read_records(out / "cells.jsonl") if r["type"] == "cell"]  # fsync'd whole lines
     assert 1 <= len(kept) < 6
     mtimes = {c["hash"]: (out / c["score_file"]).stat().st_mtime_ns for c in kept}
     result = run_benchmark(path, out, progress=False, tables=False, log=lambda _: None)
