@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spoofbench.atomic import write_json_atomic, write_text_atomic
+from spoofbench.atomic import write_text_atomic
 from spoofbench.corpora.manifest import read_manifest
 from spoofbench.demo.la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests, la19_mini_root
 from spoofbench.errors import ManifestError, SpoofbenchError
@@ -154,7 +154,7 @@ def test_sub_run_configs(tmp_path):
 @pytest.mark.slow
 def test_tiny_demo_end_to_end(tmp_path):
     """Every sub-run, the merge, tables, plots, report and summary on tiny sizes (lfcc_gmm, 2 seeds)."""
-    from spoofbench.demo import DemoSizes, DemoWarning
+    from spoofbench.demo import DemoSizes
     from spoofbench.demo.benchmark import DemoSettings, run_demo
 
     sizes = DemoSizes(8, 8, 4, 4, 4, 8, 4, 8, max_seconds=2.0, voices_spoof=4, families_spoof=8)
