@@ -292,7 +292,14 @@ def upstream_architecture(up: Upstream) -> tuple[dict[str, Any], str]:
     return arch, "transformers"
 
 
+#: The s3prl release whose UpstreamExpert internals ``_random_wavlm_expert`` mirrors (tested).
+S3PRL_TESTED = "0.4.18"
+
+
 def _random_wavlm_expert(cfg: dict[str, Any]):
+    # Why we reach into s3prl: its WavLM UpstreamExpert can only be built from a checkpoint file, and a
+    # random-init skeleton (tiny test presets, rebuilding a saved fine-tuned pipeline) must not need one;
+    # so this subclass skips UpstreamExpert.__init__ and re-adds its hooks (checked against S3PRL_TESTED).
     from s3prl.upstream.interfaces import UpstreamBase
     from s3prl.upstream.wavlm import expert as wavlm_expert
     from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
@@ -327,4 +334,4 @@ def _s3prl_random(cls, cfg: dict[str, Any]) -> "S3PRLUpstream":
     return up
 
 
-S3PRLUpstream.random = classmethod(_s3prl_random)
+S3PRLUpstream.random = classmethod(_s3prl_random)  # on our class; s3prl's own classes are not patched
