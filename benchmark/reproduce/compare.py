@@ -212,7 +212,10 @@ def _input_differences(old: Mapping, new: Mapping, old_dir: Path | None, new_dir
     a, b = old.get("inputs") or {}, new.get("inputs") or {}
     for role in sorted(set(a.get("files", {})) | set(b.get("files", {}))):
         x, y = a.get("files", {}).get(role, {}), b.get("files", {}).get(role, {})
-        if x.get("sha256") != y.get("sha256"):
+        if not x or not y:
+            out.append(Difference(f"inputs.files.{role}", x.get("sha256"), y.get("sha256"), 3,
+                                  f"{role} is used by one of the two runs only"))
+        elif x.get("sha256") != y.get("sha256"):
             weight = 90 if role.startswith(("checkpoint", "manifest", "protocol")) else 60
             out.append(Difference(f"inputs.files.{role}", x.get("sha256"), y.get("sha256"), weight,
                                   f"input file {role} changed content"))
