@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--run", help="a `spoofbench train` run dir (uses its best checkpoint)")
     who.add_argument("--detector", help="detector name (with --checkpoint)")
+    who.add_argument("--model-module", dest="detector", metavar="PKG.MODULE:FACTORY",
+                     help="instead of --detector: a detector from your own module (with --checkpoint)")
     p.add_argument("--preset", help="detector preset")
     p.add_argument("--checkpoint", help="checkpoint file (spoofbench or official weights)")
     p.add_argument("--manifest", required=True, help="test manifest (.jsonl[.gz])")

@@ -105,3 +105,20 @@ def test_trains_and_scores_through_run(module_dir):
     assert main(["score", "--run", str(next((root / "run" / "train").iterdir())), "--manifest",
                  str(corpus / "b_eval.jsonl.gz"), "--root", str(corpus), "--out", str(root / "scores"),
                  "--no-progress"]) == 0
+
+
+@pytest.mark.slow
+def test_train_and_score_commands_take_model_module(module_dir):
+    root, name = module_dir
+    corpus = make_corpus(root / "corpus")
+    spec = f"{name}:build"
+    assert main(["train", "--model-module", spec, "--train-manifest", str(corpus / "a_train.jsonl.gz"),
+                 "--dev-manifest", str(corpus / "a_dev.jsonl.gz"), "--root", str(corpus), "--out",
+                 str(root / "trained"), "--epochs", "1", "--batch-size", "4", "--workers", "0",
+                 "--device", "cpu", "--no-progress", "-q"]) == 0
+    best = next((root / "trained" / "checkpoints").glob("best*"))
+    assert main(["score", "--model-module", spec, "--checkpoint", str(best), "--manifest",
+                 str(corpus / "b_eval.jsonl.gz"), "--root", str(corpus), "--out", str(root / "scores"),
+                 "--workers", "0", "--device", "cpu", "--no-progress", "-q"]) == 0
+    lines = next((root / "scores").glob("*.txt")).read_text().split("\n")
+    assert len([line for line in lines if line.strip()]) == 6
