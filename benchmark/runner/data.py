@@ -51,6 +51,7 @@ class TrainProfile:
 @dataclass
 class TestProfile:
     """One pass over a test set: counts, its corpora/attacks/languages and what it shares with training."""
+    __test__ = False  # not a pytest class
     n_trials: int = 0
     corpora: set = field(default_factory=set)
     new_attacks: set = field(default_factory=set)

@@ -43,6 +43,7 @@ class TestSet:
     ``corpora``: the corpus ids of its trials (for detectors that declare ``trained_on``).
     ``audio_sha256``: digest of the content of every audio file it names (a replaced clip changes it).
     """
+    __test__ = False  # not a pytest class
     name: str
     manifest: str
     root: Any                      # corpus root, or {corpus: root}
