@@ -114,7 +114,9 @@ def _list(args: argparse.Namespace) -> int:
         table.add_column(column, justify="left" if column in ("system", "date") else "right")
     for record in table_records(board, rows):
         table.add_row(*record)
-    console = Console()
+    import shutil
+
+    console = Console(width=max(160, shutil.get_terminal_size().columns))  # a wide table: never squeeze it
     console.print(table)
     if args.all:
         withdrawn = [s for s in board.store.submissions(include_withdrawn=True) if s["status"] != "accepted"]
