@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / ("demo-quick" if args.quick else "demo")
     started = time.perf_counter()
     result, corpus = run_demo(out, settings, progress=not args.no_progress)
+    from ..reproduce.record import record_command, settings_dict
+    record_command(out, None, settings, settings.seed_list(), {"settings": settings_dict(settings), "corpus_dir": str(
+        corpus.root), "corpus_manifests": {k: str(v) for k, v in corpus.manifests.items()}}, command="demo")
     if corpus.skipped:
         for attack, why in corpus.skipped.items():
             print(f"note: attack {attack} skipped: {why}")

@@ -72,6 +72,12 @@ def _ci(cell: Mapping[str, Any], scores: Mapping[str, float], keys_path: Path, s
         return None
 
 
+def _keys_file(run_dir: Path, test_set: str) -> Path:
+    """``keys/<test>.txt`` of a run, or of one of its sub-runs (the demo merges several)."""
+    direct = run_dir / "keys" / f"{test_set}.txt"
+    return direct if direct.is_file() else next(iter(sorted(run_dir.glob(f"*/keys/{test_set}.txt"))), direct)
+
+
 def compare_cell(old_dir: Path, new_dir: Path, old: Mapping[str, Any], new: Mapping[str, Any] | None) -> CellComparison:
     name = cell_id(old)
     base = CellComparison(name, old["codec"], old["test_set"], "missing",
@@ -96,7 +102,7 @@ def compare_cell(old_dir: Path, new_dir: Path, old: Mapping[str, Any], new: Mapp
     base.max_score_diff = max(diffs) if diffs else None
     base.n_trials_changed = sum(d > 0 for d in diffs) + len(a.keys() ^ b.keys())
     base.n_trials = len(a)
-    base.ci95 = _ci(old, a, old_dir / "keys" / f"{old['test_set']}.txt", int(old.get("seed", 0)))
+    base.ci95 = _ci(old, a, _keys_file(old_dir, old["test_set"]), int(old.get("seed", 0)))
     if base.eer_new is None or not base.ci95:
         base.status = "outside_ci"
         base.note = "no EER or CI to compare"

@@ -62,6 +62,31 @@ def benchmark_parts(config: Any, out_dir: str | os.PathLike) -> dict[str, Any]:
             "codec_cache": config.codec_cache, "device": config.device}
 
 
+def _demo_parts(out_dir: str | os.PathLike, settings: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The demo's corpus sets plus everything its sub-benchmarks (``<out>/<name>/config.yaml``) used."""
+    from ..runner.config import BenchmarkConfig
+
+    files: dict[str, Any] = {}
+    audio: dict[str, AudioSet] = {}
+    codecs: list[str] = []
+    cache = None
+    for name, path in sorted((inputs.get("corpus_manifests") or {}).items()):
+        files[f"manifest:{name}"] = path
+        audio[name] = AudioSet(path, inputs["corpus_dir"])
+    for sub in sorted(Path(out_dir).glob("*/config.yaml")):
+        try:
+            parts = benchmark_parts(BenchmarkConfig.from_yaml(sub), sub.parent)
+        except Exception:  # a sub-run config this version cannot read: its files stay unrecorded
+            continue
+        files.update({k: v for k, v in parts["files"].items() if k not in files})
+        for name, spec in parts["audio"].items():
+            audio.setdefault(name, spec)
+        codecs += parts["codecs"]
+        cache = cache or parts["codec_cache"]
+    return {"files": files, "audio": audio, "codecs": list(dict.fromkeys(codecs)), "codec_cache": cache,
+            "device": getattr(settings, "device", None)}
+
+
 def _train_parts(config: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
     files = {"protocol": inputs.get("protocol"), "manifest:train": inputs.get("train_manifest"),
              "manifest:dev": inputs.get("dev_manifest")}
@@ -105,8 +130,10 @@ def record_command(out_dir: str | os.PathLike, argv: Sequence[str] | None, confi
     inputs = dict(inputs or {})
     cache = default_digest_cache() if digest_cache == "default" else digest_cache
     try:
-        if command in ("run", "demo"):
+        if command == "run" or (command == "demo" and hasattr(config, "test_sets")):
             parts = benchmark_parts(config, out_dir)
+        elif command == "demo":
+            parts = _demo_parts(out_dir, config, inputs)
         elif command == "train":
             parts = _train_parts(config, inputs)
         elif command == "score":

@@ -85,12 +85,10 @@ def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache:
     if command in ("run", "demo"):
         from ..runner.runner import run_benchmark
 
-        if command == "demo" and not cell:
-            from ..demo.benchmark import DemoSettings, run_demo, demo_config
-            settings = DemoSettings(**{k: tuple(v) if isinstance(v, list) else v
-                                       for k, v in inputs["settings"].items()})
-            _, corpus = run_demo(out, settings, progress=progress)
-            return demo_config(corpus, settings)
+        if command == "demo":
+            if cell:
+                raise ConfigError("--cell applies to `run`; re-run a whole demo", field="--cell")
+            return _rerun_demo(inputs, out, progress)
         config = _benchmark_config(manifest, cell, cache)
         run_benchmark(config, out, progress=progress, log=lambda _: None)
         return config
@@ -118,6 +116,24 @@ def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache:
     raise InputFileError(f"unknown recorded command {command!r}", field="command")
 
 
+def _rerun_demo(inputs: Mapping, out: Path, progress: bool) -> Any:
+    """The demo again, corpus generation included (so generation and training can be told apart)."""
+    import dataclasses
+
+    from ..demo.benchmark import DemoSettings, run_demo
+
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in inputs["settings"].items()}
+    from ..demo.la19 import La19Sizes
+    from ..demo.plan import DemoSizes
+    for key, kind in (("corpus_sizes", DemoSizes), ("la19_sizes", La19Sizes)):
+        if isinstance(values.get(key), dict):
+            values[key] = kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in values[key].items()})
+    known = {f.name for f in dataclasses.fields(DemoSettings)}
+    settings = DemoSettings(**{k: v for k, v in values.items() if k in known})
+    _, corpus = run_demo(out, settings, progress=progress)
+    return settings
+
+
 def _config_vs_result(manifest: Mapping, run_dir: Path) -> list[str]:
     """Where the manifest's config disagrees with the config the results were computed with."""
     try:
@@ -125,7 +141,7 @@ def _config_vs_result(manifest: Mapping, run_dir: Path) -> list[str]:
     except SpoofbenchError:
         return []
     recorded = result.get("config")
-    if recorded is None or manifest["command"] not in ("run", "demo"):
+    if recorded is None or manifest["command"] != "run":
         return []
     from .compare import _flatten
     a, b = _flatten(recorded, "config"), _flatten(manifest["config"], "config")
@@ -160,7 +176,7 @@ def reproduce_run(run_dir: str | Path, *, out: str | Path | None = None, cell: s
     config = rerun(manifest, target, cell=cell, fresh_cache=fresh_cache, progress=progress)
     inputs = dict(manifest.get("invocation") or {})
     if manifest["command"] == "demo":
-        inputs["corpus_dir"] = str(target / "corpus") if not cell else inputs.get("corpus_dir")
+        inputs = _demo_inputs(inputs, target)
     record_command(target, manifest.get("argv"), config, manifest.get("seeds"), inputs, command=manifest["command"],
                    digest_cache=digest_cache)
     new_manifest = load_manifest(target)
@@ -180,6 +196,15 @@ def reproduce_run(run_dir: str | Path, *, out: str | Path | None = None, cell: s
         report.findings.insert(0, "demo corpus: regenerated " + ("bit for bit (generation is not the cause)" if same
                                                                   else "with different audio (generation differs)"))
     return report
+
+
+def _demo_inputs(inputs: Mapping, target: Path) -> dict:
+    """The recorded demo inputs with the corpus paths of the re-run."""
+    old_root = Path(inputs.get("corpus_dir") or ".")
+    new_root = target / "corpus"
+    manifests = {name: str(new_root / Path(path).relative_to(old_root)) if Path(path).is_relative_to(old_root)
+                 else path for name, path in (inputs.get("corpus_manifests") or {}).items()}
+    return {**inputs, "corpus_dir": str(new_root), "corpus_manifests": manifests}
 
 
 def _integrity_findings(manifest: Mapping, run_dir: Path) -> list[str]:
