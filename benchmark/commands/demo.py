@@ -27,10 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+",
                         help="training seeds per detector (default: 0 1 2; quick: 0)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: 6 full, 2 quick; LA mini: 10 / 4)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 5 full, 2 quick; LA mini: 8 / 4)")
     parser.add_argument("--detectors", nargs="+", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
     parser.add_argument("--codecs", nargs="+", help="rung 5's telephone condition ids (default: g711_mulaw "
-                                                    "amr_nb_12k2 tel_gsm; quick: tel_gsm)")
+                                                    "tel_gsm; quick: tel_gsm)")
     parser.add_argument("--ssl-checkpoint", help="a local WavLM Base+ checkpoint (s3prl .pt or HF dir): adds "
                                                  "an SSL pipeline to the demo")
     parser.add_argument("--aasist-weights", help="official AASIST weights for the pretrained row (default: "

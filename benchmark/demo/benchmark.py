@@ -31,7 +31,7 @@ DEMO_DETECTORS_GPU = ("rawcnn_2m", "aasist_l", "lfcc_lcnn", "lfcc_gmm")
 #: The demo's clips last at most 3 s: fixed-window detectors see all of each clip, no tiling to 4 s.
 DEMO_WINDOW = 48000
 #: Rung 5: rung 4 through telephone channels.
-TELEPHONE_CODECS_FULL = ("g711_mulaw", "amr_nb_12k2", "tel_gsm")
+TELEPHONE_CODECS_FULL = ("g711_mulaw", "tel_gsm")
 TELEPHONE_CODECS_QUICK = ("tel_gsm",)
 #: The official AASIST weights beside a developer checkout (../shared/reference/aasist).
 DEFAULT_AASIST = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "aasist" / "AASIST.pth"
@@ -68,7 +68,7 @@ class DemoSettings:
         return self.la19_sizes or (QUICK_LA19 if self.quick else FULL_LA19)
 
     def training(self, la19: bool = False) -> dict[str, Any]:
-        epochs = self.epochs or ((4 if la19 else 2) if self.quick else (10 if la19 else 6))
+        epochs = self.epochs or ((4 if la19 else 2) if self.quick else (8 if la19 else 5))
         return {"epochs": epochs, "batch_size": 16, "eval_batch_size": 32, "num_workers": 1,
                 "patience": epochs, "optim": {"lr": 1e-3, "scheduler": "cosine"}}
 

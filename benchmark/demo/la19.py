@@ -35,8 +35,8 @@ class La19Sizes:
     pretrained: int
 
 
-QUICK_LA19 = La19Sizes(train=20, select=5, test=20, pretrained=5)
-FULL_LA19 = La19Sizes(train=None, select=10, test=None, pretrained=20)
+QUICK_LA19 = La19Sizes(train=20, select=5, test=20, pretrained=3)
+FULL_LA19 = La19Sizes(train=None, select=10, test=None, pretrained=10)
 
 
 def la19_mini_root() -> Path:
