@@ -21,12 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example="""
         spoofbench reproduce runs/demo-quick --out runs/demo-quick-again
         spoofbench reproduce runs/demo-quick --scoring-only
-        spoofbench reproduce --scores ../shared/scores/rawgat_st_19la_eval/scores.txt \\
+        spoofbench reproduce runs/demo-quick --against runs/demo-quick-other-machine
+        spoofbench reproduce --scores ../shared/scores/rawgat_st_19la_eval/RawGAT_ST_mul.scores.txt \\
             --keys ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.cm.eval.trl.txt --claim "eer=1.06%\"""")
     parser.add_argument("run_dir", nargs="?", help="a run folder holding manifest.json")
     parser.add_argument("--cell", help="only this cell: DETECTOR/seedN/TEST_SET/CODEC (as the report names it)")
     parser.add_argument("--scoring-only", action="store_true", help="recompute metrics from stored scores; check hashes")
     parser.add_argument("--out", help="folder of the re-run (default: RUN_DIR-reproduced)")
+    parser.add_argument("--against", metavar="OTHER_RUN",
+                        help="compare with another finished run (e.g. from another machine) instead of re-running")
     parser.add_argument("--fresh-cache", action="store_true",
                         help="code audio again into a new codec cache instead of the recorded one")
     parser.add_argument("--scores", help="a published score file (with --keys and --claim)")
@@ -42,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, SpoofbenchError
-    from ..reproduce.reproduce import Report, check_claim, render_markdown, reproduce_run, scoring_only, write_report
+    from ..reproduce.reproduce import (Report, check_claim, compare_runs, render_markdown, reproduce_run,
+                                       scoring_only, write_report)
 
     try:
         if args.claim or args.scores or args.keys:
@@ -54,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
             folder = Path(args.out) if args.out else None
         elif not args.run_dir:
             raise ConfigError("give RUN_DIR, or --scores/--keys/--claim", field="run_dir")
+        elif args.against:
+            report = compare_runs(args.run_dir, args.against)
+            folder = Path(args.out) if args.out else Path(args.against)
         elif args.scoring_only:
             report = scoring_only(args.run_dir, cell=args.cell)
             folder = Path(args.out) if args.out else Path(args.run_dir)

@@ -198,6 +198,25 @@ def reproduce_run(run_dir: str | Path, *, out: str | Path | None = None, cell: s
     return report
 
 
+def compare_runs(run_dir: str | Path, other_dir: str | Path) -> Report:
+    """Compare two finished runs of the same config (e.g. from two machines) without re-running anything."""
+    run_dir, other_dir = Path(run_dir), Path(other_dir)
+    manifest, other = load_manifest(run_dir), load_manifest(other_dir)
+    findings = _integrity_findings(manifest, run_dir) + _integrity_findings(other, other_dir)
+    if manifest["command"] in ("run", "demo"):
+        cells = compare_cells(run_dir, other_dir)
+    else:
+        cells = _file_outputs_equal(run_dir, other_dir, manifest, other)
+    diffs = manifest_differences(manifest, other, old_dir=run_dir, new_dir=other_dir, cells=cells)
+    if manifest.get("demo_corpus") and other.get("demo_corpus"):
+        same = manifest["demo_corpus"]["sha256"] == other["demo_corpus"]["sha256"]
+        findings.insert(0, "demo corpus: " + ("identical in both runs (generation is not the cause)" if same
+                                              else "the generated audio differs (see inputs.audio.* by attack)"))
+    report = _verdict("compare", cells, diffs, findings)
+    report.details.update({"run_dir": str(run_dir), "other_dir": str(other_dir)})
+    return report
+
+
 def _demo_inputs(inputs: Mapping, target: Path) -> dict:
     """The recorded demo inputs with the corpus paths of the re-run."""
     old_root = Path(inputs.get("corpus_dir") or ".")
@@ -359,8 +378,12 @@ def check_claim(scores: str | Path, keys: str | Path, claim: str, *, normalizati
     from ..metrics import compute_metrics, load_trials
 
     metric, value, rounding, percent = parse_claim(claim)
+    import warnings
+
     trials = load_trials(scores, keys, key_format, normalization)
-    metrics = compute_metrics(trials.scores, trials.labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = compute_metrics(trials.scores, trials.labels)
     if metric not in metrics:
         raise ConfigError(f"claim metric {metric!r} is not computed; expected one of "
                           f"{', '.join(k for k, v in metrics.items() if isinstance(v, float))}", field="--claim")
@@ -377,7 +400,7 @@ def check_claim(scores: str | Path, keys: str | Path, claim: str, *, normalizati
            + "".join(f"; dropped {d['count']} {kind} id(s)" for kind, d in trials.dropped.items()))
     reason = (f"claimed {metric} {shown(value)}, recomputed {shown(got)}: "
               + ("reproduced" if ok else "NOT reproduced") + f" (tolerance ±{shown(allowed)}, from the claim's rounding)")
-    findings = [how]
+    findings = [how] + [f"note: {w.message}" for w in caught]
     if not ok and metric == "eer" and abs((1 - got) - value) <= allowed:
         findings.append("the claim matches 1 - EER: the published scores may have inverted polarity (try --flip)")
     return Report("claim", "reproduced" if ok else "not_reproduced", reason, findings, [], [],
