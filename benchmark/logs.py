@@ -44,6 +44,21 @@ class ContextFormatter(logging.Formatter):
         return super().format(record)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (test capture, redirection)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 class _ContextAdapter(logging.LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}
@@ -61,7 +76,7 @@ def context_logger(name: str, **context: Any) -> logging.LoggerAdapter:
 def setup_logging(verbose: int = 0, quiet: bool = False, log_file: str | os.PathLike | None = None) -> None:
     """Configure the ``spoofbench`` and ``py.warnings`` loggers for one command (idempotent)."""
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
-    console = logging.StreamHandler(sys.stderr)
+    console = _StderrHandler()
     console.setLevel(level)
     console.setFormatter(ContextFormatter("%(name)s: %(levelname)s: %(context)s%(message)s"
                                           if verbose else "%(context)s%(message)s"))
