@@ -9,11 +9,11 @@ import pytest
 
 from spoofbench.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from testenv import SHARED
 
 
 def test_models_list_json_has_measured_counts(capsys):
-    assert main(["models", "list", "--json", "aasist", "aasist_l", "rawcnn_2m", "wavlm_large_aasist"]) == 0
+    assert main(["models", "list", "--no-cache", "--json", "aasist", "aasist_l", "rawcnn_2m", "wavlm_large_aasist"]) == 0
     rows = {(r["name"], r["preset"]): r for r in json.loads(capsys.readouterr().out)}
     assert rows[("aasist", "default")]["parameters"] == 297_866
     assert rows[("aasist_l", "default")]["parameters"] == 85_306
@@ -25,7 +25,7 @@ def test_models_list_json_has_measured_counts(capsys):
 
 
 def test_models_list_table(capsys):
-    assert main(["models", "list", "--no-tiny", "rawcnn_2m"]) == 0
+    assert main(["models", "list", "--no-cache", "--no-tiny", "rawcnn_2m"]) == 0
     out = capsys.readouterr().out
     assert "1,989,506" in out and "fixed 64600 repeat" in out and "tiny" not in out
 
