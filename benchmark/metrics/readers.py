@@ -36,7 +36,7 @@ def _read_lines(path: Path, what: str) -> list[str]:
     except OSError as err:
         raise ScoreFileError(f"cannot read {what} ({err.strerror})", path) from err
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark is not part of the first id
     except UnicodeDecodeError as err:
         raise ScoreFileError(f"{what} is not UTF-8 text (byte {err.start})", path) from err
     lines = text.splitlines()
@@ -208,6 +208,22 @@ def _mapped_id(pattern: re.Pattern, raw: str, path: Path, number: int) -> str:
     return match.group(1)
 
 
+#: Bytes Python's ``str.split``/``splitlines`` and pandas' whitespace parser surely agree on: printable
+#: ASCII, tab and line breaks (control characters, Unicode spaces or U+2028 send a file to the line parser).
+_PLAIN_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
+def _plain_text(path: Path) -> bool:
+    """True when the file holds only printable ASCII, tabs and line breaks (a UTF-8 BOM aside)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.isascii() and not data.translate(None, _PLAIN_BYTES)
+
+
 def _first_data_line(path: Path) -> tuple[int, list[str]] | None:
     """``(index of the first non-blank line, its fields)`` from the file's head, or None."""
     try:
@@ -232,7 +248,7 @@ def _read_scores_fast(path: Path, norm: ScoreNormalization) -> ScoreTable | None
     import pandas as pd
 
     first = _first_data_line(path)
-    if first is None:
+    if first is None or not _plain_text(path):
         return None
     index, fields = first
     n_columns = len(fields)
