@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from spoofbench.errors import ConfigError
 
-ENGINES = ("auto", "pyav", "native", "ffmpeg+pyav", "ffmpeg")
+ENGINES = ("auto", "pyav", "native", "native+pyav", "ffmpeg+pyav", "ffmpeg")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -55,8 +55,9 @@ class CodecCondition:
         quality: encoder quality (Vorbis ``-q:a``), or None.
         sample_rate: the rate the codec runs at (Hz); None means the input's rate.
         channel: telephone channel chain, or None.
-        engine: ``auto`` (PyAV, then the native libgsm/libcodec2 binding, then the ffmpeg CLI),
-            ``pyav``, ``native``, ``ffmpeg+pyav`` (CLI encode, in-process decode) or ``ffmpeg``.
+        engine: ``auto`` (PyAV, then the native libgsm/libspeex/libcodec2 binding, then native
+            libvorbis, then the ffmpeg CLI), ``pyav``, ``native``, ``native+pyav`` (libvorbisenc via
+            ctypes, PyAV decode), ``ffmpeg+pyav`` (CLI encode, in-process decode) or ``ffmpeg``.
         options: extra encoder options as sorted ``(name, value)`` string pairs.
         description: one line for listings.
     """

@@ -329,17 +329,23 @@ def _native():
     return NativeEngine()
 
 
-ENGINES = {"pyav": PyAVEngine(), "native": _native(), "ffmpeg+pyav": FFmpegEncodePyAVDecodeEngine(),
-           "ffmpeg": FFmpegCLIEngine()}
+def _native_vorbis():
+    from .vorbis import LibvorbisEngine
+    return LibvorbisEngine()
+
+
+ENGINES = {"pyav": PyAVEngine(), "native": _native(), "native+pyav": _native_vorbis(),
+           "ffmpeg+pyav": FFmpegEncodePyAVDecodeEngine(), "ffmpeg": FFmpegCLIEngine()}
 
 
 def select_engine(condition: CodecCondition) -> tuple[Engine | None, str]:
     """The engine that will code ``condition`` here, or (None, reasons) when none can.
 
-    ``auto`` prefers the in-process engines (PyAV, then the system libgsm / libcodec2 via
-    ctypes: several times faster), then ffmpeg CLI encoding with PyAV decoding, then the pure
-    ffmpeg CLI (the reference)."""
-    order = ["pyav", "native", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto" else [condition.engine]
+    ``auto`` prefers the in-process engines (PyAV, then the system libgsm / libspeex / libcodec2
+    via ctypes, then libvorbisenc via ctypes with PyAV decoding: several times faster), then ffmpeg
+    CLI encoding with PyAV decoding, then the pure ffmpeg CLI (the reference)."""
+    order = (["pyav", "native", "native+pyav", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto"
+             else [condition.engine])
     reasons = []
     for name in order:
         ok, why = ENGINES[name].available(condition)

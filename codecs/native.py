@@ -1,5 +1,8 @@
 """In-process GSM-FR, Speex and Codec 2 through the system's libgsm / libspeex / libcodec2 (ctypes).
 
+Codec 2 goes through :mod:`.codec2_lib`, which maps the library afresh per clip (its decoder keeps
+process-wide random state).
+
 These are the very libraries the Debian ffmpeg links for its ``libgsm``, ``libspeex`` and
 ``libcodec2`` encoders (Speex is set up as ffmpeg's libspeex does by default: CBR at the
 condition's bitrate, complexity 3; the decoder keeps libspeex's perceptual enhancer on); calling them directly codes a clip without starting two ffmpeg processes. The engine
@@ -16,11 +19,11 @@ import numpy as np
 
 from spoofbench.errors import CodecError
 
+from . import codec2_lib
 from .base import Coded
+from .codec2_lib import CODEC2_MODES
 from .condition import CodecCondition
 
-#: Codec 2 mode names → the library's CODEC2_MODE_* constants (codec2.h).
-CODEC2_MODES = {"3200": 0, "2400": 1, "1600": 2, "1400": 3, "1300": 4, "1200": 5, "700C": 8}
 
 
 @lru_cache(maxsize=None)
@@ -41,6 +44,11 @@ def _load(name: str):
     return lib, resolved
 
 
+def _codec2_version():
+    """(None, version) like the loaders, without keeping libcodec2 mapped (see codec2_lib)."""
+    return None, codec2_lib.library_version() if codec2_lib.loadable() else None
+
+
 def _gsm():
     lib, version = _load("gsm")
     if lib is not None:
@@ -49,19 +57,6 @@ def _gsm():
         lib.gsm_encode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         lib.gsm_decode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         lib.gsm_decode.restype = ctypes.c_int
-    return lib, version
-
-
-def _codec2():
-    lib, version = _load("codec2")
-    if lib is not None:
-        lib.codec2_create.restype = ctypes.c_void_p
-        lib.codec2_create.argtypes = [ctypes.c_int]
-        lib.codec2_destroy.argtypes = [ctypes.c_void_p]
-        lib.codec2_samples_per_frame.argtypes = [ctypes.c_void_p]
-        lib.codec2_bytes_per_frame.argtypes = [ctypes.c_void_p]
-        lib.codec2_encode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        lib.codec2_decode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     return lib, version
 
 
@@ -113,11 +108,17 @@ class NativeEngine:
             if (condition.sample_rate or 0) != 8000:
                 return False, "GSM-FR codes at 8000 Hz only"
             return True, ""
-        if condition.encoder == "libcodec2":
-            # libcodec2's decoder draws synthesis phases from a process-wide static random state
-            # (codec2_rand), so in-process output would depend on what was decoded before: not
-            # deterministic. The ffmpeg CLI starts a fresh process per clip, so it stays there.
-            return False, "not run in-process: libcodec2 keeps process-wide random state (non-deterministic)"
+        if condition.encoder == "libcodec2" and condition.codec == "codec2":
+            # Deterministic although libcodec2 keeps process-wide random state: codec2_lib maps the
+            # library afresh for every clip.
+            if not codec2_lib.loadable():
+                return False, "the system libcodec2 is not installed"
+            if (condition.sample_rate or 0) != 8000:
+                return False, "Codec 2 codes at 8000 Hz only"
+            options = dict(condition.options)
+            if set(options) - {"mode"} or options.get("mode", "3200") not in CODEC2_MODES:
+                return False, f"native Codec 2 takes only the 'mode' option, one of {sorted(CODEC2_MODES)}"
+            return True, ""
         if condition.encoder == "libspeex" and condition.codec == "speex":
             lib, _ = _speex()
             if lib is None:
@@ -130,11 +131,11 @@ class NativeEngine:
         return False, f"no native binding for encoder {condition.encoder!r}"
 
     def provenance_for(self, condition: CodecCondition) -> dict:
-        _, version = {"gsm": _gsm, "speex": _speex}.get(condition.codec, _codec2)()
+        version = {"gsm": _gsm, "speex": _speex}.get(condition.codec, _codec2_version)()[1]
         return {"engine": self.name, "library": f"{version} (system library via ctypes)", "version": version}
 
     def provenance(self) -> dict:
-        names = f"{_gsm()[1]}, {_speex()[1]}, {_codec2()[1]}"
+        names = f"{_gsm()[1]}, {_speex()[1]}, {_codec2_version()[1]}"
         return {"engine": self.name, "library": f"{names} (system libraries via ctypes)", "version": names}
 
     def code(self, x: np.ndarray, rate: int, condition: CodecCondition):
@@ -146,6 +147,8 @@ class NativeEngine:
             return self._speex(pcm, rate, condition)
         if condition.codec == "gsm":
             return self._gsm(pcm, rate)
+        # Rounded from float32, as the ffmpeg CLI reads the clip: output equals the CLI's bit for bit.
+        pcm = _to_s16(x.astype(np.float32).astype(np.float64))
         return self._codec2(pcm, rate, CODEC2_MODES[dict(condition.options).get("mode", "3200")])
 
     def _speex(self, pcm: np.ndarray, rate: int, condition: CodecCondition):
@@ -215,22 +218,6 @@ class NativeEngine:
         return Coded(out.reshape(-1).astype(np.float64) / 32768.0, rate, 33 * len(frames))
 
     def _codec2(self, pcm: np.ndarray, rate: int, mode: int):
-        lib, _ = _codec2()
-        enc, dec = lib.codec2_create(mode), lib.codec2_create(mode)
-        if not enc or not dec:
-            raise CodecError(f"libcodec2: codec2_create({mode}) failed")
-        try:
-            size = lib.codec2_samples_per_frame(enc)
-            n_bytes = lib.codec2_bytes_per_frame(enc)
-            frames = self._frames(pcm, size)
-            out = np.zeros_like(frames)
-            coded = ctypes.create_string_buffer(n_bytes)
-            for i, frame in enumerate(frames):
-                frame = np.ascontiguousarray(frame)
-                lib.codec2_encode(enc, coded, frame.ctypes.data)
-                target = out[i]
-                lib.codec2_decode(dec, target.ctypes.data, coded)
-        finally:
-            lib.codec2_destroy(enc)
-            lib.codec2_destroy(dec)
-        return Coded(out.reshape(-1).astype(np.float64) / 32768.0, rate, n_bytes * len(frames))
+        bits, size, n_bytes = codec2_lib.encode(pcm, mode)
+        decoded = codec2_lib.decode(bits, mode, size, n_bytes)
+        return Coded(decoded.astype(np.float64) / 32768.0, rate, len(bits))
