@@ -15,6 +15,8 @@ Example (paths are relative to the YAML file)::
     seeds: [0, 1]
     training: {epochs: 10, batch_size: 32}          # TrainConfig fields for every detector
     scoring: {batch_size: 32}                       # ScoreConfig fields
+    calibration: true    # per detector and seed, fit llr = a * score + b on the dev set (uncoded);
+                         # actDCF and Cllr are then reported on calibrated scores (raw: act_dcf_raw, cllr_raw)
     detectors:
       - {name: rawcnn_2m}
       - {name: aasist_l, train: {optim: {lr: 0.0005}}}
@@ -116,6 +118,7 @@ class BenchmarkConfig(YamlConfig):
     bootstrap: int = 0
     device: str = "auto"
     codec_cache: str | None = None
+    calibration: bool = True           # fit a linear calibration per detector and seed on the dev set
 
     def validate(self, path: Any = None) -> "BenchmarkConfig":
         self._check_shape(path)

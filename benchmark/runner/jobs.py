@@ -27,11 +27,16 @@ from .plan import ScoreCell, TestSet, TrainCell
 
 Log = Callable[[str], None]
 TRAINING_KEYS = ("best_epoch", "best_dev_eer", "epochs_run", "stopped_early", "weights_sha256")
+CALIBRATION_NAME = "calibration.json"
 
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Train (or, for a checkpoint, nothing) in ``run_dir``; the manifests are read by the job itself."""
+    """Train (or, for a checkpoint, nothing) in ``run_dir``, then fit the score calibration on the dev set.
+
+    The manifests are read by the job itself. ``score_config`` (a ScoreConfig dict) scores the dev set
+    (uncoded) when ``calibrate``; the calibration is written to ``run_dir/calibration.json``.
+    """
     cell: TrainCell
     run_dir: str
     train_config: Mapping[str, Any] | None     # TrainConfig.to_dict(); None: scored from its checkpoint
@@ -40,6 +45,8 @@ class TrainJob:
     train_root: Any
     dev_root: Any
     progress: bool = False
+    score_config: Mapping[str, Any] | None = None
+    calibrate: bool = False
 
     @property
     def key(self) -> str:
@@ -51,13 +58,14 @@ class ScoreJob:
     """Score ``test_set`` under the codecs of ``cells`` (same detector, seed and test set)."""
     cells: tuple[ScoreCell, ...]
     spec: DetectorSpec
-    run_dir: str | None                        # the train job's run dir; None: build from spec.checkpoint
+    run_dir: str | None                        # the train job's run dir (spec.checkpoint, if any, wins)
     test_set: TestSet
     score_dir: str
     score_config: Mapping[str, Any]            # ScoreConfig.to_dict() without the codecs
     out_dir: str                               # the run folder (cell paths are relative to it)
     bootstrap: int = 0
     progress: bool = False
+    calibration: str | None = None             # calibration.json to apply before actDCF / Cllr
 
     @property
     def key(self) -> str:
@@ -93,10 +101,17 @@ def failure(job: Job, stage: str, err: BaseException | str, trace: str | None = 
 
 
 def run_train_job(job: TrainJob, log: Log) -> dict:
-    """Train unless ``done.json`` says it is done; return the training summary."""
+    """Train unless ``done.json`` says it is done, then calibrate; return the training summary."""
+    summary = train_detector(job, log) if job.train_config is not None else None
+    calibration = calibrate_on_dev(job, log) if job.calibrate and job.dev_manifest else None
+    if summary is not None and calibration is not None:
+        summary = {**summary, "calibration": calibration}
+    return {"kind": "train", "key": job.key, "ok": True, "training": summary, "calibration": calibration}
+
+
+def train_detector(job: TrainJob, log: Log) -> dict | None:
+    """Train ``job.cell`` in ``job.run_dir`` (or reuse a finished run there)."""
     cell = job.cell
-    if job.train_config is None:
-        return {"kind": "train", "key": job.key, "ok": True, "training": None}
     from ..corpora.manifest import read_manifest
     from ..engine import TrainConfig, train
     from ..atomic import write_json_atomic
@@ -116,16 +131,52 @@ def run_train_job(job: TrainJob, log: Log) -> dict:
         write_json_atomic(done_marker, trained.to_dict())
         for message in trained.warnings:
             log(f"warning: {cell.detector} seed {cell.seed}: {message}")
-    return {"kind": "train", "key": job.key, "ok": True, "training": training_summary(run_dir)}
+    return training_summary(run_dir)
+
+
+def calibrate_on_dev(job: TrainJob, log: Log) -> dict | None:
+    """Score the dev set uncoded and fit ``llr = scale * score + offset`` (``run_dir/calibration.json``).
+
+    Returns the calibration dict, or ``{"error": ...}`` when it cannot be fitted (e.g. one class).
+    """
+    import numpy as np
+
+    from ..corpora.manifest import read_manifest
+    from ..engine import ScoreConfig, score
+    from ..metrics import fit_linear_calibration, read_scores
+
+    path = Path(job.run_dir) / CALIBRATION_NAME
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    cell = job.cell
+    detector = load_detector(cell.spec, job.run_dir)
+    config = ScoreConfig.from_dict({**dict(job.score_config or {}), "codecs": ["none"]})
+    scored = score(detector, job.dev_manifest, root=job.dev_root, out_dir=Path(job.run_dir) / "dev_scores",
+                   testset="dev", config=config, progress=job.progress)
+    scores = read_scores(scored.files[0].scores)
+    labels = {t.id: int(t.label == "bonafide") for t in read_manifest(job.dev_manifest)}
+    ids = [i for i in labels if i in scores]
+    try:
+        fitted = fit_linear_calibration(np.array([scores[i] for i in ids], dtype=np.float64),
+                                        np.array([labels[i] for i in ids]),
+                                        source=f"dev set {Path(job.dev_manifest).name}, uncoded, {len(ids)} trials")
+    except SpoofbenchError as err:
+        log(f"warning: {cell.detector} seed {cell.seed}: no calibration ({err}); actDCF and Cllr stay raw")
+        return {"error": str(err)}
+    fitted.save(path)
+    return fitted.to_dict()
 
 
 def training_summary(run_dir: str | Path) -> dict | None:
-    """The training summary of a finished run dir (None when it has none)."""
-    marker = Path(run_dir) / "done.json"
-    if not marker.is_file():
-        return None
-    info = json.loads(marker.read_text(encoding="utf-8"))
-    return {k: info.get(k) for k in TRAINING_KEYS}
+    """The training summary (and calibration) of a train cell's folder (None when it has neither)."""
+    marker, calibration = Path(run_dir) / "done.json", Path(run_dir) / CALIBRATION_NAME
+    summary = {}
+    if marker.is_file():
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        summary = {k: info.get(k) for k in TRAINING_KEYS}
+    if calibration.is_file():
+        summary["calibration"] = json.loads(calibration.read_text(encoding="utf-8"))
+    return summary or None
 
 
 def load_detector(spec: DetectorSpec, run_dir: str | None):
@@ -164,7 +215,12 @@ def finished_cell(cell: ScoreCell, file: Any, job: ScoreJob) -> dict:
     from ..reproduce.digest import file_sha256
 
     out = Path(job.out_dir).resolve()
-    metrics = cell_metrics(Path(file.scores), Path(job.test_set.keys_path), bootstrap=job.bootstrap, seed=cell.seed)
+    calibration = None
+    if job.calibration and Path(job.calibration).is_file():
+        from ..metrics import LinearCalibration
+        calibration = LinearCalibration.load(job.calibration)
+    metrics = cell_metrics(Path(file.scores), Path(job.test_set.keys_path), bootstrap=job.bootstrap, seed=cell.seed,
+                           calibration=calibration)
     expected = job.test_set.n_trials
     return {"detector": cell.detector, "seed": cell.seed, "test_set": cell.test_set, "codec": cell.codec,
             "domain": cell.domain, "hash": cell.key,
@@ -181,8 +237,13 @@ def failed_cell(cell: ScoreCell, stage: str, error: str, trace: str | None = Non
             "stage": stage, "error": error, **({"traceback": trace} if trace else {})}
 
 
-def cell_metrics(score_path: Path, keys_path: Path, *, bootstrap: int, seed: int) -> dict:
-    """Pooled and per-attack metrics of one score file over the trials it scored."""
+def cell_metrics(score_path: Path, keys_path: Path, *, bootstrap: int, seed: int, calibration: Any = None) -> dict:
+    """Pooled and per-attack metrics of one score file over the trials it scored.
+
+    With a ``calibration`` (:class:`~spoofbench.metrics.LinearCalibration`), ``act_dcf`` and ``cllr`` are
+    computed on the calibrated scores (LLRs) and the raw ones kept as ``act_dcf_raw``, ``cllr_raw``;
+    ``calibrated`` says which. EER, minDCF and min Cllr do not depend on it.
+    """
     import numpy as np
 
     from ..metrics import bootstrap_ci, breakdown, compute_metrics, read_keys, read_scores
@@ -199,6 +260,7 @@ def cell_metrics(score_path: Path, keys_path: Path, *, bootstrap: int, seed: int
         warnings.simplefilter("always")
         metrics = compute_metrics(values, labels)
     metrics["warnings"] = [str(w.message) for w in caught]
+    metrics.update(_calibrated(metrics, values, labels, calibration))
     if bootstrap:
         intervals = bootstrap_ci(values, labels, n_resamples=bootstrap, seed=seed)
         metrics["eer_ci95"] = intervals["eer"].to_list()
@@ -211,3 +273,17 @@ def cell_metrics(score_path: Path, keys_path: Path, *, bootstrap: int, seed: int
                             lambda s, y: {"eer": compute_metrics(s, y)["eer"]})
         metrics["per_attack_eer"] = {k: v["eer"] for k, v in per.items()}
     return metrics
+
+
+def _calibrated(raw: dict, values: Any, labels: Any, calibration: Any) -> dict:
+    """actDCF / Cllr on calibrated scores (raw ones relabelled), or the raw ones marked uncalibrated."""
+    from ..metrics import compute_metrics
+
+    out = {"act_dcf_raw": raw["act_dcf"], "cllr_raw": raw["cllr"], "calibrated": calibration is not None}
+    if calibration is None:
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = compute_metrics(calibration.apply(values), labels)
+    return {**out, "act_dcf": fitted["act_dcf"], "act_dcf_threshold": fitted["act_dcf_threshold"],
+            "cllr": fitted["cllr"]}

@@ -16,6 +16,10 @@ from typing import Any, Iterable, Mapping, Union
 from .config import BenchmarkConfig, DetectorSpec
 
 
+#: Bumped when what a score cell's metrics hold changes (2: calibrated actDCF / Cllr, coverage).
+METRICS_VERSION = 2
+
+
 def content_hash(*parts: Any) -> str:
     """A stable hash of JSON-able parts (dict keys sorted)."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
@@ -129,6 +133,7 @@ def plan_cells(config: BenchmarkConfig, inputs: PlanInputs) -> list[Cell]:
             for test in inputs.test_sets:
                 domain, reason = test.label_for(spec.trained_on)
                 for codec, provenance in inputs.codecs.items():
-                    key = content_hash(train_key, test.sha256, test.audio_sha256, provenance)
+                    key = content_hash(train_key, test.sha256, test.audio_sha256, provenance, METRICS_VERSION,
+                                       config.calibration)
                     cells.append(ScoreCell(spec.display, seed, test.name, codec, domain, reason, key, train_key))
     return cells

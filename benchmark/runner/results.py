@@ -27,6 +27,8 @@ from ..errors import InputFileError
 
 SCHEMA_VERSION = 1
 METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
+#: actDCF and Cllr of the uncalibrated scores (``act_dcf``/``cllr`` are calibrated when ``calibrated``).
+RAW_KEYS = ("act_dcf_raw", "cllr_raw")
 
 
 def load_result(path: str | os.PathLike) -> dict:
@@ -74,14 +76,14 @@ def tidy_cells(result: dict):
                                         "n_scored", "n_expected", "coverage")}
         row["complete"] = cell.get("complete", True)
         metrics = cell.get("metrics", {})
-        for key in METRIC_KEYS + ("n_bonafide", "n_spoof"):
+        for key in METRIC_KEYS + RAW_KEYS + ("calibrated", "n_bonafide", "n_spoof"):
             row[key] = metrics.get(key)
         ci = metrics.get("eer_ci95")
         row["eer_ci_low"], row["eer_ci_high"] = (ci if ci else (None, None))
         row["parameters"] = result.get("detectors", {}).get(cell["detector"], {}).get("parameters")
         rows.append(row)
     columns = ["detector", "seed", "test_set", "codec", "domain", "complete", "coverage", "n_scored", "n_expected",
-               "n_failed", *METRIC_KEYS,
+               "n_failed", *METRIC_KEYS, *RAW_KEYS, "calibrated",
                "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -37,7 +37,7 @@ from .data import gather_inputs
 from .executor import Executor, LocalExecutor
 from .celllog import LOG_NAME, CellLog, latest_cells, read_records, render_result
 from .lock import run_lock
-from .jobs import Job, ScoreJob, TrainJob, cell_metrics, failed_cell, training_summary
+from .jobs import CALIBRATION_NAME, Job, ScoreJob, TrainJob, cell_metrics, failed_cell, training_summary
 from .plan import Cell, PlanInputs, ScoreCell, TrainCell, content_hash, expand_codecs, plan_cells
 from .results import SCHEMA_VERSION, load_result, write_tidy
 
@@ -211,19 +211,21 @@ class BenchmarkRunner:
     def _jobs_of(self, train_cell: TrainCell, pending: list[ScoreCell]) -> list[Job]:
         cfg, data = self.config, self._data
         index = [d.display for d in cfg.detectors].index(train_cell.detector)
-        run_dir = str(self.out / "train" / train_cell.folder) if train_cell.needs_training else None
-        jobs: list[Job] = []
-        if train_cell.needs_training:
-            jobs.append(TrainJob(train_cell, run_dir, cfg.train_config(index, train_cell.seed).to_dict(),
-                                 data.train_manifest, data.dev_manifest, data.train_root, data.dev_root,
-                                 self.progress))
-        score_dir = str(self.out / "scores" / train_cell.folder)
+        run_dir = str(self.out / "train" / train_cell.folder)
         score_config = cfg.score_config(("none",)).to_dict()
+        calibrate = cfg.calibration and data.dev_manifest is not None
+        jobs: list[Job] = []
+        if train_cell.needs_training or calibrate:
+            train_config = cfg.train_config(index, train_cell.seed).to_dict() if train_cell.needs_training else None
+            jobs.append(TrainJob(train_cell, run_dir, train_config, data.train_manifest, data.dev_manifest,
+                                 data.train_root, data.dev_root, self.progress, score_config, calibrate))
+        score_dir = str(self.out / "scores" / train_cell.folder)
+        calibration = str(Path(run_dir) / CALIBRATION_NAME) if calibrate else None
         for test in data.test_sets:
             todo = tuple(c for c in pending if c.test_set == test.name)
             if todo:
                 jobs.append(ScoreJob(todo, train_cell.spec, run_dir, test, score_dir, score_config, str(self.out),
-                                     cfg.bootstrap, self.progress))
+                                     cfg.bootstrap, self.progress, calibration))
         return jobs
 
     # ------------------------------------------------------------------ results
@@ -236,7 +238,8 @@ class BenchmarkRunner:
     def _on_result(self, job: Job, outcome: dict) -> None:
         if isinstance(job, TrainJob):
             if outcome["ok"]:
-                self._note_training(job.cell, outcome.get("training"))
+                self._note_training(job.cell, outcome.get("training") or
+                                    ({"calibration": outcome["calibration"]} if outcome.get("calibration") else None))
             else:
                 self.log(f"{job.cell.detector}: train failed: {outcome['error']}")
             return
@@ -250,8 +253,7 @@ class BenchmarkRunner:
                          {f["codec"]: f["error"] for f in outcome["failed"]})
 
     def _note_training(self, cell: TrainCell, summary: dict | None = None) -> None:
-        if not cell.needs_training:
-            return
+        """Log the training summary (and calibration) of a train cell, given or read from its folder."""
         summary = summary or training_summary(self.out / "train" / cell.folder)
         if summary is not None:
             self._append({"type": "training", "detector": cell.detector, "seed": cell.seed, "summary": summary})
