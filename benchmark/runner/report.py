@@ -371,36 +371,48 @@ def _gap_section(result: dict, estimates: list[Estimate]) -> Section:
 
 
 def _size_section(result: dict, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
+    """Per group of detectors trained on the same data: sizes, OOD EERs, smallest vs largest."""
     from .plots import parameter_counts
 
     counts = parameter_counts(result)
     section = Section("Size vs out-of-distribution EER", [])
     ood = [e for e in estimates if e.domain == "ood" and e.evidence and e.detector in counts]
-    if len({e.detector for e in ood}) < 2:
-        section.blocks.append("Fewer than two detectors with a known size have OOD cells: nothing to compare.")
-        return section
-    ranked = sorted({e.detector for e in ood}, key=lambda d: counts[d])
-    lines = []
-    for d in ranked:
-        mine = [e for e in ood if e.detector == d]
-        lines.append(f"`{d}` ({counts[d]:,} parameters): " + "; ".join(f"{e.test_set} {e.text()}" for e in mine))
-    section.blocks.append(lines)
-    smallest, largest = ranked[0], ranked[-1]
-    relevant = [c for c in comparisons if {c.a, c.b} == {smallest, largest}
-                and any(e.test_set == c.test_set for e in ood)]
-    wins = [c for c in relevant if c.separable and
-            (c.a == smallest) == (np.mean(c.deltas) < 0)]
+    cohorts: dict = {}
+    for d in dict.fromkeys(e.detector for e in ood):
+        cohorts.setdefault(_trained_on(result, d), []).append(d)
+    compared = False
+    for trained_on, members in cohorts.items():
+        if len(members) < 2:
+            continue
+        compared = True
+        ranked = sorted(members, key=lambda d: counts[d])
+        where = f"Trained on {', '.join(trained_on)}" if trained_on else "Detectors of this run"
+        section.blocks.append(f"{where}:")
+        section.blocks.append([f"`{d}` ({counts[d]:,} parameters): " + "; ".join(
+            f"{e.test_set} {e.text()}" for e in ood if e.detector == d) for d in ranked])
+        section.blocks.append(_smallest_vs_largest(ranked[0], ranked[-1], counts, ood, comparisons))
+    if not compared:
+        section.blocks.append("Fewer than two detectors trained on the same data with a known size have OOD "
+                              "cells: nothing to compare.")
+    else:
+        section.blocks.append("With this few detectors no trend of EER with size is estimated; only the paired "
+                              "comparisons above are claims.")
+    return section
+
+
+def _smallest_vs_largest(smallest: str, largest: str, counts: dict, ood: list[Estimate],
+                         comparisons: list[Comparison]) -> str:
+    ood_sets = {e.test_set for e in ood if e.detector in (smallest, largest)}
+    relevant = [c for c in comparisons if {c.a, c.b} == {smallest, largest} and c.test_set in ood_sets
+                and c.codec == "none"]
+    wins = [c for c in relevant if c.separable and (c.a == smallest) == (np.mean(c.deltas) < 0)]
     losses = [c for c in relevant if c.separable and c not in wins]
-    text = (f"Smallest (`{smallest}`, {counts[smallest]:,}) vs largest (`{largest}`, {counts[largest]:,}) on "
+    return (f"Smallest (`{smallest}`, {counts[smallest]:,}) vs largest (`{largest}`, {counts[largest]:,}) on "
             f"{len(relevant)} OOD test set(s): the smaller is separably better on {len(wins)}"
             + (f" ({', '.join(c.test_set for c in wins)})" if wins else "")
             + f", separably worse on {len(losses)}"
             + (f" ({', '.join(c.test_set for c in losses)})" if losses else "")
             + f", and not separable on {len(relevant) - len(wins) - len(losses)}.")
-    section.blocks.append(text)
-    section.blocks.append("With this few detectors no trend of EER with size is estimated; only the paired "
-                          "comparisons above are claims.")
-    return section
 
 
 def _worst_codec_tests(result: dict, store: ScoreStore, detector: str, test_set: str, block,
