@@ -1,0 +1,22 @@
+"""The benchmark runner: plan a config's cells, run them through an executor, write the results.
+
+``from spoofbench.runner import run_benchmark, BenchmarkConfig`` (loaded on first use; no torch at import).
+Modules: ``config`` (the typed config), ``plan`` (pure cell planning), ``jobs`` (the work of one job),
+``executor`` (where jobs run), ``runner`` (reuse, grouping, results), ``celllog`` (the source of truth),
+``lock`` (one process per run folder), ``results`` / ``tables`` / ``plots`` / ``report`` (rendering).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+_LAZY = {"run_benchmark": "runner", "BenchmarkRunner": "runner", "write_reports": "runner",
+         "BenchmarkConfig": "config", "DetectorSpec": "config", "plan_cells": "plan", "Executor": "executor",
+         "LocalExecutor": "executor", "load_result": "results", "render_result": "celllog"}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
