@@ -24,12 +24,11 @@ import yaml
 
 from ..errors import SubmissionError
 from ..submission.check import declare_files
+from ..submission.model import model_checkpoint, verify_model
 from ..submission.spec import SPEC_NAME, SubmissionSpec, load_spec
 from .board import Leaderboard
 from .ingest import AddResult, add_submission
 from .ranking import system_slug
-
-PARAMETER_TOLERANCE = 0.01
 
 
 def add_model_submission(board: Leaderboard, folder: str | Path, *, verify_timeout_s: float = 600.0,
@@ -47,37 +46,6 @@ def add_model_submission(board: Leaderboard, folder: str | Path, *, verify_timeo
     return add_submission(board, submission, kind="model", verified=verified)
 
 
-def _checkpoint(spec: SubmissionSpec, folder: Path) -> Path | None:
-    if spec.model.checkpoint is None:
-        return None
-    path = (folder / spec.model.checkpoint).resolve()
-    if not path.is_file():
-        raise SubmissionError(f"{folder / SPEC_NAME}: model.checkpoint: {path} not found")
-    return path
-
-
-def verify_model(spec: SubmissionSpec, folder: Path, run_dir: Path, *, timeout_s: float) -> dict:
-    """Run ``spoofbench verify`` on the model; returns ``{parameters, rtf, verification}`` or rejects."""
-    from ..reproduce.verify import verify_submission
-
-    model = spec.model
-    if model.wheel:
-        target = str((folder / model.wheel).resolve())
-        report = verify_submission(target, detector=model.detector, out_dir=run_dir, timeout_s=timeout_s)
-    else:
-        report = verify_submission(model.detector, preset=model.preset, checkpoint=_checkpoint(spec, folder),
-                                   out_dir=run_dir, timeout_s=timeout_s)
-    if not report.passed:
-        raise SubmissionError(f"1 problem(s) in submission {folder}:\n  - verify failed: {report.reason}")
-    cost = report.checks["cost"]
-    counted = int(cost["parameters"])
-    if abs(counted - spec.parameters) > PARAMETER_TOLERANCE * counted:
-        raise SubmissionError(f"1 problem(s) in submission {folder}:\n  - {folder / SPEC_NAME}: parameters: "
-                              f"declared {spec.parameters:,} but the model has {counted:,} (verified)")
-    return {"parameters": counted, "rtf": cost.get("real_time_factor"),
-            "verification": str(run_dir / "verification.json")}
-
-
 def _run_benchmark(board: Leaderboard, spec: SubmissionSpec, folder: Path, run_dir: Path, *,
                    progress: bool) -> dict[str, Path]:
     """Score every test set × condition with the operator's config; ``{file name: score path}``."""
@@ -92,7 +60,7 @@ def _run_benchmark(board: Leaderboard, spec: SubmissionSpec, folder: Path, run_d
     detector = {"name": model.detector, "label": spec.system}
     if model.preset:
         detector["preset"] = model.preset
-    checkpoint = _checkpoint(spec, folder)
+    checkpoint = model_checkpoint(spec, folder)
     if checkpoint is not None:
         detector["checkpoint"] = str(checkpoint)
     bench = {"name": f"{cfg.name}:{spec.system}", "codecs": list(cfg.codecs), "device": cfg.device,

@@ -6,6 +6,7 @@ import shutil
 import pytest
 import yaml
 
+from spoofbench.cli import main
 from spoofbench.errors import SubmissionError
 from spoofbench.leaderboard.board import init_leaderboard
 from spoofbench.leaderboard.models import add_model_submission
@@ -25,7 +26,7 @@ def _model_submission(folder, run_dir, parameters: int):
 
 
 def test_model_submission_verified_benchmarked_and_stored(lb_corpus, trained_run, scored_files, tmp_path,
-                                                          require_ffmpeg):
+                                                          require_ffmpeg, capsys):
     from spoofbench.models import build_detector, count_parameters
 
     counted = count_parameters(build_detector("lfcc_gmm", "tiny", checkpoint=trained_run / "checkpoints" / "best.pt"))
@@ -35,7 +36,13 @@ def test_model_submission_verified_benchmarked_and_stored(lb_corpus, trained_run
     with pytest.raises(SubmissionError, match=rf"parameters: declared {counted * 2:,} but the model has {counted:,}"):
         add_model_submission(board, wrong)
     assert board.store.dump() == before
-    result = add_model_submission(board, _model_submission(tmp_path / "good", trained_run, counted))
+    good = _model_submission(tmp_path / "good", trained_run, counted)
+    # the submitter's side: spoofbench verify and the declared parameter count, no keys
+    assert main(["submission", "check", str(good)]) == 0
+    assert f"passed verify: {counted:,} parameters" in capsys.readouterr().out
+    assert main(["submission", "check", str(wrong)]) == 2
+    assert "parameters: declared" in capsys.readouterr().err
+    result = add_model_submission(board, good)
     sub = board.store.submissions()[0]
     assert sub["kind"] == "model" and sub["parameters"] == counted and sub["parameters_verified"] is True
     assert sub["rtf"] is not None and 0 < sub["rtf"] < 10

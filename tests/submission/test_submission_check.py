@@ -55,6 +55,8 @@ def test_a_good_submission_passes(submission, trials_dir, capsys):
     assert len(checked.scores) == 4 and checked.spec.system == "s"
     assert main(["submission", "check", str(submission), "--trials", str(trials_dir)]) == 0
     assert "OK: s, 4 score file(s)" in capsys.readouterr().out
+    assert main(["submission", "check", str(submission)]) == 2
+    assert "checked against trial lists: give --trials" in capsys.readouterr().err
     assert main(["submission", "check", str(submission), "--trials", str(trials_dir), "--print-sha256"]) == 0
     printed = capsys.readouterr().out
     assert all(f"  {name}: {digest}" in printed for name, digest in declare_files(submission).items())
