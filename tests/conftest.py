@@ -1,20 +1,33 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder (paths and guards live in ``testenv.py``: import them from there)."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-#: ``../shared`` beside the checkout: reference data that a user's clone may not have.
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from testenv import REPO, SHARED, ffmpeg_or_skip, shared_or_skip
+
+__all__ = ["REPO", "SHARED"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def require_ffmpeg() -> None:
-    """Skip without ffmpeg, except under ``CI=true`` where a missing ffmpeg fails the test."""
-    if shutil.which("ffmpeg") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("ffmpeg is not installed (required under CI=true)")
-        pytest.skip("ffmpeg not installed")
+    """The one ffmpeg guard: skip without ffmpeg, fail under ``CI=true``."""
+    ffmpeg_or_skip()
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """``../shared`` (resolved); skips when absent."""
+    return shared_or_skip().resolve()
+
+
+@pytest.fixture(scope="session")
+def documented_workspace(tmp_path_factory):
+    """``(base folder, quick demo run dir, its outcome)`` for the tests that run the documented commands
+    (README, ``--help`` examples): one smallest ``spoofbench demo --quick`` per session, which both share."""
+    from cli_examples import build_quick_demo
+
+    base = tmp_path_factory.mktemp("documented")
+    run, outcome = build_quick_demo(base)
+    return base, run, outcome

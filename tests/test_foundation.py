@@ -1,11 +1,13 @@
 """The package skeleton: registry, CLI contract, import hygiene."""
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 
+from cli_examples import logical_lines
 from spoofbench.cli import COMMAND_MODULES, build_parser, main
 from spoofbench.errors import ManifestError, SpoofbenchError, UnknownPluginError
 from spoofbench.registry import Registry
@@ -66,8 +68,8 @@ def test_every_subcommand_help_ends_with_example():
             "table", "demo"} <= set(choices)
     for name, sub in choices.items():
         text = sub.format_help().rstrip()
-        last = text.splitlines()[-1].strip()
         assert "example:" in text, name
+        last = logical_lines(text.rsplit("example:", 1)[1])[-1]  # backslash continuations joined
         assert last.startswith("spoofbench "), f"{name}: help does not end with an example: {last!r}"
 
 
@@ -93,3 +95,55 @@ def test_no_stdlib_shadowing():
     import spoofbench.codecs as sb_codecs
 
     assert sb_codecs.__name__ == "spoofbench.codecs"
+
+
+def _all_parsers():
+    """``(command path, parser)`` of every sub-command, nested ones included."""
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield " ".join(path + (name,)), sub
+                    yield from walk(sub, path + (name,))
+    return list(walk(build_parser(), ()))
+
+
+def _arguments(parser):
+    skip = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
+    return [a for a in parser._actions if not isinstance(a, skip)]
+
+
+def test_every_option_and_argument_has_help():
+    missing = [f"{path}: {'/'.join(a.option_strings) or a.dest}" for path, parser in _all_parsers()
+               for a in _arguments(parser) if not a.help]
+    assert not missing, f"options without help text: {missing}"
+
+
+def test_device_option_is_the_same_on_every_command():
+    from spoofbench.cli import DEVICE_CHOICES, DEVICE_HELP
+
+    devices = {path: parser._option_string_actions["--device"] for path, parser in _all_parsers()
+               if "--device" in parser._option_string_actions}
+    assert {"train", "score", "demo", "models score"} <= set(devices)
+    for path, action in devices.items():
+        assert (action.default, tuple(action.choices or ()), action.help) == (None, DEVICE_CHOICES, DEVICE_HELP), path
+
+
+def test_list_valued_options_take_several_values_and_repeats():
+    lists = [(path, a) for path, parser in _all_parsers() for a in _arguments(parser)
+             if a.option_strings and (a.nargs in ("+", "*") or isinstance(a, argparse._AppendAction))]
+    assert len(lists) >= 5
+    for path, action in lists:
+        assert isinstance(action, argparse._ExtendAction) and action.nargs == "+", (path, action.option_strings)
+        assert not action.default, f"{path} {action.option_strings}: a default list would be extended, not replaced"
+
+
+@pytest.mark.parametrize("argv, dest, expected", [
+    ("score --run r --manifest m --root x --codec none mp3_32k g711_mulaw", "codec", ["none", "mp3_32k", "g711_mulaw"]),
+    ("score --run r --manifest m --root x --codec none --codec mp3_32k", "codec", ["none", "mp3_32k"]),
+    ("metrics --scores s --keys k --by attack codec --by speaker", "by", ["attack", "codec", "speaker"]),
+    ("demo --codecs tel_gsm g711_mulaw --codecs g722", "codecs", ["tel_gsm", "g711_mulaw", "g722"]),
+    ("table r.json --metric eer --metric min_dcf", "metric", ["eer", "min_dcf"]),
+])
+def test_list_flags_parse_both_spellings(argv, dest, expected):
+    assert getattr(build_parser().parse_args(argv.split()), dest) == expected
