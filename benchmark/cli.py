@@ -50,6 +50,16 @@ def command_parser(subparsers: argparse._SubParsersAction, name: str, *, help: s
     return parser
 
 
+#: ``--device`` of every command that runs a model: one spelling, default and help everywhere.
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+DEVICE_HELP = "auto (default: CUDA when present, else CPU), cpu or cuda"
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device {auto,cpu,cuda}``, default ``None`` (= auto, or what a ``--config`` file sets)."""
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spoofbench",

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(subparsers, "codecs", help="codec conditions: list, check, apply",
                             example="spoofbench codecs list --matrix telephony\n"
                                     "spoofbench codecs check\n"
-                                    "spoofbench codecs apply amr_nb_12k2 in.wav out.wav")
+                                    "spoofbench codecs apply amr_nb_12k2 data_manifests/demo/audio/librispeech/librispeech-103-1240-0000-c0.flac out.wav")
     sub = parser.add_subparsers(dest="codecs_command", metavar="ACTION")
 
     p = command_parser(sub, "list", help="list conditions (id, codec, bitrate, rate, engine, available)",
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_check)
 
     p = command_parser(sub, "apply", help="code one audio file through a condition",
-                       example="spoofbench codecs apply gsm_fr speech.wav speech_gsm.wav")
+                       example="spoofbench codecs apply gsm_fr data_manifests/demo/audio/librispeech/librispeech-103-1240-0000-c0.flac speech_gsm.wav")
     p.add_argument("condition", help="condition id (see `spoofbench codecs list`)")
     p.add_argument("input", type=Path, help="input audio file (WAV, FLAC, MP3, ...: libsndfile, else FFmpeg)")
     p.add_argument("output", type=Path, help="output WAV (same rate and length as the input)")

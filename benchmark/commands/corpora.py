@@ -15,8 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("corpus", help="recipe name (see `spoofbench corpora list`)")
     prepare.add_argument("--root", required=True, help="folder holding the corpus as published")
     prepare.add_argument("--out", required=True, help="folder for <corpus>_<split>.jsonl.gz")
-    prepare.add_argument("--split", action="append", dest="splits",
-                         help="only this split (repeatable; default: all)")
+    prepare.add_argument("--split", action="extend", nargs="+", dest="splits",
+                         help="only these splits (repeatable; default: all)")
     prepare.add_argument("--protocol", help="protocol/metadata file or folder when it is not in "
                                             "its published place under --root")
     prepare.add_argument("--probe", action="store_true",
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     corpora = command_parser(
         subparsers, "corpora", help="list corpus recipes; split manifests by an OOD protocol",
         example="spoofbench corpora list\n"
-                "spoofbench corpora split protocol.yaml --manifests manifests/ --out splits/")
+                "spoofbench corpora split data_manifests/demo/protocol.yaml --manifests runs/demo-quick/corpus --out splits/")
     actions = corpora.add_subparsers(dest="corpora_command", metavar="ACTION")
     listing = actions.add_parser("list", help="recipes with their published trial counts")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -49,14 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     validate = command_parser(
         subparsers, "validate", help="check every audio file of a manifest; exit 1 on problems",
-        example="spoofbench validate manifests/in_the_wild_eval.jsonl.gz --root /data/itw "
-                "--expect-sr 16000 --write-clean clean/in_the_wild_eval.jsonl.gz")
-    validate.add_argument("manifest")
+        example="spoofbench validate runs/demo-quick/corpus/demo_b_eval.jsonl.gz --root runs/demo-quick/corpus "
+                "--expect-sr 16000 --write-clean clean/demo_b_eval.jsonl.gz")
+    validate.add_argument("manifest", help="manifest to check (.jsonl[.gz])")
     validate.add_argument("--root", required=True, help="corpus root the manifest paths are under")
     validate.add_argument("--expect-sr", type=int, default=None, help="required sample rate (Hz)")
     validate.add_argument("--write-clean", default=None,
                           help="write the good trials here (+ a .rejects.jsonl with reasons)")
-    validate.add_argument("--workers", type=int, default=4)
+    validate.add_argument("--workers", type=int, default=4, help="audio-reading threads (default 4)")
     validate.add_argument("--max-lines", type=int, default=200,
                           help="problems printed (all are counted and in the rejects file)")
     validate.set_defaults(func=_validate)

@@ -5,7 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..cli import command_parser
+from ..cli import add_device_option, command_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,11 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="small sets, 1 seed, few epochs, one telephone codec (about 3 minutes on 2 CPU cores)")
     parser.add_argument("--out", help="run directory (default: runs/demo or runs/demo-quick)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
-    parser.add_argument("--seeds", type=int, nargs="+",
+    parser.add_argument("--seeds", type=int, nargs="+", action="extend",
                         help="training seeds per detector (default: 0 1 2; quick: 0)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: 5 full, 2 quick; LA mini: 8 / 4)")
-    parser.add_argument("--detectors", nargs="+", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
-    parser.add_argument("--codecs", nargs="+", help="rung 5's telephone condition ids (default: g711_mulaw "
+    parser.add_argument("--detectors", nargs="+", action="extend", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
+    parser.add_argument("--codecs", nargs="+", action="extend", help="rung 5's telephone condition ids (default: g711_mulaw "
                                                     "tel_gsm; quick: tel_gsm)")
     parser.add_argument("--ssl-checkpoint", help="a local WavLM Base+ checkpoint (s3prl .pt or HF dir): adds "
                                                  "an SSL pipeline to the demo")
@@ -38,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                  "'none' skips the row)")
     parser.add_argument("--no-real-attacks", action="store_true",
                         help="leave out the ASVspoof 2019 LA rungs and the pretrained row")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_device_option(parser)
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples for CIs and tests (default: 200 quick, 1000 full)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
@@ -52,7 +52,7 @@ def settings_from_args(args: argparse.Namespace):
     return DemoSettings(quick=args.quick, seed=args.seed, epochs=args.epochs,
                         detectors=tuple(args.detectors) if args.detectors else None,
                         codecs=tuple(args.codecs) if args.codecs else None, ssl_checkpoint=args.ssl_checkpoint,
-                        device=args.device, bootstrap=args.bootstrap, seeds=seeds,
+                        device=args.device or "auto", bootstrap=args.bootstrap, seeds=seeds,
                         aasist_weights=None if weights.lower() == "none" else weights,
                         real_attacks=not args.no_real_attacks)
 

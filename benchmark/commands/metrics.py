@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--keys", required=True, help="key / protocol file or manifest")
     parser.add_argument("--key-format", default=None,
                         help="key format name (default: detected; see spoofbench.metrics.KEY_FORMATS)")
-    parser.add_argument("--by", action="append", default=[], metavar="COLUMN",
-                        help="break down by a key column (attack, codec, speaker, ...); repeatable")
+    parser.add_argument("--by", action="extend", nargs="+", default=[], metavar="COLUMN",
+                        help="break down by key column(s) (attack, codec, speaker, ...); repeatable")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="N bootstrap resamples for 95%% CIs of EER and minDCF")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")

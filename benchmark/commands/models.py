@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spoofbench.cli import command_parser
+from spoofbench.cli import add_device_option, command_parser
 from spoofbench.logs import context_logger
 from spoofbench.errors import ConfigError, DetectorError
 
@@ -29,7 +29,9 @@ class _IntermixedParser(argparse.ArgumentParser):
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(subparsers, "models", help="the detector zoo: list detectors, score files",
                             example="spoofbench models list\n"
-                                    "spoofbench models score aasist --checkpoint AASIST.pth a.flac b.wav")
+                                    "spoofbench models score aasist --checkpoint ../shared/reference/aasist/AASIST.pth "
+                                    "../shared/reference/asvspoof2019_la_clips/LA_E_6163791.flac "
+                                    "data_manifests/demo/audio/librispeech/librispeech-103-1240-0000-c0.flac")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_IntermixedParser)
 
     p = command_parser(sub, "list", help="detectors and presets with measured parameter counts, front-end, "
@@ -47,14 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = command_parser(sub, "score", help="score audio files with one detector: prints `path score` per file "
                                           "(higher = bona fide), using the detector's input policy",
                        example="spoofbench models score aasist --checkpoint ../shared/reference/aasist/AASIST.pth "
-                               "clip.flac")
+                               "../shared/reference/asvspoof2019_la_clips/LA_E_6163791.flac")
     p.add_argument("name", help="detector name (see `spoofbench models list`) or a 'pkg.module:factory' spec; "
                                 "with --model-module, the first audio file")
     p.add_argument("audio", nargs="*", type=Path, help="audio files (WAV, FLAC, MP3, OGG, ... read by libsndfile, else FFmpeg)")
     p.add_argument("--preset", default=None, help="named preset (default: the detector's default)")
     p.add_argument("--checkpoint", default=None, help="weights: a spoofbench checkpoint, official weights, "
                                                       "or SSL backbone weights (s3prl .pt or transformers dir)")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    add_device_option(p)
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
     p.add_argument("--model-module", metavar="PKG.MODULE:FACTORY", default=None,
                    help="a detector from your own module: FACTORY(**overrides) returns a spoofbench Detector "
@@ -107,6 +109,7 @@ def _score(args: argparse.Namespace) -> int:
     log = context_logger("spoofbench.models.score", detector=args.model_module or args.name)
     from spoofbench.audio_io import read_audio, resampler_name
     from spoofbench.models import build_detector
+    from spoofbench.engine.runtime import resolve_device
     from spoofbench.models.catalog import score_waveforms
 
     if args.model_module:
@@ -130,7 +133,8 @@ def _score(args: argparse.Namespace) -> int:
         waves.append(wave)
         rates.append(detector.sample_rate)
     log.info("%s preset %s, input policy %s", detector.name, detector.preset, detector.input_policy.describe())
-    scores = score_waveforms(detector, waves, rates, batch_size=args.batch_size, device=args.device)
+    scores = score_waveforms(detector, waves, rates, batch_size=args.batch_size,
+                            device=resolve_device(args.device or "auto"))
     for path, score in zip(args.audio, scores):
         print(f"{path} {score:.6f}")
     return 0

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example="""
         spoofbench reproduce runs/demo-quick --out runs/demo-quick-again
         spoofbench reproduce runs/demo-quick --scoring-only
-        spoofbench reproduce runs/demo-quick --against runs/demo-quick-other-machine
+        spoofbench reproduce runs/demo-quick --against runs/demo-quick-again
         spoofbench reproduce --scores ../shared/scores/rawgat_st_19la_eval/RawGAT_ST_mul.scores.txt \\
             --keys ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.cm.eval.trl.txt --claim "eer=1.06%\"""")
     parser.add_argument("run_dir", nargs="?", help="a run folder holding manifest.json")
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--key-format", default=None, help="keys layout (default: detected)")
     parser.add_argument("--claim", help="the published number, e.g. 'eer=2.19%%' or 'min_dcf=0.0612'")
     parser.add_argument("--json", action="store_true", help="print the JSON report instead of Markdown")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     from .metrics import add_normalization_arguments
     add_normalization_arguments(parser)
     parser.set_defaults(func=run)

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the planned cells (and a compute estimate where measured) and exit")
-    parser.add_argument("--rescore", action="append", default=[], metavar="CELL",
+    parser.add_argument("--rescore", action="extend", nargs="+", default=[], metavar="CELL",
                         help="score again from scratch: 'all', a cell hash prefix, or a "
                              "DETECTOR/SEED/TEST_SET/CODEC glob (repeatable)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",

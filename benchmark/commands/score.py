@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from spoofbench.cli import command_parser
+from spoofbench.cli import add_device_option, command_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,18 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", required=True, help="test manifest (.jsonl[.gz])")
     p.add_argument("--root", required=True, help="corpus root the manifest's paths are relative to")
     p.add_argument("--testset", help="name in the score file names (default: from the manifest file name)")
-    p.add_argument("--codec", action="append", help="codec condition id, repeatable (default: none)")
+    p.add_argument("--codec", action="extend", nargs="+", metavar="CODEC",
+                   help="codec condition id(s): --codec none mp3_32k, or repeated (default: none)")
     p.add_argument("--out", help="output dir (default: RUN/scores with --run)")
     p.add_argument("--config", help="score config YAML (ScoreConfig fields)")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="clips per batch (default: the score config's)")
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    add_device_option(p)
     p.add_argument("--threads", type=int, help="torch CPU threads while scoring (default: torch's)")
     p.add_argument("--cache-dir", help="codec cache directory")
     p.add_argument("--no-resume", action="store_true", help="rescore from scratch instead of skipping done trials")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="exit 0 even when some trials could not be scored (default: exit 1)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 

@@ -13,12 +13,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "seeds), the in-domain → OOD gap and codec robustness from result.json alone, or "
                     "from the run's cell log (cells.jsonl: also while a run is going or after it was "
                     "killed). Incomplete cells (part of the test set not scored) are listed below.",
-        example="spoofbench table runs/demo/result.json --format md --metric eer min_dcf")
+        example="spoofbench table runs/demo-quick/result.json --format md --metric eer min_dcf")
     parser.add_argument("result", help="result.json, cells.jsonl, or a run directory (its newer of the two)")
     parser.add_argument("--render", action="store_true",
                         help="also write result.json and cells.csv of the run folder from its cell log")
-    parser.add_argument("--format", choices=("md", "csv", "latex", "html"), default="md")
-    parser.add_argument("--metric", nargs="+", default=["eer"],
+    parser.add_argument("--format", choices=("md", "csv", "latex", "html"), default="md",
+                        help="table format (default: md)")
+    parser.add_argument("--metric", nargs="+", action="extend",
                         help="metric(s): eer min_dcf act_dcf cllr min_cllr auc (default: eer)")
     parser.add_argument("--pivot", default="detector:test_set,codec",
                         help="ROWS:COLUMNS of the main table from detector, seed, test_set, codec, "
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runner.results import load_result
     from ..runner.tables import codec_robustness_table, domain_gap_table, pivot_table, render
 
+    args.metric = args.metric or ["eer"]
     result = load_result(args.result)
     if args.render:
         _render(args.result, result)

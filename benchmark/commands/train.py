@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from spoofbench.cli import command_parser
+from spoofbench.cli import add_device_option, command_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run directory (checkpoints, log.csv, config.yaml)")
     p.add_argument("--config", help="training config YAML (TrainConfig fields)")
     p.add_argument("--resume", action="store_true", help="continue from the run dir's last complete epoch")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto (GPU when present)")
+    add_device_option(p)
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
