@@ -14,8 +14,8 @@ from spoofbench import audio_io
 from spoofbench.audio_io import AudioReadError, NonFiniteAudioError, probe_audio, read_audio
 from spoofbench.corpora.probe import probe_files
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"  # as tests/conftest.py's SHARED (a bare `conftest` import is ambiguous)
+from testenv import REPO, SHARED
+
 SAMPLES_2021 = SHARED / "corpora" / "asvspoof2021_samples"
 
 

@@ -1,12 +1,11 @@
 """Test signals and quality measures for the codec tests."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from testenv import SHARED, ffmpeg_or_skip
 LIBRISPEECH = SHARED / "corpora" / "librispeech"
 
 
@@ -107,10 +106,5 @@ def envelope_lag(reference: np.ndarray, coded: np.ndarray, frame: int = 40, max_
 
 
 def needs_ffmpeg() -> None:
-    """Skip without the ffmpeg binary (conftest fails the session instead under CI=true)."""
-    import shutil
-
-    import pytest
-
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
+    """The ``require_ffmpeg`` fixture's guard, for a call inside a test: skip without ffmpeg, fail under CI=true."""
+    ffmpeg_or_skip()

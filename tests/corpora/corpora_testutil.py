@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from testenv import SHARED
 PROTOCOLS = SHARED / "protocols"
 
 

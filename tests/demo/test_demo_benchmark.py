@@ -14,7 +14,7 @@ from spoofbench.corpora.manifest import read_manifest
 from spoofbench.demo.la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests, la19_mini_root
 from spoofbench.errors import ManifestError, SpoofbenchError
 
-from conftest import SHARED
+from testenv import SHARED
 
 AASIST = SHARED / "reference" / "aasist" / "AASIST.pth"
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import soundfile as sf
 from spoofbench.demo.index import INDEX_COLUMNS, LICENCES, demo_data_dir, load_index
 from spoofbench.errors import ManifestError
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from testenv import SHARED
 
 
 @pytest.fixture(scope="module")

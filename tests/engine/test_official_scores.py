@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -10,7 +9,7 @@ from spoofbench.cli import main
 from spoofbench.corpora.manifest import Trial, write_manifest
 from spoofbench.metrics import read_scores
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from testenv import SHARED
 REF = SHARED / "reference"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import shutil
 from pathlib import Path
 
 import pytest
@@ -68,12 +67,10 @@ def trained_run(lb_corpus, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def scored_files(lb_corpus, trained_run, tmp_path_factory) -> Path:
+def scored_files(lb_corpus, trained_run, tmp_path_factory, require_ffmpeg) -> Path:
     """Score files ``<test>__<codec>.txt`` of the trained detector on both test sets."""
     from spoofbench.engine import ScoreConfig, load_run_detector, score
 
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed (g711_mulaw)")
     detector = load_run_detector(trained_run)
     out = tmp_path_factory.mktemp("lb_scores")
     cfg = ScoreConfig(codecs=CODECS, batch_size=4, num_workers=0, cpu_threads=1)

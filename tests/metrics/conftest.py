@@ -1,4 +1,5 @@
-"""Shared fixtures of the metrics tests: the ../shared reference data and the official algorithms.
+"""Shared fixtures of the metrics tests: the ../shared reference data (``shared``: tests/conftest.py) and the
+official algorithms.
 
 ``official_*`` re-state the ASVspoof 2019/2021 ``compute_det_curve``/``compute_eer`` and the ASVspoof 5
 minDCF as published (one argsort with labels, a point per sorted score), as an independent reference
@@ -15,14 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared reference data is absent")
-    return SHARED.resolve()
 
 
 def official_det_curve(bonafide: np.ndarray, spoof: np.ndarray):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from spoofbench.errors import CheckpointError
 from spoofbench.models import build_detector, count_parameters
 from spoofbench.models.catalog import score_waveforms
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from testenv import SHARED
 REF = SHARED / "reference" / "aasist"
 CLIPS = SHARED / "reference" / "asvspoof2019_la_clips"
 WEIGHTS = {"AASIST.pth": "aasist", "AASIST-L.pth": "aasist_l", "ASVspoof5-AASIST.pth": "aasist"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED
+from testenv import SHARED
 from spoofbench.cli import main
 from spoofbench.corpora.manifest import Trial
 from spoofbench.corpora.protocol import domain_of, overlap_report
