@@ -4,7 +4,7 @@ Layout of ``DIR`` (``leaderboard init``)::
 
     leaderboard.yaml        the config, resolved (test-set manifests point into keys/)
     leaderboard.json        {"name", "store_url", "created"}
-    keys/<test>.jsonl.gz    the test sets' manifests: the keys, never handed out
+    keys/<test>.jsonl.gz    the test sets' manifests (or key files): the keys, never handed out
     leaderboard.sqlite      the store (unless another --db URL was given)
     files/<sha256>.txt      every accepted score file, content-addressed
     runs/                   the operator's benchmark runs of model submissions
@@ -58,16 +58,28 @@ class Leaderboard:
 
     @functools.lru_cache(maxsize=None)
     def keys(self, test_set: str):
-        """The keys of ``test_set`` (:class:`~spoofbench.metrics.KeyTable` from its manifest)."""
+        """The keys of ``test_set`` (:class:`~spoofbench.metrics.KeyTable` from its manifest or key file)."""
         from ..metrics import read_keys
 
-        return read_keys(self.config.test_set(test_set).manifest, "manifest")
+        spec = self.config.test_set(test_set)
+        if spec.manifest:
+            return read_keys(spec.manifest, "manifest")
+        return read_keys(spec.keys, spec.key_format)
+
+    def corpora(self, test_set: str) -> list[str]:
+        """The corpus ids of ``test_set`` (from its manifest, else the one its config names)."""
+        spec = self.config.test_set(test_set)
+        if spec.manifest:
+            return sorted(set(self.keys(test_set).column("corpus").tolist()))
+        return [spec.corpus]
 
     @functools.lru_cache(maxsize=None)
-    def trials(self, test_set: str) -> list:
+    def trials(self, test_set: str) -> list | None:
+        """The manifest's trials (speakers, sources for overlap checks); None for a plain key file."""
         from ..corpora.manifest import read_manifest
 
-        return list(read_manifest(self.config.test_set(test_set).manifest))
+        spec = self.config.test_set(test_set)
+        return list(read_manifest(spec.manifest)) if spec.manifest else None
 
     def trial_lists(self) -> TrialLists:
         return TrialLists(self.config.name, {t.name: self.keys(t.name).ids.astype(object)
@@ -90,13 +102,14 @@ def init_leaderboard(directory: str | Path, benchmark: str | Path, db_url: str |
     keys_dir.mkdir(parents=True, exist_ok=True)
     tests = []
     for test in config.test_sets:
-        source = Path(test.manifest)
+        source = Path(test.key_path)
         if not source.is_file():
-            raise SpoofbenchError(f"{benchmark}: test set {test.name!r}: manifest {source} not found")
-        suffix = ".jsonl.gz" if source.name.endswith(".gz") else ".jsonl"
+            raise SpoofbenchError(f"{benchmark}: test set {test.name!r}: {source} not found")
+        suffix = (".jsonl.gz" if source.name.endswith(".gz") else ".jsonl") if test.manifest else source.suffix
         target = keys_dir / f"{test.name}{suffix}"
         shutil.copyfile(source, target)
-        tests.append(dataclasses.replace(test, manifest=str(target.resolve())))
+        field = "manifest" if test.manifest else "keys"
+        tests.append(dataclasses.replace(test, **{field: str(target.resolve())}))
     resolved = dataclasses.replace(config, test_sets=tuple(tests))
     write_text_atomic(directory / CONFIG_NAME, yaml.safe_dump(resolved.to_dict(), sort_keys=False))
     url = db_url or sqlite_url(directory)

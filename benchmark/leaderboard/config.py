@@ -15,7 +15,8 @@ Example (paths relative to the YAML file; the manifests hold the keys and never 
     device: cpu
 
 The keys of a test set (``root`` is only needed to score model submissions) are the trials of its
-spoofbench manifest. The pooled out-of-domain EER over every OOD cell is the rank key.
+spoofbench manifest, or a key file in any format ``spoofbench metrics`` reads (``keys: ..., corpus:
+asvspoof2019_la``; no overlap flags and no model submissions for such a test set). The pooled out-of-domain EER over every OOD cell is the rank key.
 """
 from __future__ import annotations
 
@@ -32,10 +33,18 @@ METRICS = ("eer",)
 
 @dataclass
 class LeaderboardTestSet:
-    """A named test set: its manifest (the keys) and the corpus root its audio paths hang from."""
+    """A named test set: a spoofbench manifest (keys, speakers, corpus; ``root`` for model submissions),
+    or a key file of any :data:`~spoofbench.metrics.KEY_FORMATS` format with the ``corpus`` it comes from."""
     name: str
-    manifest: str
+    manifest: str | None = None
     root: str | None = None
+    keys: str | None = None
+    key_format: str | None = None
+    corpus: str | None = None
+
+    @property
+    def key_path(self) -> str:
+        return self.manifest or self.keys or ""
 
 
 @dataclass
@@ -61,6 +70,13 @@ class LeaderboardConfig(YamlConfig):
             if not test.name or "__" in test.name or "/" in test.name:
                 raise ConfigError(f"test set name {test.name!r} may not be empty or contain '__' or '/'",
                                   path, field=f"test_sets[{i}].name")
+            if (test.manifest is None) == (test.keys is None):
+                raise ConfigError("give either 'manifest' (a spoofbench manifest) or 'keys' (a key file), "
+                                  "exactly one", path, field=f"test_sets[{i}]")
+            if test.keys is not None and not test.corpus:
+                raise ConfigError("a key file needs the corpus id it comes from ('corpus': decides in-domain / "
+                                  "OOD for each submission's declared training data)", path,
+                                  field=f"test_sets[{i}].corpus")
         if self.metric not in METRICS:
             raise ConfigError(f"value {self.metric!r} is not allowed; expected one of {', '.join(METRICS)}",
                               path, field="metric")
@@ -80,8 +96,8 @@ class LeaderboardConfig(YamlConfig):
         def absolute(value: str | None) -> str | None:
             return None if value is None else str((base / Path(value).expanduser()).resolve())
 
-        tests = tuple(dataclasses.replace(t, manifest=absolute(t.manifest), root=absolute(t.root))
-                      for t in config.test_sets)
+        tests = tuple(dataclasses.replace(t, manifest=absolute(t.manifest), root=absolute(t.root),
+                                          keys=absolute(t.keys)) for t in config.test_sets)
         corpora = {k: tuple(absolute(v) for v in paths) for k, paths in config.training_corpora.items()}
         return dataclasses.replace(config, test_sets=tests, training_corpora=corpora)
 

@@ -120,7 +120,7 @@ def _reject_inverted(labelled: dict, checked: CheckedSubmission) -> None:
 def _domain(board: Leaderboard, test_set: str, training_data: tuple[str, ...]) -> dict:
     from ..corpora.protocol import overlap_report
 
-    corpora = sorted(set(board.keys(test_set).column("corpus").tolist()))
+    corpora = board.corpora(test_set)
     shared = sorted(set(corpora) & set(training_data))
     domain = "in-domain" if shared else "ood"
     reason = (f"declared training data includes {', '.join(shared)}" if shared
@@ -128,11 +128,12 @@ def _domain(board: Leaderboard, test_set: str, training_data: tuple[str, ...]) -
     overlap: dict = {}
     for corpus in training_data:
         manifests = board.config.training_corpora.get(corpus)
-        if not manifests:
+        test_trials = board.trials(test_set)
+        if not manifests or test_trials is None:
             overlap[corpus] = "unknown"
             continue
         train = [t for path in manifests for t in _read_manifest(path)]
-        report = overlap_report(train, board.trials(test_set)).to_dict()
+        report = overlap_report(train, test_trials).to_dict()
         overlap[corpus] = {k: v["count"] for k, v in report.items()}
     flagged = sorted(c for c, o in overlap.items() if isinstance(o, dict) and any(o.values()))
     return {"domain": domain, "reason": reason, "corpora": corpora, "overlap": overlap, "overlap_flagged": flagged}

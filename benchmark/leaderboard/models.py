@@ -66,10 +66,10 @@ def _run_benchmark(board: Leaderboard, spec: SubmissionSpec, folder: Path, run_d
     bench = {"name": f"{cfg.name}:{spec.system}", "codecs": list(cfg.codecs), "device": cfg.device,
              "scoring": dict(cfg.scoring), "bootstrap": 0, "seeds": [0], "detectors": [detector],
              "test_sets": [{"name": t.name, "manifest": t.manifest, "root": t.root} for t in cfg.test_sets]}
-    missing_root = [t.name for t in cfg.test_sets if not t.root]
+    missing_root = [t.name for t in cfg.test_sets if not (t.root and t.manifest)]
     if missing_root:
-        raise SubmissionError(f"the leaderboard config gives no corpus root for {', '.join(missing_root)}; "
-                              "model submissions need the audio")
+        raise SubmissionError(f"the leaderboard config gives no manifest and corpus root for "
+                              f"{', '.join(missing_root)}; model submissions need the audio")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "benchmark.yaml").write_text(yaml.safe_dump(bench, sort_keys=False), encoding="utf-8")
     result = run_benchmark(run_dir / "benchmark.yaml", run_dir / "run", progress=progress, tables=False,

@@ -5,11 +5,13 @@ import csv
 import io
 
 import pytest
+import yaml
 
 from lb_testutil import make_submission
 from spoofbench.cli import main
 from spoofbench.leaderboard.board import Leaderboard, init_leaderboard
 from spoofbench.leaderboard.ingest import add_submission
+from spoofbench.metrics import read_keys
 from spoofbench.leaderboard.ranking import leaderboard_rows, render_csv, render_markdown
 from spoofbench.submission.check import check_submission
 from spoofbench.submission.trials import read_trial_lists
@@ -109,3 +111,29 @@ def test_markdown_and_csv_exports_equal_the_store(board, scored_files, tmp_path)
     assert f"| 1 | {first['system']} | 1 | {first['pooled_ood_eer'] * 100:.2f} |" in markdown
     b_row = next(line for line in markdown.splitlines() if "| b-trained |" in line)
     assert b_row.count("*") == 1  # b_eval is in-domain for the system trained on synth_b
+
+
+def test_key_files_instead_of_manifests_give_the_same_cells(lb_corpus, scored_files, tmp_path):
+    """An operator with ASVspoof-style protocol files (no manifests) scores submissions identically."""
+    config = yaml.safe_load(lb_corpus["config"].read_text())
+    base = lb_corpus["base"]
+    for test in config["test_sets"]:
+        keys = read_keys(base / test["manifest"])
+        lines = [f"{spk} {utt} - {'-' if lab == 1 else att} {'bonafide' if lab == 1 else 'spoof'}\n"
+                 for spk, utt, att, lab in zip(keys.column("speaker"), keys.ids, keys.column("attack"), keys.labels)]
+        (tmp_path / f"{test['name']}.txt").write_text("".join(lines))
+        corpus = "synth" if test["name"] == "a_eval" else "synth_b"
+        test.update(keys=str(tmp_path / f"{test['name']}.txt"), corpus=corpus)
+        del test["manifest"], test["root"]
+    (tmp_path / "keys_board.yaml").write_text(yaml.safe_dump(config))
+    with_keys = init_leaderboard(tmp_path / "kb", tmp_path / "keys_board.yaml")
+    with_manifests = init_leaderboard(tmp_path / "mb", lb_corpus["config"])
+    for board in (with_keys, with_manifests):
+        add_submission(board, make_submission(tmp_path / f"sub_{board.directory.name}", scored_files))
+    strip = ("id", "submission_id", "overlap")
+    cells = [[{k: v for k, v in c.items() if k not in strip} for c in b.store.cells(1)]
+             for b in (with_keys, with_manifests)]
+    assert cells[0] == cells[1]
+    assert with_keys.store.cells(1)[0]["overlap"]["by_corpus"] == {"synth": "unknown"}
+    for board in (with_keys, with_manifests):
+        board.close()

@@ -93,3 +93,9 @@ def test_config_errors_are_located(tmp_path):
     path.write_text("name: x\ntest_sets:\n  - {name: a__b, manifest: a.jsonl}\n")
     with pytest.raises(ConfigError, match=r"test_sets\[0\].name: test set name 'a__b'"):
         LeaderboardConfig.load(path)
+    path.write_text("name: x\ntest_sets:\n  - {name: a, keys: k.txt}\n")
+    with pytest.raises(ConfigError, match=r"test_sets\[0\].corpus: a key file needs the corpus id"):
+        LeaderboardConfig.load(path)
+    path.write_text("name: x\ntest_sets:\n  - {name: a, keys: k.txt, manifest: m.jsonl, corpus: c}\n")
+    with pytest.raises(ConfigError, match=r"test_sets\[0\]: give either 'manifest' .* or 'keys'"):
+        LeaderboardConfig.load(path)
