@@ -154,7 +154,7 @@ def test_key_format_plugin(tmp_path):
 
 
 def test_manifest_keys(tmp_path):
-    manifest = pytest.importorskip("spoofbench.corpora.manifest")
+    from spoofbench.corpora import manifest  # an import error here is a failure, not a skip
     trials = [manifest.Trial(id="u1", path="a.wav", label="bonafide", corpus="c", split="eval",
                              speaker="s1", attack="bonafide", custom={"codec": "mp3"}),
               manifest.Trial(id="u2", path="b.wav", label="spoof", corpus="c", split="eval",

@@ -22,11 +22,11 @@ def test_plots_and_tidy(tmp_path, result):
 
 
 def test_heatmaps_have_axis_labels(tmp_path, result, monkeypatch):
-    from spoofbench.runner import plots
+    from matplotlib.figure import Figure  # the figures are seen where matplotlib saves them (public API)
 
     seen = []
-    real_save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, out, fmts: seen.append(fig) or real_save(fig, out, fmts))
+    real_savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *args, **kw: seen.append(fig) or real_savefig(fig, *args, **kw))
     plot_eer_heatmaps(result, tmp_path)
     ax = seen[0].axes[0]
     assert ax.get_xlabel() == "codec condition" and ax.get_ylabel() == "detector"
