@@ -9,7 +9,7 @@ import torch.multiprocessing as mp
 
 from ddp_worker import run_rank
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]  # two processes: 15-30 s
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ import torch
 from spoofbench.cli import main
 from spoofbench.engine import TrainConfig, train
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]  # trains, is killed, resumes: 15-30 s
 CONFIG = "detector: rawcnn_2m\npreset: tiny\nepochs: 4\nbatch_size: 4\nnum_workers: 0\ncpu_threads: 1\n" \
          "seed: 11\npatience: 0\naugment: {gain_probability: 0.5}\n"
 
