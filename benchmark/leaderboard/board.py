@@ -37,6 +37,8 @@ class Leaderboard:
     directory: Path
     config: LeaderboardConfig
     store: Store
+    _keys: dict = dataclasses.field(default_factory=dict, repr=False)
+    _trials: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, directory: str | Path) -> "Leaderboard":
@@ -56,15 +58,15 @@ class Leaderboard:
     def codecs(self) -> list[str]:
         return self.config.condition_ids()
 
-    @functools.lru_cache(maxsize=None)
     def keys(self, test_set: str):
         """The keys of ``test_set`` (:class:`~spoofbench.metrics.KeyTable` from its manifest or key file)."""
         from ..metrics import read_keys
 
-        spec = self.config.test_set(test_set)
-        if spec.manifest:
-            return read_keys(spec.manifest, "manifest")
-        return read_keys(spec.keys, spec.key_format)
+        if test_set not in self._keys:
+            spec = self.config.test_set(test_set)
+            self._keys[test_set] = (read_keys(spec.manifest, "manifest") if spec.manifest
+                                    else read_keys(spec.keys, spec.key_format))
+        return self._keys[test_set]
 
     def corpora(self, test_set: str) -> list[str]:
         """The corpus ids of ``test_set`` (from its manifest, else the one its config names)."""
@@ -73,13 +75,14 @@ class Leaderboard:
             return sorted(set(self.keys(test_set).column("corpus").tolist()))
         return [spec.corpus]
 
-    @functools.lru_cache(maxsize=None)
     def trials(self, test_set: str) -> list | None:
         """The manifest's trials (speakers, sources for overlap checks); None for a plain key file."""
         from ..corpora.manifest import read_manifest
 
-        spec = self.config.test_set(test_set)
-        return list(read_manifest(spec.manifest)) if spec.manifest else None
+        if test_set not in self._trials:
+            spec = self.config.test_set(test_set)
+            self._trials[test_set] = list(read_manifest(spec.manifest)) if spec.manifest else None
+        return self._trials[test_set]
 
     def trial_lists(self) -> TrialLists:
         return TrialLists(self.config.name, {t.name: self.keys(t.name).ids.astype(object)

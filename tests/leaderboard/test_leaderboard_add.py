@@ -9,7 +9,7 @@ import yaml
 
 from lb_testutil import make_submission
 from spoofbench.cli import main
-from spoofbench.leaderboard.board import Leaderboard, init_leaderboard
+from spoofbench.leaderboard.board import init_leaderboard
 from spoofbench.leaderboard.ingest import add_submission
 from spoofbench.metrics import read_keys
 from spoofbench.leaderboard.ranking import leaderboard_rows, render_csv, render_markdown

@@ -3,7 +3,6 @@ click sorts, every number in the DOM equals the store, a screenshot is written."
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
