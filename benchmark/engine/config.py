@@ -102,8 +102,10 @@ class SSLConfig:
     freeze_frontend: bool = False      # no gradients into the front-end
     freeze_layers: int = 0             # freeze the first N transformer layers
     gradient_checkpointing: bool = False
-    cache_features: bool = False       # cache frozen front-end features per clip (needs freeze_frontend,
-                                       # no augmentation and a fixed, deterministic train crop)
+    cache_features: bool = False       # cache frozen front-end features per clip (needs a frozen front-end
+                                       # and no augmentation; training then uses the eval crop)
+    cache_dir: str | None = None       # feature cache folder; None = <run dir>/ssl_feature_cache
+    cache_max_bytes: int = 8 * 1024 ** 3
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,9 @@ class TrainDataset(torch.utils.data.Dataset):
 
     def __init__(self, trials: Sequence[Any], root: Any, *, sample_rate: int, policy: Any,
                  min_samples: int, train: bool, seed: int, max_samples: int | None = None,
-                 augmenter: Augmenter | None = None):
+                 augmenter: Augmenter | None = None, eval_crop: bool = False):
         self.trials, self.root = list(trials), root
+        self.eval_crop = eval_crop  # train on the policy's eval view (a deterministic crop; feature caching)
         self.sample_rate, self.policy, self.min_samples = sample_rate, policy, min_samples
         self.train, self.seed, self.max_samples, self.augmenter = train, seed, max_samples, augmenter
         self.targets = np.array([t.target for t in self.trials], dtype=np.int64)
@@ -108,10 +109,11 @@ class TrainDataset(torch.utils.data.Dataset):
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2 ** 62)))
         if self.train and self.policy.mode == "full" and self.max_samples and wave.size > self.max_samples:
             start = int(torch.randint(0, wave.size - self.max_samples + 1, (1,), generator=generator))
+            start = 0 if self.eval_crop else start
             wave = wave[start:start + self.max_samples]
         if augment:
             wave = self.augmenter.signal(wave, rng)
-        out = self.policy.apply(wave, train=self.train, generator=generator)
+        out = self.policy.apply(wave, train=self.train and not self.eval_crop, generator=generator)
         return fit_length(out, self.min_samples, self.policy.pad), int(self.targets[index]), index
 
 

@@ -2,8 +2,8 @@
 
 The Detector interface exposes no split between front-end and back-end, so the options act on
 the front-end sub-module when the detector has one under a known attribute (``ssl``,
-``upstream``, ``frontend_module``). Frozen-feature caching needs such a split forward and is not
-implemented: asking for it is a :class:`~spoofbench.errors.ConfigError`, not a silent no-op.
+``upstream``, ``frontend_module``). Frozen-feature caching (``cache_features``) is set up by
+the trainer after these options, in :mod:`.ssl_cache`.
 """
 from __future__ import annotations
 
@@ -39,9 +39,6 @@ def transformer_layers(module: nn.Module) -> nn.ModuleList | None:
 
 def apply_ssl_options(detector: nn.Module, cfg: SSLConfig) -> list[str]:
     """Apply ``cfg`` to ``detector``; returns notes on what was done (recorded in the run dir)."""
-    if cfg.cache_features:
-        raise ConfigError("ssl.cache_features is not implemented (the Detector interface has no separate "
-                          "front-end forward); set it to false", field="ssl.cache_features")
     wanted = cfg.freeze_frontend or cfg.freeze_layers > 0 or cfg.gradient_checkpointing
     if not wanted:
         return []

@@ -196,6 +196,10 @@ def train(config: TrainConfig, train_trials: Sequence[Any], dev_trials: Sequence
         if detector.training_mode == "fit":
             return _fit(ctx, detector, data)
         ssl_notes = apply_ssl_options(detector, config.ssl)
+        if config.ssl.cache_features:
+            from .ssl_cache import enable_feature_cache
+            augmenting = Augmenter(config.augment, detector.sample_rate).active
+            ssl_notes.append(enable_feature_cache(detector, config.ssl, out, augmenting)[1])
         detector.to(rt.device)
         return _train_gradient(ctx, detector, data, ssl_notes)
 
@@ -305,7 +309,8 @@ def _make_loaders(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainI
     max_samples = int(config.max_train_seconds * sr)
     train_set = TrainDataset(data.train, data.root, sample_rate=sr, policy=policy,
                              min_samples=detector.min_samples, train=True, seed=config.seed,
-                             max_samples=max_samples, augmenter=Augmenter(config.augment, sr))
+                             max_samples=max_samples, augmenter=Augmenter(config.augment, sr),
+                             eval_crop=config.ssl.cache_features)
     dev_set, dev_loader = _dev_loader(config, rt, detector, data)
     sampler = BucketBatchSampler(_clip_lengths(data.train, data.root, policy, sr, max_samples), train_set.targets,
                                  config.batch_size, seed=config.seed, balance=config.balance == "sampler",

@@ -36,8 +36,6 @@ def test_ssl_layer_freezing_and_gradient_checkpointing_give_the_same_gradients()
 def test_ssl_options_on_a_detector_without_ssl_front_end_are_an_error():
     with pytest.raises(ConfigError, match="no SSL front-end"):
         apply_ssl_options(build_detector("rawcnn_2m", "tiny"), SSLConfig(freeze_frontend=True))
-    with pytest.raises(ConfigError, match="not implemented"):
-        apply_ssl_options(build_detector("rawcnn_2m", "tiny"), SSLConfig(cache_features=True))
 
 
 def test_lfcc_gmm_is_fitted_not_trained(corpus, tmp_path):
