@@ -6,8 +6,8 @@ Tables: ``submissions`` (one row per system *version*; re-submitting a system ad
 evolves through :data:`MIGRATIONS`, ordered functions applied once each.
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout; every write is one
-``BEGIN IMMEDIATE`` transaction, retried while another process holds the lock, so concurrent
-submissions all land and none is half-written.
+``BEGIN IMMEDIATE`` transaction (reads stay deferred, so they never wait for a writer), retried while
+another process holds the lock, so concurrent submissions all land and none is half-written.
 """
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlock
+        # writes take the write lock up front (no lock-upgrade deadlock); reads stay deferred (WAL readers)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
     return engine
 
@@ -159,6 +160,9 @@ class Store:
         return int(conn.execute(sa.select(schema_version.c.version)).scalar_one_or_none() or 0)
 
     def migrate(self, *, create: bool = False) -> None:
+        with self.engine.connect() as conn:
+            if self.version(conn) == SCHEMA_VERSION:
+                return  # the common case: no write lock for opening a current store
         with self.transaction() as conn:
             current = self.version(conn)
             if current == 0 and not create:
@@ -178,8 +182,10 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` on SQLite, waiting up to the busy timeout)."""
-        with self.engine.begin() as conn:
-            yield conn
+        with self.engine.connect() as conn:
+            conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
 
     def _retrying(self, write: Callable[[], Any], retries: int = 20) -> Any:
         """Run ``write`` (which opens its own transaction) again while the database stays locked,

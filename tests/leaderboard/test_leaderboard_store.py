@@ -99,3 +99,24 @@ def test_config_errors_are_located(tmp_path):
     path.write_text("name: x\ntest_sets:\n  - {name: a, keys: k.txt, manifest: m.jsonl, corpus: c}\n")
     with pytest.raises(ConfigError, match=r"test_sets\[0\]: give either 'manifest' .* or 'keys'"):
         LeaderboardConfig.load(path)
+
+
+def test_reads_do_not_wait_for_a_writer(tmp_path):
+    import sqlite3
+    import time
+
+    store = Store.at(tmp_path, create=True)
+    store.add_submission(_record("sys"), [], [_cell("a")], "ok")
+    writer = sqlite3.connect(tmp_path / "leaderboard.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        reopened = Store.at(tmp_path)  # opening a current store takes no write lock
+        assert [s["system"] for s in reopened.submissions()] == ["sys"]
+        assert len(reopened.cells(1)) == 1
+        assert time.monotonic() - started < 5
+        reopened.close()
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    store.close()
