@@ -125,3 +125,17 @@ def test_trains_and_scores_through_run(hf_dir, tmp_path):
     assert result["detectors"]["hf_finetuned"]["parameters"] > 20_000
     scores = sorted((tmp_path / "run").rglob("*.txt"))
     assert scores, "no score files written"
+
+
+def test_freeze_options_and_the_tiny_preset():
+    tiny = build_detector("hf_audio_classification", "tiny")
+    assert all(p.requires_grad for p in tiny.parameters())
+    assert tiny.input_policy.mode == "fixed" and tiny.bonafide == 1
+    frozen_convs = build_detector("hf_audio_classification", "tiny", freeze="feature_encoder")
+    trainable = {n for n, p in frozen_convs.named_parameters() if p.requires_grad}
+    assert trainable and not any(".feature_extractor." in n for n in trainable)
+    head_only = build_detector("hf_audio_classification", "tiny", freeze="base")
+    assert {n.split(".")[1] for n, p in head_only.named_parameters() if p.requires_grad} <= {"projector",
+                                                                                            "classifier"}
+    with pytest.raises(DetectorError, match="freeze='all'"):
+        build_detector("hf_audio_classification", "tiny", freeze="all")
