@@ -34,13 +34,19 @@ def describe_preset(name: str, preset: str | None) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if isinstance(builder, DetectorFamily) and "random_init" in {f.name for f in dataclasses.fields(builder.config_cls)}:
         overrides["random_init"] = True
-    with torch.device("meta"):
-        detector = build_detector(name, preset=preset, **overrides)
+    source = DETECTORS.source(name) if name in DETECTORS else "module"
+    try:
+        with torch.device("meta"):
+            detector = build_detector(name, preset=preset, **overrides)
+    except DetectorError as err:
+        return {"name": name, "preset": preset, "parameters": None, "frontend": "?", "sample_rate": None,
+                "input_policy": None, "min_samples": None, "training_mode": "?", "source": source,
+                "note": f"counted once built from its weights ({err})"}
     return {"name": name, "preset": preset, "parameters": count_parameters(detector),
             "frontend": detector.frontend,
             "sample_rate": detector.sample_rate, "input_policy": detector.input_policy.to_dict(),
             "min_samples": detector.min_samples, "training_mode": detector.training_mode,
-            "source": DETECTORS.source(name)}
+            "source": source}
 
 
 def describe_zoo(names: Iterable[str] | None = None, include_tiny: bool = True) -> list[dict[str, Any]]:
