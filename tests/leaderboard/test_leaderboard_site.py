@@ -79,6 +79,19 @@ def test_page_renders_sorts_and_equals_the_store(browser, site, tmp_path):
         assert ("in-domain" in a_eval.get_attribute("class")) == in_domain
         link = a_eval.find_element(By.TAG_NAME, "a").get_attribute("href")
         assert link.endswith(f"-v{sub['version']}.html#cell-a_eval-none")
+        # every number of the row: its data-value is the stored value its anchor names, shown as a percentage
+        stored = {"pooled": sub["pooled_ood_eer"], "in-domain": sub["in_domain_eer"],
+                  **{f"cell-{t}-{c}": cell["eer"] for (t, c), cell in cells.items()},
+                  **{f"codec-{c}": v for c, v in sub["details"]["by_codec_eer"].items()}}
+        numbers = row.find_elements(By.CSS_SELECTOR, "td[data-anchor]")
+        assert len(numbers) == 2 + 2 + 2  # pooled, in-domain, two test sets, two conditions
+        for td in numbers:
+            expected = stored[td.get_attribute("data-anchor")]
+            if expected is None:
+                assert td.get_attribute("data-value") == "" and td.text == ""
+            else:
+                assert float(td.get_attribute("data-value")) == expected
+                assert td.text.rstrip(" *") == f"{expected * 100:.2f}"
     # ranked by pooled OOD EER; systems whose CI overlaps the leader's carry the tied mark
     pooled_values = [float(v) for v in _column(browser, 2)]
     assert pooled_values == sorted(pooled_values)
