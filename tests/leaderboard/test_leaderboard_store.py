@@ -120,3 +120,13 @@ def test_reads_do_not_wait_for_a_writer(tmp_path):
         writer.execute("COMMIT")
         writer.close()
     store.close()
+
+
+def test_shipped_demo_leaderboard_config_parses():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "leaderboard_demo.yaml"
+    config = LeaderboardConfig.load(path)
+    assert [t.name for t in config.test_sets] == ["demo_a_eval", "demo_b_eval"]
+    assert config.condition_ids() == ["none", "tel_gsm"]
+    assert all(Path(t.manifest).is_absolute() for t in config.test_sets)
