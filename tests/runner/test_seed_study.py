@@ -39,5 +39,8 @@ def test_seed_study_dry_run(capsys):
     from spoofbench.cli import main
 
     assert main(["run", str(STUDY), "--dry-run"]) == 0
+    from spoofbench.codecs import get_matrix
+
     out = capsys.readouterr().out
-    assert "cell" in out.lower()
+    cells = 4 * 3 * 5 * len(get_matrix("default"))  # detectors × seeds × test sets × conditions
+    assert f"{cells} score cell" in out
