@@ -103,7 +103,13 @@ def failure(job: Job, stage: str, err: BaseException | str, trace: str | None = 
 def run_train_job(job: TrainJob, log: Log) -> dict:
     """Train unless ``done.json`` says it is done, then calibrate; return the training summary."""
     summary = train_detector(job, log) if job.train_config is not None else None
-    calibration = calibrate_on_dev(job, log) if job.calibrate and job.dev_manifest else None
+    calibration = None
+    if job.calibrate and job.dev_manifest:
+        try:
+            calibration = calibrate_on_dev(job, log)
+        except SpoofbenchError as err:  # the detector is still scored; only actDCF / Cllr stay raw
+            log(f"warning: {job.cell.detector} seed {job.cell.seed}: no calibration ({err})")
+            calibration = {"error": str(err)}
     if summary is not None and calibration is not None:
         summary = {**summary, "calibration": calibration}
     return {"kind": "train", "key": job.key, "ok": True, "training": summary, "calibration": calibration}

@@ -108,13 +108,13 @@ class BenchmarkRunner:
         cells = plan_cells(self.config, inputs)
         self._data = data
         self._started = time.perf_counter()
+        previous, logged = self._previous()
+        self.detectors: dict[str, dict] = {}
+        broken = self._describe_detectors()
+        scored = [c for c in cells if isinstance(c, ScoreCell)]
         with writing(self.out / LOG_NAME):
             self.cell_log = CellLog(self.out / LOG_NAME)
-            previous, logged = self._previous()
-            self.detectors: dict[str, dict] = {}
-            broken = self._describe_detectors()
-            scored = [c for c in cells if isinstance(c, ScoreCell)]
-            self.cell_log.append(self._header(env, inputs, scored))
+        self._append(self._header(env, inputs, scored))
         self._bar = _Progress(len(scored), self.progress)
         try:
             jobs = self._jobs(cells, previous, logged, broken)
