@@ -22,7 +22,7 @@ def _scores(detector, corpus, out, batch):
     cfg = ScoreConfig(batch_size=batch, bucket_pool=12, num_workers=0, cpu_threads=1)
     result = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=out,
                    progress=False, config=cfg)
-    return read_scores(result.files[0].scores)
+    return dict(read_scores(result.files[0].scores))
 
 
 def test_full_policy_trains_and_scores_variable_length_batches(corpus, lcnn, tmp_path):
