@@ -291,6 +291,7 @@ class BenchmarkConfig(YamlConfig):
         return cls.from_dict(data, path, lines, base=path.resolve().parent, check_files=check_files)
 
     def resolve_paths(self, base: Path) -> "BenchmarkConfig":
+        """Relative manifests, roots, checkpoints, the codec cache and ``*_path`` overrides → absolute under ``base``."""
         def absolute(value: str | None) -> str | None:
             return None if value is None else str((base / Path(value).expanduser()).resolve())
 
@@ -306,5 +307,7 @@ class BenchmarkConfig(YamlConfig):
         return dataclasses.replace(
             self, protocol=protocol, train=data(self.train), dev=data(self.dev),
             test_sets=tuple(data(t) for t in self.test_sets),
-            detectors=tuple(dataclasses.replace(d, checkpoint=absolute(d.checkpoint)) for d in self.detectors),
+            detectors=tuple(dataclasses.replace(d, checkpoint=absolute(d.checkpoint), overrides={
+                k: absolute(v) if k.endswith("_path") and isinstance(v, str) else v for k, v in d.overrides.items()})
+                for d in self.detectors),
             codec_cache=absolute(self.codec_cache))

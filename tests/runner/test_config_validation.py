@@ -91,3 +91,11 @@ def test_dry_run_lists_cells_without_work(corpus, tmp_path, capsys):
     assert "lfcc_gmm:tiny/1/b_eval/*" in text and "warning: missing input" in text
     assert "no measured throughput" in text
     assert not out.exists()
+
+
+def test_relative_paths_resolve_against_the_yaml_folder(corpus):
+    config = bench_config(corpus, detectors=[{"name": "wavlm_base_plus", "overrides": {"checkpoint_path": "w.pt",
+                                                                                      "num_layers": 2}}])
+    loaded = BenchmarkConfig.from_yaml(write_config(corpus, "bench.yaml", config))
+    assert loaded.detectors[0].overrides == {"checkpoint_path": str(corpus.resolve() / "w.pt"), "num_layers": 2}
+    assert loaded.test_sets[0].root == str(corpus.resolve())
