@@ -3,7 +3,7 @@
     .venv/bin/python perf/bench_read_scores.py [--lines 1000000] [--repeats 3]
 
 Writes a synthetic ``utt_id score`` file (ASVspoof-style ids, repr floats) into a temp folder,
-times both readers (best of ``--repeats``), checks they return the same ids and scores, and prints
+times both readers alternately (best of ``--repeats`` each), checks they return the same ids and scores, and prints
 the ratio. Also times ``read_scores`` + ``align`` against keys of the same trials (what
 ``spoofbench metrics`` does) next to the reference parser + a dict-based alignment.
 """
@@ -19,13 +19,16 @@ import numpy as np
 from spoofbench.metrics.readers import align, read_keys, read_scores, read_scores_python
 
 
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
+def _best_pair(old, new, repeats: int) -> tuple[float, float, object, object]:
+    """Best-of-``repeats`` times of two functions, run alternately (a shared machine's load hits both)."""
+    times = {"old": float("inf"), "new": float("inf")}
+    outputs = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        for name, fn in (("old", old), ("new", new)):
+            start = time.perf_counter()
+            outputs[name] = fn()
+            times[name] = min(times[name], time.perf_counter() - start)
+    return times["old"], times["new"], outputs["old"], outputs["new"]
 
 
 def _write_files(folder: Path, n: int) -> tuple[Path, Path]:
@@ -45,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scores_path, keys_path = _write_files(Path(tmp), args.lines)
-        old_s, old = _best(lambda: read_scores_python(scores_path), args.repeats)
-        new_s, new = _best(lambda: read_scores(scores_path), args.repeats)
+        old_s, new_s, old, new = _best_pair(lambda: read_scores_python(scores_path),
+                                            lambda: read_scores(scores_path), args.repeats)
         if list(new.ids) != list(old) or new.values.tolist() != list(old.values()):
             raise SystemExit("the two readers disagree")
         keys = read_keys(keys_path)
@@ -55,8 +58,7 @@ def main() -> None:
             table = read_scores_python(scores_path)
             return np.fromiter((table[u] for u in keys.ids.tolist()), np.float64, len(keys))
 
-        old_a, _ = _best(old_align, args.repeats)
-        new_a, _ = _best(lambda: align(read_scores(scores_path), keys), args.repeats)
+        old_a, new_a, _, _ = _best_pair(old_align, lambda: align(read_scores(scores_path), keys), args.repeats)
     print(f"{args.lines:,} lines, best of {args.repeats}")
     print(f"read_scores  line parser {old_s:7.3f} s   vectorised {new_s:7.3f} s   speed-up {old_s / new_s:5.1f}x")
     print(f"read + align line parser {old_a:7.3f} s   vectorised {new_a:7.3f} s   speed-up {old_a / new_a:5.1f}x")

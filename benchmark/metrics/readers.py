@@ -104,9 +104,18 @@ class ScoreTable(Mapping[str, float]):
     built on first item access, so vectorised consumers (:func:`align`) never pay for it.
     """
 
-    def __init__(self, ids: np.ndarray, values: np.ndarray, path: str = ""):
+    def __init__(self, ids: np.ndarray, values: np.ndarray, path: str = "", index=None):
         self.ids, self.values, self.path = ids, values, path
         self._dict: dict[str, float] | None = None
+        self._index = index
+
+    @property
+    def index(self):
+        """A ``pandas.Index`` of the ids (its hash table built once, shared by :func:`align`)."""
+        if self._index is None:
+            import pandas as pd
+            self._index = pd.Index(self.ids)
+        return self._index
 
     def _mapping(self) -> dict[str, float]:
         if self._dict is None:
@@ -142,7 +151,7 @@ def read_scores(path: str | Path, normalization: ScoreNormalization | None = Non
         ids, values = _parse_python(path, norm)
         table = ScoreTable(np.asarray(ids, dtype=object), np.asarray(values, dtype=np.float64), str(path))
     if norm.flip:
-        table = ScoreTable(table.ids, -table.values, str(path))
+        table = ScoreTable(table.ids, -table.values, str(path), table._index)
     return table
 
 
@@ -282,9 +291,10 @@ def _read_scores_fast(path: Path, norm: ScoreNormalization) -> ScoreTable | None
         if mapped.isna().any() or (mapped == "").any():
             return None
         ids = mapped.to_numpy(dtype=object)
-    if pd.Index(ids).has_duplicates:
+    index = pd.Index(ids)
+    if index.has_duplicates:
         return None
-    return ScoreTable(ids, values, str(path))
+    return ScoreTable(ids, values, str(path), index)
 
 
 # -------------------------------------------------------------------------------------------- keys
@@ -581,7 +591,7 @@ def align(scores: Mapping[str, float], keys: KeyTable, scores_path: str | Path |
 
     table = _as_table(scores)
     key_ids = keys.ids.astype(object)
-    position = pd.Index(table.ids).get_indexer(key_ids)
+    position = table.index.get_indexer(key_ids)
     known = pd.Index(key_ids).get_indexer(table.ids) >= 0
     dropped: dict = {}
     unknown = table.ids[~known].tolist()

@@ -133,7 +133,7 @@ def _check_file(path: Path, cell: tuple[str, str], trials: TrialLists, declared:
 def _align_to_list(table: ScoreTable, ids: np.ndarray) -> tuple[np.ndarray, list, list]:
     import pandas as pd
 
-    position = pd.Index(table.ids).get_indexer(ids)
+    position = table.index.get_indexer(ids)
     missing = ids[position < 0].tolist()
     extra = table.ids[pd.Index(ids).get_indexer(table.ids) < 0].tolist()
     return table.values[position[position >= 0]], missing, extra
