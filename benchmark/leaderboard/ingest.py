@@ -77,20 +77,13 @@ def add_submission(board: Leaderboard, folder: str | Path, normalization: ScoreN
 
 
 def _labelled_scores(board: Leaderboard, checked: CheckedSubmission) -> dict:
-    """``{file: (test set, codec, scores (N,), labels (N,))}`` in the keys' order."""
-    import pandas as pd
-
-    lists = board.trial_lists()
-    expected = lists.expected_files()
+    """``{file: (test set, codec, scores (N,), labels (N,))}``; the checked scores follow the trial lists,
+    which :meth:`Leaderboard.trial_lists` makes in the keys' own order, so the labels line up."""
+    expected = board.trial_lists().expected_files()
     out = {}
     for name, values in checked.scores.items():
         test_set, codec = expected[name]
-        keys = board.keys(test_set)
-        # checked scores follow the trial list, which here is the keys' own id order
-        if not np.array_equal(pd.Index(lists.ids[test_set]).get_indexer(keys.ids.astype(object)),
-                              np.arange(len(keys))):
-            raise SubmissionError(f"{name}: internal error: trial list and keys of {test_set} differ")
-        out[name] = (test_set, codec, values, keys.labels.astype(np.int8))
+        out[name] = (test_set, codec, values, board.keys(test_set).labels.astype(np.int8))
     return out
 
 
