@@ -172,6 +172,7 @@ def test_a_second_writer_of_a_score_file_exits_at_once_naming_the_holder(corpus,
     assert len((out / "eval__none.txt").read_text().splitlines()) == 12
 
 
+@pytest.mark.slow
 def test_two_score_processes_at_once_never_double_a_file(corpus, checkpoint, tmp_path):
     out = tmp_path / "s"
     cmd = [sys.executable, "-m", "spoofbench", "score", "--detector", "rawcnn_2m", "--preset", "tiny",
@@ -216,6 +217,7 @@ def test_out_that_is_a_file_is_one_line(command, corpus, checkpoint, tmp_path, c
     assert rc == 2 and "is a file" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_prints_the_polarity_warning(tmp_path, capsys):
     corpus = _corpus(tmp_path, n=16, flip_dev=True)  # dev labels inverted: dev EER above 50%
     rc = main(["train", "--detector", "lfcc_gmm", "--preset", "tiny", "--train-manifest",
