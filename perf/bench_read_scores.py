@@ -50,7 +50,7 @@ def main() -> None:
         scores_path, keys_path = _write_files(Path(tmp), args.lines)
         old_s, new_s, old, new = _best_pair(lambda: read_scores_python(scores_path),
                                             lambda: read_scores(scores_path), args.repeats)
-        if list(new.ids) != list(old) or new.values.tolist() != list(old.values()):
+        if list(new.ids) != list(old) or new.scores.tolist() != list(old.values()):
             raise SystemExit("the two readers disagree")
         keys = read_keys(keys_path)
 

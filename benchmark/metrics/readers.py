@@ -98,14 +98,14 @@ class ScoreNormalization:
 
 
 class ScoreTable(Mapping[str, float]):
-    """Scores of a file: ``ids (N,)`` str and ``values (N,)`` float64 in file order.
+    """Scores of a file: ``ids (N,)`` str and ``scores (N,)`` float64 in file order.
 
     A read-only mapping ``utt_id -> score`` (equal to the dict the file describes); the dict view is
     built on first item access, so vectorised consumers (:func:`align`) never pay for it.
     """
 
-    def __init__(self, ids: np.ndarray, values: np.ndarray, path: str = "", index=None):
-        self.ids, self.values, self.path = ids, values, path
+    def __init__(self, ids: np.ndarray, scores: np.ndarray, path: str = "", index=None):
+        self.ids, self.scores, self.path = ids, scores, path
         self._dict: dict[str, float] | None = None
         self._index = index
 
@@ -119,7 +119,7 @@ class ScoreTable(Mapping[str, float]):
 
     def _mapping(self) -> dict[str, float]:
         if self._dict is None:
-            self._dict = dict(zip(self.ids.tolist(), self.values.tolist()))
+            self._dict = dict(zip(self.ids.tolist(), self.scores.tolist()))
         return self._dict
 
     def __getitem__(self, utt_id: str) -> float:
@@ -151,7 +151,7 @@ def read_scores(path: str | Path, normalization: ScoreNormalization | None = Non
         ids, values = _parse_python(path, norm)
         table = ScoreTable(np.asarray(ids, dtype=object), np.asarray(values, dtype=np.float64), str(path))
     if norm.flip:
-        table = ScoreTable(table.ids, -table.values, str(path), table._index)
+        table = ScoreTable(table.ids, -table.scores, str(path), table._index)
     return table
 
 
@@ -609,7 +609,7 @@ def align(scores: Mapping[str, float], keys: KeyTable, scores_path: str | Path |
         dropped["missing"] = {"count": len(missing), "ids": missing}
         keys = _subset(keys, present)
         position = position[present]
-    values = table.values[position]
+    values = table.scores[position]
     n_bona = int(keys.labels.sum())
     if n_bona == 0 or n_bona == len(keys):
         only = "bona fide" if n_bona else "spoof"

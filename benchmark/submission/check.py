@@ -136,7 +136,7 @@ def _align_to_list(table: ScoreTable, ids: np.ndarray) -> tuple[np.ndarray, list
     position = table.index.get_indexer(ids)
     missing = ids[position < 0].tolist()
     extra = table.ids[pd.Index(ids).get_indexer(table.ids) < 0].tolist()
-    return table.values[position[position >= 0]], missing, extra
+    return table.scores[position[position >= 0]], missing, extra
 
 
 def _identical_conditions(checked: CheckedSubmission, expected: dict[str, tuple[str, str]]) -> list[str]:

@@ -239,3 +239,11 @@ def test_drop_policies_report_what_went(tmp_path):
     assert trials.ids.tolist() == ["a", "b", "d"] and trials.scores.tolist() == [1.0, 0.0, 2.0]
     assert trials.dropped == {"extra": {"count": 1, "ids": ["x"]}, "missing": {"count": 1, "ids": ["c"]}}
     assert trials.keys.ids.tolist() == ["a", "b", "d"]
+
+
+def test_score_table_behaves_as_the_dict_it_replaced(tmp_path):
+    table = read_scores(_write(tmp_path, "s.txt", "b 2.5\na -1\n"))
+    assert list(table.values()) == [2.5, -1.0] and list(table.keys()) == ["b", "a"]
+    assert dict(table.items()) == {"b": 2.5, "a": -1.0} and table.get("zz", 0.0) == 0.0
+    assert "a" in table and "zz" not in table and len(table) == 2 and table["a"] == -1.0
+    assert table.scores.tolist() == [2.5, -1.0] and table.ids.tolist() == ["b", "a"]
