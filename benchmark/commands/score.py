@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from spoofbench.commands.train import disk_errors
     from spoofbench.engine import ScoreConfig, load_run_detector, score
     from spoofbench.errors import ConfigError
 
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         config = ScoreConfig.from_dict({**config.to_dict(), **changes})
-    result = score(detector, args.manifest, root=args.root, out_dir=out, testset=args.testset, config=config,
-                   progress=not args.no_progress)
+    with disk_errors(out):
+        result = score(detector, args.manifest, root=args.root, out_dir=out, testset=args.testset, config=config,
+                       progress=not args.no_progress)
     from spoofbench.reproduce.record import record_command
     record_command(out, None, config, (), {k: getattr(args, k) for k in ("run", "detector", "preset", "checkpoint",
                                            "manifest", "root", "testset")} | {"out": str(out)}, command="score")

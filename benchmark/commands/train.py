@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import sys
+from typing import Iterator
 
 from spoofbench.cli import add_device_option, command_parser
+from spoofbench.errors import SpoofbenchError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("no detector: pass --detector NAME or a --config with 'detector'", field="detector")
         config = TrainConfig.from_dict(cli)
     try:
-        result = train_from_files(config, root=args.root, out_dir=args.out, protocol=args.protocol,
-                                  manifests_dir=args.manifests_dir, train_manifest=args.train_manifest,
-                                  dev_manifest=args.dev_manifest, resume=args.resume,
-                                  progress=not args.no_progress)
+        with disk_errors(args.out):
+            result = train_from_files(config, root=args.root, out_dir=args.out, protocol=args.protocol,
+                                      manifests_dir=args.manifests_dir, train_manifest=args.train_manifest,
+                                      dev_manifest=args.dev_manifest, resume=args.resume,
+                                      progress=not args.no_progress)
     finally:
         _leave_process_group()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
@@ -74,6 +79,27 @@ def run(args: argparse.Namespace) -> int:
     record_command(args.out, None, config, (config.seed,), {k: getattr(args, k) for k in (
         "root", "protocol", "manifests_dir", "train_manifest", "dev_manifest", "resume")}, command="train")
     return 0
+
+
+#: Errors of the disk rather than of the program: reported in one line (what to do), no traceback.
+DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM}
+
+
+@contextlib.contextmanager
+def disk_errors(out: str) -> Iterator[None]:
+    """Turn a full, read-only or forbidden output disk into a one-line :class:`OutputError`."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in DISK_ERRNOS:
+            raise
+        where = err.filename or out
+        raise OutputError(f"{where}: cannot write: {err.strerror or err}; free some space or choose "
+                          "another --out (a rerun resumes where this one stopped)") from err
+
+
+class OutputError(SpoofbenchError):
+    """The output folder cannot be written (full, read-only or not permitted)."""
 
 
 def _leave_process_group() -> None:

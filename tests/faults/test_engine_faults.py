@@ -229,3 +229,36 @@ def test_train_prints_the_polarity_warning(tmp_path, capsys):
     record = json.loads((tmp_path / "run" / "train_result.json").read_text())
     assert record["warnings"] and record["best_dev_eer"] > 0.5
 
+
+
+def test_full_disk_while_scoring_is_one_line(corpus, checkpoint, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from spoofbench.engine import scoring
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s" / "eval__none.json"))
+
+    monkeypatch.setattr(scoring, "write_json_atomic", full)
+    assert _score_cli(corpus, checkpoint, tmp_path / "s") == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "eval__none.json" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_full_disk_while_training_is_one_line(corpus, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from spoofbench.engine import checkpoint as ck
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(ck, "write_bytes_atomic", full)
+    rc = main(["train", "--detector", "rawcnn_2m", "--preset", "tiny", "--train-manifest",
+               str(corpus["train_manifest"]), "--dev-manifest", str(corpus["dev_manifest"]),
+               "--root", str(corpus["root"]), "--out", str(tmp_path / "run"), "--epochs", "1", "--workers", "0",
+               "--threads", "1", "--device", "cpu", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "No space left on device" in err and "checkpoints/best.pt" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
