@@ -84,7 +84,8 @@ def main() -> None:
             out = Path(tmp) / label.replace(" ", "_")
             results[label] = run(detector, corpus.manifests, corpus.root, out, codecs, one_pass, args)
             wall, util = results[label]
-            print(f"{label:14s} wall {wall:7.2f} s   CPU {100 * util:5.1f}% of all cores   "
+            cpu = util * wall * (os.cpu_count() or 1)
+            print(f"{label:14s} wall {wall:7.2f} s   CPU {cpu:7.2f} s = {100 * util:5.1f}% of all cores   "
                   f"{clips * len(codecs) / wall:6.1f} clip-conditions/s")
         differ = compare(Path(tmp) / "per_condition", Path(tmp) / "one_pass", ordered=args.workers <= 1)
     speedup = results["per condition"][0] / results["one pass"][0]
