@@ -61,6 +61,7 @@ def bench_config(root: Path, **extra) -> dict:
             "training": {"epochs": 1, "batch_size": 8, "num_workers": 0, "device": "cpu"},
             "scoring": {"batch_size": 8, "num_workers": 0},
             "device": "cpu",
+            "calibration": False,  # tested on its own (test_run_calibration.py); keeps the other runs short
             "detectors": [{"name": "rawcnn_2m", "preset": "tiny"}, {"name": "lfcc_gmm", "preset": "tiny"}],
             **extra}
 

@@ -128,7 +128,7 @@ def test_official_weights_are_ood_on_a_corpus_the_config_trains_on(tmp_path):
     from spoofbench.runner.runner import run_benchmark
 
     corpus = make_corpus(tmp_path / "corpus")
-    config = bench_config(corpus, codecs=["none"], calibration=False, test_sets=[{"name": "a_eval", "manifest": "a_eval.jsonl.gz",
+    config = bench_config(corpus, codecs=["none"], test_sets=[{"name": "a_eval", "manifest": "a_eval.jsonl.gz",
                                                                "root": "."}],
                           detectors=[{"name": "aasist_l", "label": "aasist_l_official",
                                       "checkpoint": str(SHARED / "reference" / "aasist" / "AASIST-L.pth"),

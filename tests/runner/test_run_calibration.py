@@ -21,7 +21,8 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def test_dev_calibration_improves_act_dcf_and_cllr_in_domain(corpus, tmp_path):
-    config = bench_config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
+    config = bench_config(corpus, codecs=["none"], calibration=True,
+                          detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
     out = tmp_path / "run"
     result = run_benchmark(write_config(corpus, "bench.yaml", config), out, progress=False, tables=False,
                            log=lambda _: None)
