@@ -6,10 +6,10 @@ batch), ``<testset>__<codec>.failed.tsv`` (``utt_id<TAB>reason`` for trials whos
 be read or coded, or whose score is not finite) and ``<testset>__<codec>.json`` (input policy,
 codec provenance, counts and coverage: expected, scored, failed).
 
-DataLoader workers stream the manifest (each takes every ``num_workers``-th trial), read audio,
-apply the codec condition (with the codec cache) and the detector's eval input policy, sort a
-pool of clips by length and hand over padded batches; only ``bucket_pool`` clips per worker are in
-memory at a time. A rerun skips the trials already in the score file and retries the failed ones
+DataLoader workers stream the manifest (each takes every ``num_workers``-th trial), read each
+clip once, apply every codec condition (with the codec cache) and the detector's eval input
+policy, sort a pool of clips per condition by length and hand over padded batches; at most
+``bucket_pool`` clips per condition and worker are in memory (one batch for fixed-length inputs). A rerun skips the trials already in the score file and retries the failed ones
 (the failure file then holds only trials that still fail); a partial last line left by a killed
 run is dropped first. Each score file has one writer at a time (:mod:`.locks`).
 """
@@ -210,23 +210,23 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         coders, cache = self._coders()
-        pools: list[list] = [[] for _ in self.conditions]
+        pools: list[list] = [[] for _ in self.conditions]     # clips not yet handed over
         failures: list[list] = [[] for _ in self.conditions]
-        sent = [0] * len(self.conditions)  # clips of the current pool already handed over (eager)
+        filled = [0] * len(self.conditions)  # clips of each condition's current pool, handed over or not
         for n, trial in enumerate(self.source):
             if n % workers != worker:
                 continue
             todo = [k for k, skip in enumerate(self.skips) if trial.id not in skip]
+            added = [len(pools[k]) for k in todo]
             self._trial(trial, todo, coders, cache, pools, failures)
-            for k in todo:
-                if len(pools[k]) >= self.pool:
-                    yield from self._batches(k, pools[k][sent[k]:], failures[k])
-                    pools[k], failures[k], sent[k] = [], [], 0
-                elif self.eager and len(pools[k]) - sent[k] >= self.batch_size:
-                    yield from self._batches(k, pools[k][sent[k]:], failures[k])
-                    failures[k], sent[k] = [], len(pools[k])
+            for k, before in zip(todo, added):
+                filled[k] += len(pools[k]) - before
+                full = filled[k] >= self.pool
+                if full or (self.eager and len(pools[k]) >= self.batch_size):
+                    yield from self._batches(k, pools[k], failures[k])
+                    pools[k], failures[k], filled[k] = [], [], 0 if full else filled[k]
         for k in range(len(self.conditions)):
-            yield from self._batches(k, pools[k][sent[k]:], failures[k])
+            yield from self._batches(k, pools[k], failures[k])
 
 
 def _clean(text: str) -> str:
