@@ -6,13 +6,14 @@ utterances and trials it *shares* with training). The labels follow
 :func:`spoofbench.corpora.protocol.domain_of` and :func:`~spoofbench.corpora.protocol.overlap_report`
 (a test checks that both give the same answer). The test set's audio content is digested with
 :func:`spoofbench.reproduce.digest.audio_digest` (cached by path and stat in ``<run>/digests``), so a
-replaced clip makes exactly the cells of its test set stale.
+replaced clip makes exactly the cells of its test set stale. The digest equals ``audio_digest``'s; it is
+computed in the same single pass (only trial id → sha256 is kept).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..atomic import atomic_path
 from ..errors import ConfigError
@@ -161,16 +162,19 @@ def _write_protocol(config: BenchmarkConfig, out: Path) -> tuple[str, str, dict,
 
 def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled: tuple[str, str] | None,
               train: TrainProfile | None, out: Path, digests: Any, progress: bool) -> TestSet:
+    """One streamed pass over a test manifest: key file, labels, overlap and the audio content digest."""
     from ..corpora.manifest import read_manifest
-    from ..reproduce.digest import audio_digest, file_sha256
+    from ..reproduce.digest import digest_of, file_sha256
 
     keys_path = out / "keys" / f"{name}.txt"
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     profile = TestProfile()
+    hashes: dict[str, str] = {}   # trial id → audio sha256: what reproduce.digest.audio_digest digests
     with atomic_path(keys_path) as tmp, open(tmp, "w", encoding="utf-8") as keys:
-        for trial in read_manifest(manifest):
+        for trial in _progress(read_manifest(manifest), progress, f"reading {name}"):
             profile.add(trial, train)
             keys.write(_key_line(trial))
+            hashes[trial.id] = _audio_sha256(digests, root, trial)
     if not profile.n_trials:
         raise ConfigError(f"test set {name!r} has no trials", manifest)
     if forced:
@@ -182,9 +186,26 @@ def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled:
     else:
         domain, reason = "ood", "no training data known (pretrained checkpoints)"
     overlap = profile.overlap() if train is not None else {}
-    audio = audio_digest(manifest, root, cache=digests, progress=progress)
-    return TestSet(name, str(manifest), root, file_sha256(manifest), audio.digest, profile.n_trials, domain, reason,
-                   overlap, str(keys_path), tuple(sorted(profile.corpora)), forced_domain=bool(forced))
+    return TestSet(name, str(manifest), root, file_sha256(manifest), digest_of(hashes), profile.n_trials, domain,
+                   reason, overlap, str(keys_path), tuple(sorted(profile.corpora)), forced_domain=bool(forced))
+
+
+def _audio_sha256(digests: Any, root: Any, trial: Any) -> str:
+    """The sha256 of a trial's audio (cached by path and stat), or ``missing`` when it cannot be read."""
+    from ..reproduce.digest import MISSING
+
+    try:
+        base = root[trial.corpus] if isinstance(root, Mapping) else root
+        return digests.sha256(trial.audio_path(base))
+    except (OSError, KeyError):
+        return MISSING
+
+
+def _progress(items: Iterable[Any], enabled: bool, what: str) -> Iterable[Any]:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+    return tqdm(items, desc=what, unit="trial", leave=False)
 
 
 def _key_line(t: Any) -> str:

@@ -143,3 +143,19 @@ def test_official_weights_are_ood_on_a_corpus_the_config_trains_on(tmp_path):
     assert labels["domain_by_detector"]["aasist_l_official"]["domain"] == "ood"
     assert labels["overlap_by_detector"]["aasist_l_official"]["shared_corpora"] == []
     assert result["detectors"]["aasist_l_official"]["trained_on"] == ["asvspoof2019_la"]
+
+
+def test_one_pass_audio_digest_equals_reproduce_audio_digest(tmp_path):
+    from runner_corpus import make_corpus
+
+    from spoofbench.reproduce.digest import DigestCache, audio_digest
+    from spoofbench.runner.data import _test_set
+
+    root = make_corpus(tmp_path / "corpus")
+    (root / "b_eval" / "b_eval_003.wav").unlink()          # a missing file counts as such
+    with DigestCache(None) as digests:
+        labelled = _test_set("b_eval", str(root / "b_eval.jsonl.gz"), str(root), None, None, None, tmp_path / "run",
+                             digests, False)
+    assert labelled.audio_sha256 == audio_digest(root / "b_eval.jsonl.gz", str(root)).digest
+    assert labelled.n_trials == 12 and labelled.corpora == ("B",)
+    assert (tmp_path / "run" / "keys" / "b_eval.txt").read_text().count("\n") == 12
