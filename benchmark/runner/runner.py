@@ -25,7 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import yaml
 
@@ -34,10 +34,10 @@ from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import SpoofbenchError
 from .config import BenchmarkConfig
 from .data import gather_inputs
-from .executor import Executor, LocalExecutor
 from .celllog import LOG_NAME, CellLog, latest_cells, read_records, render_result
-from .lock import run_lock
+from .executor import Executor, LocalExecutor
 from .jobs import CALIBRATION_NAME, Job, ScoreJob, TrainJob, cell_metrics, failed_cell, training_summary
+from .lock import run_lock
 from .plan import Cell, PlanInputs, ScoreCell, TrainCell, content_hash, expand_codecs, plan_cells
 from .results import SCHEMA_VERSION, load_result, write_tidy
 
