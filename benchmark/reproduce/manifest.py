@@ -31,7 +31,7 @@ KIND = "spoofbench-run-manifest"
 #: Sections covered by a seal.
 SEALED = ("command", "argv", "config", "seeds", "invocation", "spoofbench", "environment", "inputs", "outputs")
 #: Folders of a run dir whose files are not hashed as outputs (covered elsewhere or not reproducible).
-_SKIP_OUTPUT_DIRS = {"corpus", "codec_cache", "plots", PROVENANCE_DIR, "reproduction", "__pycache__"}
+_SKIP_OUTPUT_DIRS = {"corpus", "codec_cache", "plots", "digests", PROVENANCE_DIR, "reproduction", "__pycache__"}
 _SKIP_OUTPUT_FILES = {MANIFEST_NAME, "reproduction.json", "reproduction.md"}
 
 

@@ -322,7 +322,7 @@ def _recompute_cell(run_dir: Path, cell: Mapping, bootstrap: int) -> CellCompari
     stored = cell.get("metrics") or {}
     try:
         metrics = _cell_metrics(run_dir / cell["score_file"], run_dir / "keys" / f"{cell['test_set']}.txt",
-                                bootstrap, int(cell.get("seed", 0)))
+                                bootstrap, int(cell.get("seed", 0)), _calibration(run_dir, cell))
     except (SpoofbenchError, OSError) as err:
         return CellComparison(name, cell["codec"], cell["test_set"], "failed", note=str(err))
     keys = ("eer", "min_dcf", "act_dcf", "cllr", "eer_ci95")
@@ -343,12 +343,26 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _cell_metrics(score_path: Path, keys_path: Path, bootstrap: int, seed: int) -> dict:
+def _calibration(run_dir: Path, cell: Mapping) -> Any:
+    """The score calibration a cell's metrics used (``train/<same folder>/calibration.json``), if any."""
+    if not (cell.get("metrics") or {}).get("calibrated"):
+        return None
+    path = run_dir / "train" / Path(cell["score_file"]).parent.name / "calibration.json"
+    try:
+        from ..metrics import LinearCalibration
+        return LinearCalibration.load(path) if path.is_file() else None
+    except (ImportError, SpoofbenchError, OSError, ValueError):
+        return None
+
+
+def _cell_metrics(score_path: Path, keys_path: Path, bootstrap: int, seed: int, calibration: Any = None) -> dict:
     try:
         from ..runner.runner import cell_metrics
     except ImportError:  # the runner's refactor moved it: recompute with the metrics API
         cell_metrics = None
     if cell_metrics is not None:
+        if calibration is not None:
+            return cell_metrics(score_path, keys_path, bootstrap=bootstrap, seed=seed, calibration=calibration)
         return cell_metrics(score_path, keys_path, bootstrap=bootstrap, seed=seed)
     from ..metrics import compute_metrics, load_trials
     trials = load_trials(score_path, keys_path)
