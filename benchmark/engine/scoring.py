@@ -68,6 +68,11 @@ class ScoreResult:
     files: tuple[ScoreFileResult, ...]
     input_policy: dict
 
+    @property
+    def complete(self) -> bool:
+        """Every file scored every trial."""
+        return all(f.complete for f in self.files)
+
 
 def score_file_stem(testset: str, codec: str) -> str:
     return f"{testset}__{codec}"
