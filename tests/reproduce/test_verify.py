@@ -126,7 +126,7 @@ def test_good_wheel_is_verified(wheel, tmp_path):
     ("network", "sandbox", "urllib3"),
 ])
 def test_misbehaving_detectors_are_rejected_with_their_reason(wheel, tmp_path, name, check, words):
-    report = _verify(wheel, name, tmp_path, timeout_s=25 if name == "hang" else 120, memory_mb=3072 if name == "hog" else 8192)
+    report = _verify(wheel, name, tmp_path, timeout_s=15 if name == "hang" else 120, memory_mb=3072 if name == "hog" else 8192)
     assert not report.passed
     assert words in report.reason, report.reason
     if check and name != "hang":
