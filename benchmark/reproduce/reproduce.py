@@ -173,6 +173,10 @@ def reproduce_run(run_dir: str | Path, *, out: str | Path | None = None, cell: s
     target = Path(out) if out else run_dir.parent / f"{run_dir.name}-reproduced"
     if target.resolve() == run_dir.resolve():
         raise ConfigError("--out must differ from the run being reproduced", field="--out")
+    if target.exists() and any(target.iterdir()):
+        # a folder with finished cells would be resumed, not recomputed: the comparison would prove nothing
+        raise ConfigError(f"{target} exists and is not empty; a reproduction starts from an empty folder "
+                          "(remove it or give another --out)", field="--out")
     config = rerun(manifest, target, cell=cell, fresh_cache=fresh_cache, progress=progress)
     inputs = dict(manifest.get("invocation") or {})
     if manifest["command"] == "demo":

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from spoofbench.cli import main
-from spoofbench.errors import InputFileError
+from spoofbench.errors import ConfigError, InputFileError
 from spoofbench.reproduce.manifest import load_manifest, sha256_json
 from spoofbench.reproduce.reproduce import check_claim, reproduce_run, scoring_only
 
@@ -35,6 +35,8 @@ def test_rerun_is_bit_identical_and_scoring_only_checks_hashes(tiny_run, tmp_pat
     assert report.status == "reproduced", report.reason
     assert [c.status for c in report.cells] == ["identical"] * 4
     assert (tmp_path / "again" / "manifest.json").is_file()
+    with pytest.raises(ConfigError, match="not empty"):  # never "reproduced" by resuming an earlier reproduction
+        _rerun(tiny_run, tmp_path)
     only = scoring_only(tiny_run)
     assert only.status == "reproduced" and all(c.status == "identical" for c in only.cells)
 
