@@ -142,6 +142,20 @@ def test_broken_wheel_and_missing_entry_point(tmp_path):
     assert not report.passed and "not a readable wheel" in report.reason and report.failed_check == "install"
     missing = verify_submission(tmp_path / "nothere-0.1-py3-none-any.whl", out_dir=tmp_path)
     assert not missing.passed and "no such wheel" in missing.reason
+    import zipfile
+    no_metadata = tmp_path / "nometa-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(no_metadata, "w") as archive:  # an entry point but no METADATA/RECORD: pip refuses it
+        archive.writestr("nometa-0.1.dist-info/entry_points.txt", "[spoofbench.detectors]\nx = nometa:build\n")
+    refused = verify_submission(no_metadata, out_dir=tmp_path)
+    assert not refused.passed and refused.failed_check == "install"
+    assert refused.reason.startswith("the wheel does not install: ") and "\n" not in refused.reason
+
+
+def test_zoo_detector_is_verified(tmp_path):
+    report = verify_submission("rawcnn_2m", preset="tiny", out_dir=tmp_path)
+    assert report.passed, report.reason
+    assert report.checks["install"]["how"] == "zoo detector of this installation"
+    assert report.checks["cost"]["parameters"] > 0 and report.checks["cost"]["real_time_factor"] > 0
 
 
 def test_cli_exit_codes(tmp_path, capsys):
