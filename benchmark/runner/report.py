@@ -121,18 +121,22 @@ class Comparison:
         return max(self.p_values)
 
     def sentence(self) -> str:
+        """"X beats Y on T by …" when separable, else "X and Y are not separable on T", with the numbers;
+        the better detector (lower mean EER) is named first in both."""
         eer = metric_info("eer")
-        pp = f"{abs(np.mean(self.deltas)) * 100:.{eer.decimals}f} percentage points"
-        ci = f"[{self.delta_ci[0] * 100:+.{eer.decimals}f}, {self.delta_ci[1] * 100:+.{eer.decimals}f}]"
+        a_first = float(np.mean(self.deltas)) <= 0
+        first, second = (self.a, self.b) if a_first else (self.b, self.a)
+        v1, v2 = (self.value_a, self.value_b) if a_first else (self.value_b, self.value_a)
+        low, high = (self.delta_ci if a_first else (-self.delta_ci[1], -self.delta_ci[0]))
+        d = eer.decimals
         ps = ", ".join(format_p(p, self.resamples) for p in self.p_values)
         where = f"{self.test_set}" + (f" ({self.codec})" if self.codec != "none" else "")
-        stats = (f"EER {eer.format(self.value_a)} vs {eer.format(self.value_b)}; Δ(A−B) 95% CI {ci} pp; "
-                 f"paired bootstrap p = {ps} over {len(self.p_values)} seed pair(s), Holm-adjusted "
-                 f"p = {format_p(self.p_adjusted, self.resamples)}")
+        stats = (f"EER {first} {eer.format(v1)} vs {second} {eer.format(v2)}; Δ({first} − {second}) 95% CI "
+                 f"[{low * 100:+.{d}f}, {high * 100:+.{d}f}] pp; paired bootstrap p = {ps} over "
+                 f"{len(self.p_values)} seed pair(s), Holm-adjusted p = {format_p(self.p_adjusted, self.resamples)}")
         if not self.separable:
-            return f"{self.a} and {self.b} are not separable on {where} ({stats})."
-        better, worse = (self.a, self.b) if np.mean(self.deltas) < 0 else (self.b, self.a)
-        return f"{better} beats {worse} on {where} by {pp} ({stats})."
+            return f"{first} and {second} are not separable on {where} ({stats})."
+        return f"{first} beats {second} on {where} by {abs(v2 - v1) * 100:.{d}f} percentage points ({stats})."
 
 
 def format_p(p: float, resamples: int) -> str:

@@ -59,7 +59,8 @@ def test_claims_follow_the_tests(tmp_path):
     assert clear.sentence().startswith("strong beats weak on t_in by ")
     twin = by_pair[("t_in", "strong", "strong_twin")]
     assert not twin.separable
-    assert twin.sentence().startswith("strong and strong_twin are not separable on t_in")
+    assert twin.sentence().startswith("strong_twin and strong are not separable on t_in")  # lower EER first
+    assert "(EER strong " in clear.sentence() and "Δ(strong − weak) 95% CI [-" in clear.sentence()
     text = report_markdown(report)
     for line in text.splitlines():  # no sentence claims more than its test supports
         if " beats " in line:
