@@ -13,6 +13,7 @@ uninterrupted run (same device and thread count).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -32,6 +33,7 @@ from .augment import Augmenter
 from .config import TrainConfig
 from .data import (BucketBatchSampler, TrainDataset, check_roots, collate_train, estimated_samples,
                    prepare_out_dir, worker_init)
+from .locks import exclusive
 from .runtime import Runtime, configure_backends, cpu_threads, environment_record, seeded, setup_runtime
 from .ssl import apply_ssl_options
 
@@ -170,10 +172,8 @@ def train(config: TrainConfig, train_trials: Sequence[Any], dev_trials: Sequence
     ``dev_root`` defaults to ``root``. ``resume=True`` continues from ``checkpoints/last.pt``.
     ``on_batch_end(epoch, step)`` is called after every optimiser step (progress hooks, tests).
     Launched by ``torchrun`` with several processes it trains with DistributedDataParallel;
-    rank 0 writes the run dir.
+    rank 0 writes the run dir, holding its lock (:mod:`.locks`) for the run.
     """
-    from spoofbench.models import build_detector
-
     config = config.validate()
     data = _TrainInputs(_check_trials(train_trials, "train"), _check_trials(dev_trials, "dev"), root,
                         root if dev_root is None else dev_root)
@@ -183,14 +183,22 @@ def train(config: TrainConfig, train_trials: Sequence[Any], dev_trials: Sequence
     rt = setup_runtime(config.device, config.precision)
     configure_backends(config.cudnn_benchmark, config.deterministic)
     ctx = _RunContext(config, rt, out, resume, progress, on_batch_end)
-    if ctx.last.exists() and not resume:
+    with exclusive(out, "training run") if rt.is_main else contextlib.nullcontext():  # one trainer per run dir
+        return _start(ctx, data)
+
+
+def _start(ctx: "_RunContext", data: "_TrainInputs") -> TrainResult:
+    """Record the config and environment (rank 0), build the detector, then train or fit it."""
+    from spoofbench.models import build_detector
+
+    config, rt, out = ctx.config, ctx.rt, ctx.out
+    if ctx.last.exists() and not ctx.resume:
         raise ConfigError(f"{out} already holds a training run ({ctx.last}); pass --resume to "
                           "continue it or choose a new --out", path=out)
     if rt.is_main:
         ctx.ckdir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False), fsync=True)
         write_json_atomic(out / "environment.json", environment_record(rt), fsync=True)
-
     with seeded(config.seed, rt.device), cpu_threads(config.cpu_threads):
         detector = build_detector(config.detector, config.preset, **dict(config.overrides))
         if detector.training_mode == "fit":

@@ -262,3 +262,19 @@ def test_full_disk_while_training_is_one_line(corpus, tmp_path, capsys, monkeypa
     err = capsys.readouterr().err
     assert rc == 2 and "No space left on device" in err and "checkpoints/best.pt" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_second_trainer_of_a_run_dir_exits_at_once(corpus, tmp_path, capsys):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        rc = main(["train", "--detector", "lfcc_gmm", "--preset", "tiny", "--train-manifest",
+                   str(corpus["train_manifest"]), "--dev-manifest", str(corpus["dev_manifest"]),
+                   "--root", str(corpus["root"]), "--out", str(out), "--device", "cpu", "--no-progress"])
+        err = capsys.readouterr().err
+        assert rc == 2 and f"pid {holder.pid} on" in err and "training run" in err
+        assert not (out / "checkpoints").exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
