@@ -316,7 +316,7 @@ def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
             result, store, la_dets, ["la19_dev", "la19_pretrained", "r1_speakers", "r4_corpora"], settings=settings,
             title="Real attacks: EER (%) of detectors trained on ASVspoof 2019 LA",
             caption="@la19: trained on the real 2019 LA mini train half (a few dozen utterances), tested on its dev "
-                    "half (in-domain) and on demo rungs 1 and 4 (out of distribution). aasist_official: the "
+                    "half (in-domain) and on demo rungs (out of distribution). aasist_official: the "
                     "official AASIST weights scored as is on a subset of the dev half (la19_pretrained).")
         parts.append(render(table, "md"))
         lines = separability_lines(comparisons, ["la19_dev", "r1_speakers", "r4_corpora"], la_dets)

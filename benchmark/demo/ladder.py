@@ -63,6 +63,8 @@ def ladder_table(result: dict, store: ScoreStore | None, detectors: list[str], t
             numeric.loc[d, c.title] = e.mean if e else float("nan")
             if e is not None:
                 estimates.append(e)
+    empty = [c.title for c in columns if numeric[c.title].isna().all()]
+    display, numeric = display.drop(columns=empty), numeric.drop(columns=empty)  # no cell of these rows there
     display.index.name = numeric.index.name = "detector"
     notes = []
     if any(not e.evidence for e in estimates):
