@@ -282,14 +282,10 @@ def cell_metrics(score_path: Path, keys_path: Path, *, bootstrap: int, seed: int
 
 
 def _calibrated(raw: dict, values: Any, labels: Any, calibration: Any) -> dict:
-    """actDCF / Cllr on calibrated scores (raw ones relabelled), or the raw ones marked uncalibrated."""
-    from ..metrics import compute_metrics
-
-    out = {"act_dcf_raw": raw["act_dcf"], "cllr_raw": raw["cllr"], "calibrated": calibration is not None}
+    """actDCF / Cllr on calibrated scores (raw ones as ``*_raw``: metrics' ``with_calibration``), or the raw
+    ones marked uncalibrated."""
     if calibration is None:
-        return out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fitted = compute_metrics(calibration.apply(values), labels)
-    return {**out, "act_dcf": fitted["act_dcf"], "act_dcf_threshold": fitted["act_dcf_threshold"],
-            "cllr": fitted["cllr"]}
+        return {"act_dcf_raw": raw["act_dcf"], "cllr_raw": raw["cllr"], "calibrated": False}
+    from ..metrics.calibration_files import with_calibration
+
+    return {**with_calibration(raw, calibration, values, labels), "calibrated": True}

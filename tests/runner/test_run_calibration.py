@@ -26,7 +26,7 @@ def test_dev_calibration_improves_act_dcf_and_cllr_in_domain(corpus, tmp_path):
     out = tmp_path / "run"
     result = run_benchmark(write_config(corpus, "bench.yaml", config), out, progress=False, tables=False,
                            log=lambda _: None)
-    (train_dir,) = (out / "train").iterdir()
+    (train_dir,) = [p for p in (out / "train").iterdir() if p.is_dir()]
     stored = json.loads((train_dir / "calibration.json").read_text())
     assert stored["kind"] == "linear_logistic" and stored["n_bonafide"] + stored["n_spoof"] == 60
     assert result["detectors"]["lfcc_gmm:tiny"]["training"]["0"]["calibration"] == stored
