@@ -32,17 +32,18 @@ fi
 VPY="$VENV/bin/python"
 
 # 3. torch + torchaudio first (another package's requirement would otherwise pull a different build).
-#    torch 2.14.1 + torchaudio 2.11.0 + torchcodec 0.14.0 is the combination known to install here.
-TORCH_SPEC=${SPOOFBENCH_TORCH:-"torch==2.14.1 torchaudio==2.11.0 torchcodec==0.14.0"}
+#    The tested pair lives in requirements-tested.txt (one source of truth). torchcodec is not needed:
+#    spoofbench reads audio with soundfile/PyAV and never calls torchaudio's I/O.
+TORCH_SPEC=${SPOOFBENCH_TORCH:-"$(grep -E '^(torch|torchaudio)==' requirements-tested.txt | tr '\n' ' ')"}
 if ! "$VPY" -c "import torch, torchaudio" >/dev/null 2>&1; then
     echo "setup.sh: installing $TORCH_SPEC"
     "$VPY" -m pip install -q --upgrade pip
     "$VPY" -m pip install -q $TORCH_SPEC
 fi
 
-# 4. The package (editable) with its test extras; redone only when pyproject.toml changes.
+# 4. The package (editable) with its test extras; redone only when pyproject.toml or the tested pair changes.
 stamp="$VENV/.spoofbench-setup-stamp"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml requirements-tested.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup.sh: installing spoofbench[test] into $VENV"
     "$VPY" -m pip install -q "setuptools>=77,<81" wheel
