@@ -11,7 +11,7 @@ from ..cli import command_parser
 def register(subparsers: argparse._SubParsersAction) -> None:
     prepare = command_parser(
         subparsers, "prepare", help="write manifests of a corpus read in its published layout",
-        example="spoofbench prepare asvspoof2019_la --root /data/LA --out manifests/ --probe")
+        example="spoofbench prepare asvspoof2019_la --root ../shared/corpora/asvspoof2019_la_mini --out manifests/ --probe")
     prepare.add_argument("corpus", help="recipe name (see `spoofbench corpora list`)")
     prepare.add_argument("--root", required=True, help="folder holding the corpus as published")
     prepare.add_argument("--out", required=True, help="folder for <corpus>_<split>.jsonl.gz")
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_list)
     split = actions.add_parser("split", help="write labelled train/dev/test manifests of a "
                                              "protocol YAML and report domains and overlap")
-    split.add_argument("protocol", help="protocol YAML (see data_manifests/protocols/)")
+    split.add_argument("protocol", help="protocol YAML, or the name of a shipped one (see data_manifests/protocols/)")
     split.add_argument("--manifests", required=True, help="folder with <corpus>_<split>.jsonl.gz")
     split.add_argument("--out", required=True, help="folder for the split manifests + report")
     split.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -128,7 +128,9 @@ def _list(args: argparse.Namespace) -> int:
 def _split(args: argparse.Namespace) -> int:
     from ..corpora.protocol import load_protocol, write_protocol
 
-    protocol = load_protocol(args.protocol, manifests_dir=args.manifests)
+    from ..shipped import resolve_shipped
+
+    protocol = load_protocol(resolve_shipped(args.protocol, "protocol"), manifests_dir=args.manifests)
     summary = write_protocol(protocol, args.out)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))

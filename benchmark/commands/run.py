@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "or is incomplete (unless --allow-incomplete); 2 bad input or the run folder is in "
                     "use by another process.",
         example="spoofbench run data_manifests/benchmarks/demo_quick.yaml --out runs/bench-example")
-    parser.add_argument("config", help="benchmark YAML")
+    parser.add_argument("config", help="benchmark YAML, or the name of a shipped one (e.g. seed_study)")
     parser.add_argument("--out", help="run directory (default: runs/<config name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--dry-run", action="store_true",
@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from ..runner.dryrun import describe_plan
 
-        config = BenchmarkConfig.from_yaml(args.config)
+        config = BenchmarkConfig.from_yaml(_config_path(args.config))
         out = Path(args.out) if args.out else Path("runs") / config.name
         print(describe_plan(config, out))
         return 0
-    config = BenchmarkConfig.from_yaml(args.config, check_files=True)
+    config = BenchmarkConfig.from_yaml(_config_path(args.config), check_files=True)
     out = Path(args.out) if args.out else Path("runs") / config.name
     executor = _executor(args)
     result = run_benchmark(config, out, progress=not args.no_progress, rescore=args.rescore, executor=executor)
@@ -92,3 +92,10 @@ def _executor(args: argparse.Namespace):
     resources = RayResources(num_cpus=args.job_cpus, num_gpus=gpus, memory=memory)
     return RayExecutor(args.address, train=resources, score=resources,
                        log=lambda msg: print(msg, file=sys.stderr))
+
+
+def _config_path(name_or_path: str) -> Path:
+    """A benchmark YAML, or the name of a shipped one (e.g. ``seed_study``)."""
+    from ..shipped import resolve_shipped
+
+    return resolve_shipped(name_or_path, "benchmark")

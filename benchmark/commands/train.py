@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict(cli)
     try:
         with disk_errors(args.out):
-            result = train_from_files(config, root=args.root, out_dir=args.out, protocol=args.protocol,
+            result = train_from_files(config, root=args.root, out_dir=args.out, protocol=_protocol(args.protocol),
                                       manifests_dir=args.manifests_dir, train_manifest=args.train_manifest,
                                       dev_manifest=args.dev_manifest, resume=args.resume,
                                       progress=not args.no_progress)
@@ -106,3 +106,12 @@ def _leave_process_group() -> None:
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def _protocol(name_or_path: str | None):
+    """A protocol file, or the name of a shipped one."""
+    if not name_or_path:
+        return name_or_path
+    from ..shipped import resolve_shipped
+
+    return str(resolve_shipped(name_or_path, "protocol"))

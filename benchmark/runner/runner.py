@@ -48,7 +48,11 @@ Log = Callable[[str], None]
 
 
 def sha256_file(path: str | Path) -> str:
-    from ..reproduce.digest import file_sha256
+    """sha256 of a file; of a checkpoint *folder* (a Hugging Face model directory), its files' digest."""
+    from ..reproduce.digest import file_sha256, tree_digest
+
+    if Path(path).is_dir():
+        return tree_digest(path).digest
     return file_sha256(path)
 
 
@@ -384,18 +388,12 @@ def run_benchmark(config: BenchmarkConfig | str | Path, out_dir: str | Path, *, 
 
 
 def write_reports(result: dict, out_dir: str | Path) -> dict[str, list[Path]]:
-    """Tables (Markdown, CSV), the tidy cells CSV and the plots of a result, under ``out_dir``."""
+    """Tables (Markdown, CSV, LaTeX, HTML), the tidy cells CSV and the plots of a result, under ``out_dir``."""
     from .plots import plot_eer_heatmaps, plot_params_vs_ood
-    from .tables import render, standard_tables
+    from .tables import write_tables
 
     out = Path(out_dir)
-    written: dict[str, list[Path]] = {"tables": [], "plots": []}
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    for i, table in enumerate(standard_tables(result, ("eer", "min_dcf"))):
-        for fmt in ("md", "csv"):
-            path = out / "tables" / f"{i:02d}_{_slug(table.title)}.{fmt}"
-            write_text_atomic(path, render(table, fmt))
-            written["tables"].append(path)
+    written: dict[str, list[Path]] = {"tables": write_tables(result, out / "tables"), "plots": []}
     written["tables"] += write_tidy(result, out)
     written["plots"] += plot_eer_heatmaps(result, out / "plots", formats=("png", "svg"))
     written["plots"] += plot_params_vs_ood(result, out / "plots", formats=("png", "svg"))
@@ -404,31 +402,7 @@ def write_reports(result: dict, out_dir: str | Path) -> dict[str, list[Path]]:
 
 
 def plot_det_curves(result: dict, out_dir: str | Path) -> list[Path]:
-    """DET curves per test set (uncoded condition, seed of each detector's first cell)."""
-    import numpy as np
+    """DET curves per test set (uncoded, each detector's first seed): :func:`spoofbench.runner.plots.plot_det_curves`."""
+    from .plots import plot_det_curves as plot
 
-    from ..metrics import plot_det, read_keys, read_scores
-
-    out = Path(out_dir)
-    written = []
-    for test_set in result["test_sets"]:
-        keys = read_keys(out / "keys" / f"{test_set}.txt")
-        systems = {}
-        for cell in result["cells"]:
-            if cell["test_set"] != test_set or cell["codec"] != "none" or cell["detector"] in systems:
-                continue
-            scores = read_scores(out / cell["score_file"])
-            present = np.fromiter((i in scores for i in keys.ids), dtype=bool, count=len(keys))
-            values = np.array([scores[i] for i in keys.ids[present]])
-            systems[cell["detector"]] = (values, keys.labels[present])
-        if systems:
-            for suffix in ("png", "svg"):
-                path = out / "plots" / f"det__{test_set}.{suffix}"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                plot_det(systems, path, title=f"DET: {test_set} ({result['test_sets'][test_set]['domain']})")
-                written.append(path)
-    return written
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")[:60]
+    return plot(result, out_dir)
