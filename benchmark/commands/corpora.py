@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 
 from ..cli import command_parser
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +70,7 @@ def _prepare(args: argparse.Namespace) -> int:
     report = prepare(args.corpus, args.root, args.out, splits=args.splits,
                      protocol=args.protocol, probe=args.probe, cache_dir=args.cache_dir,
                      workers=args.workers, check_audio=not args.no_check_audio,
-                     progress=sys.stderr.isatty())
+                     progress=True)
     for verdict in _protocol_verdicts(args.protocol):
         print(verdict)
     for split in report.splits:
@@ -79,7 +81,7 @@ def _prepare(args: argparse.Namespace) -> int:
             print(f"  unreadable: {path}")
     problems = report.problems(allow_missing=args.allow_missing)
     for problem in problems:
-        print(f"spoofbench prepare: {problem}", file=sys.stderr)
+        log.error(problem)
     return 1 if problems else 0
 
 
@@ -153,7 +155,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     config = ValidationConfig(expect_sr=args.expect_sr, workers=args.workers)
     report = validate_manifest(args.manifest, args.root, config=config,
-                               write_clean=args.write_clean, progress=sys.stderr.isatty())
+                               write_clean=args.write_clean, progress=True)
     for problem in report.problems[: args.max_lines]:
         print(problem.describe())
     if len(report.problems) > args.max_lines:
