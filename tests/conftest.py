@@ -24,10 +24,11 @@ def shared() -> Path:
 
 @pytest.fixture(scope="session")
 def documented_workspace(tmp_path_factory):
-    """``(base folder, quick demo run dir, its outcome)`` for the tests that run the documented commands
-    (README, ``--help`` examples): one smallest ``spoofbench demo --quick`` per session, which both share."""
-    from cli_examples import build_quick_demo
+    """``(work folder, quick demo outcome)`` for the tests that run the documented commands (README,
+    ``--help`` examples): one smallest ``spoofbench demo --quick`` per session and one work folder, which
+    both share (a README command that repeats an example finds its run finished: runs resume)."""
+    from cli_examples import build_quick_demo, make_workdir
 
     base = tmp_path_factory.mktemp("documented")
     run, outcome = build_quick_demo(base)
-    return base, run, outcome
+    return make_workdir(base, "work", run), outcome

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli_examples import QUICK_DEMO, Command, Outcome, help_commands, logical_lines, make_workdir, run_all
+from cli_examples import QUICK_DEMO, Command, Outcome, help_commands, logical_lines, run_all
 
 pytestmark = pytest.mark.slow
 
@@ -27,8 +27,7 @@ def _special(command: Command, demo_outcome: Outcome) -> Outcome | None:
 
 @pytest.fixture(scope="session")
 def help_outcomes(documented_workspace) -> dict[str, Outcome]:
-    base, demo_run, demo_outcome = documented_workspace
-    work = make_workdir(base, "help_examples", demo_run)
+    work, demo_outcome = documented_workspace
     return run_all(COMMANDS, work, lambda command: _special(command, demo_outcome))
 
 

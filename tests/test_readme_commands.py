@@ -14,7 +14,7 @@ import importlib
 
 import pytest
 
-from cli_examples import Command, Outcome, make_workdir, readme_commands, readme_imports, run_all
+from cli_examples import Command, Outcome, readme_commands, readme_imports, run_all
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +37,7 @@ def _special(command: Command, demo_outcome: Outcome) -> Outcome | None:
 
 @pytest.fixture(scope="session")
 def readme_outcomes(documented_workspace) -> dict[str, Outcome]:
-    base, demo_run, demo_outcome = documented_workspace
-    work = make_workdir(base, "readme", demo_run)
+    work, demo_outcome = documented_workspace
     return run_all(COMMANDS, work, lambda command: _special(command, demo_outcome))
 
 
