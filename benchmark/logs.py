@@ -152,3 +152,43 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
             log.info(progress_line(desc, done, total, now - start))
             last = now
     log.info(progress_line(desc, done, total, time.monotonic() - start) + f" in {_duration(time.monotonic() - start)}")
+
+
+class ProgressCounter:
+    """:func:`progress` for work counted by callbacks rather than a loop: ``update(n)``, ``describe(text)``,
+    ``close()``. A tqdm bar on a terminal, else an INFO line every ``every_s`` s and one at ``close``."""
+
+    def __init__(self, total: int | None, desc: str = "", logger: logging.Logger | logging.LoggerAdapter | None = None,
+                 every_s: float = 30.0, enabled: bool = True, tty: bool | None = None):
+        self.total, self.desc, self.done, self.every_s = total, desc, 0, every_s
+        self._log = logger or logging.getLogger(f"{ROOT}.progress")
+        self._on = enabled and not quiet_mode()
+        self._bar = None
+        if self._on and (tty if tty is not None else sys.stderr.isatty()):
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, dynamic_ncols=True, leave=False)
+        self._start = self._last = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._on and time.monotonic() - self._last >= self.every_s:
+            self._last = time.monotonic()
+            self._log.info(progress_line(self.desc, self.done, self.total, self._last - self._start))
+
+    def describe(self, text: str) -> None:
+        """What is being worked on now: the bar's postfix on a terminal, a DEBUG line otherwise."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=True)
+        elif self._on:
+            self._log.debug(f"{self.desc}: {text}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self._on:
+            elapsed = time.monotonic() - self._start
+            self._log.info(progress_line(self.desc, self.done, self.total, elapsed) + f" in {_duration(elapsed)}")
+        self._on, self._bar = False, None

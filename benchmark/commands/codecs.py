@@ -10,6 +10,7 @@ from pathlib import Path
 from spoofbench.atomic import atomic_path
 from spoofbench.cli import command_parser
 from spoofbench.errors import InputFileError
+from spoofbench.logs import context_logger
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -138,7 +139,7 @@ def _apply(args) -> int:
     mono, info = read_audio(args.input)  # libsndfile, else PyAV; channels averaged
     rate = info.sample_rate
     if info.channels > 1:
-        print(f"note: {args.input} has {info.channels} channels; coding their mean", file=sys.stderr)
+        context_logger(__name__, codec=condition.id).info(f"{args.input} has {info.channels} channels; coding their mean")
     report = apply_condition_report(mono, int(rate), condition, key=args.key or args.input.name)
     try:
         with atomic_path(args.output, suffix=".wav") as tmp:

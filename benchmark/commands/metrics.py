@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 
 from ..cli import command_parser
+
+log = logging.getLogger(__name__)
 
 EXAMPLE = ("spoofbench metrics --scores ../shared/scores/rawgat_st_19la_eval/RawGAT_ST_mul.scores.txt "
            "--keys ../shared/protocols/asvspoof2019_la/ASVspoof2019.LA.cm.eval.trl.txt --by attack "
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         speaker_bootstrap=args.speaker_bootstrap, asv_scores=args.asv_scores,
         threshold=args.threshold, dev_scores=args.dev_scores, dev_keys=args.dev_keys,
         compare_scores=args.compare, key_format=args.key_format, ties=args.ties,
-        progress=not args.json and sys.stderr.isatty(), normalization=normalization_from_args(args))
+        progress=True, normalization=normalization_from_args(args))
     report = evaluate(args.scores, args.keys, options)
     if args.det:
         trials = load_trials(args.scores, args.keys, args.key_format, options.normalization)
@@ -91,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
             systems[_name(args.compare)] = (other.scores, other.labels)
         report["det_plot"] = str(plot_det(systems, args.det, title=f"DET: {_name(args.keys)}"))
     for kind, dropped in report.get("normalization", {}).get("dropped", {}).items():
-        print(f"warning: dropped {dropped['count']} {kind} id(s): {', '.join(dropped['ids'][:5])}"
-              f"{', ...' if dropped['count'] > 5 else ''}", file=sys.stderr)
+        log.warning(f"dropped {dropped['count']} {kind} id(s): {', '.join(dropped['ids'][:5])}"
+                    f"{', ...' if dropped['count'] > 5 else ''}")
     for message in report["warnings"]:
-        print(f"warning: {message}", file=sys.stderr)
+        log.warning(message)
     if args.json:
         print(json.dumps(report, indent=None))
     else:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from pathlib import Path
 
 from ..cli import command_parser
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if folder is not None:
         try:
             md, _ = write_report(report, folder)
-            print(f"report: {md}", file=sys.stderr)
+            log.info(f"report: {md}")
         except OSError as err:
-            print(f"spoofbench reproduce: warning: report not written ({err})", file=sys.stderr)
+            log.warning(f"report not written ({err})")
     print(json.dumps(report.to_dict(), indent=1) if args.json else render_markdown(report))
     if report.status == "error":
-        print(f"spoofbench reproduce: error: {report.reason}", file=sys.stderr)
+        log.error(report.reason)
     return report.exit_code

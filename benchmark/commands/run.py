@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from pathlib import Path
 
 from ..cli import command_parser
+from ..logs import context_logger
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
     print_summary(result, out)
     incomplete = [c for c in result["cells"] if not c.get("complete", True)]
     for cell in incomplete:
-        print(f"incomplete: {cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}: scored "
-              f"{cell.get('n_scored')} of {cell.get('n_expected')} trials ({cell.get('failed_file')})",
-              file=sys.stderr)
+        context_logger(__name__, detector=cell["detector"], seed=cell["seed"], testset=cell["test_set"],
+                       codec=cell["codec"]).warning(f"incomplete: scored {cell.get('n_scored')} of "
+                                                    f"{cell.get('n_expected')} trials ({cell.get('failed_file')})")
     if result["failed_cells"]:
         return 1
     if incomplete and not args.allow_incomplete:
-        print(f"{len(incomplete)} cell(s) incomplete: their metrics cover part of the test set; run again to "
-              "retry the failed trials, or pass --allow-incomplete to accept them", file=sys.stderr)
+        log.error(f"{len(incomplete)} cell(s) incomplete: their metrics cover part of the test set; run again to "
+                  "retry the failed trials, or pass --allow-incomplete to accept them")
         return 1
     return 0
 
@@ -90,8 +93,7 @@ def _executor(args: argparse.Namespace):
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     memory = int(args.job_memory * 2**30) if args.job_memory else None
     resources = RayResources(num_cpus=args.job_cpus, num_gpus=gpus, memory=memory)
-    return RayExecutor(args.address, train=resources, score=resources,
-                       log=lambda msg: print(msg, file=sys.stderr))
+    return RayExecutor(args.address, train=resources, score=resources)
 
 
 def _config_path(name_or_path: str) -> Path:

@@ -75,16 +75,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(files, allow_incomplete: bool) -> int:
     """One line per score file; exit 1 when a file misses trials (unless ``allow_incomplete``)."""
-    import sys
+    import logging
 
+    log = logging.getLogger(__name__)
     incomplete = 0
     for f in files:
         print(f"{f.scores}: {f.n_scored} of {f.n_expected} scored ({100 * f.coverage:.1f}%), {f.n_failed} failed, "
               f"{f.n_resumed} from an earlier run, {f.n_retried} retried ({f.clips_per_s:.1f} clips/s)")
         if not f.complete:
             incomplete += 1
-            print(f"spoofbench score: {'warning' if allow_incomplete else 'error'}: {f.scores.name}: "
-                  f"{f.n_expected - f.n_scored} of {f.n_expected} trials have no score ({f.n_failed} failed; "
-                  f"list and reasons in {f.failed}); rerun to retry them"
-                  + ("" if allow_incomplete else " or pass --allow-incomplete"), file=sys.stderr)
+            log.log(logging.WARNING if allow_incomplete else logging.ERROR,
+                    f"{f.scores.name}: {f.n_expected - f.n_scored} of {f.n_expected} trials have no score "
+                    f"({f.n_failed} failed; list and reasons in {f.failed}); rerun to retry them"
+                    + ("" if allow_incomplete else " or pass --allow-incomplete"), extra={"codec": f.codec})
     return 1 if incomplete and not allow_incomplete else 0

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from spoofbench.cli import add_device_option, command_parser
 from spoofbench.errors import SpoofbenchError
+from spoofbench.logs import context_logger
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
         _leave_process_group()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
+    log = context_logger(__name__, detector=config.detector + (f":{config.preset}" if config.preset else ""),
+                         seed=config.seed)
     for warning in result.warnings:
-        print(f"spoofbench train: warning: {warning}", file=sys.stderr)
+        log.warning(warning)
     print(f"best dev EER {100 * result.best_dev_eer:.3f}% at epoch {result.best_epoch} "
           f"({result.epochs_run} epochs{', stopped early' if result.stopped_early else ''}); "
           f"checkpoint {result.best_checkpoint}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import ManifestError
+from ..logs import progress as show_progress
 from .manifest import Trial, write_manifest
 
 #: Audio suffixes that folder-scanning recipes pick up.
@@ -342,13 +343,4 @@ def _existing(trials: Iterator[Trial], root: Path, report: SplitReport,
 
 def _progress(trials: Iterator[Trial], report: SplitReport, enabled: bool,
               corpus: str) -> Iterator[Trial]:
-    if not enabled:
-        yield from trials
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"{corpus} {report.split}", total=report.expected)
-        for trial in trials:
-            yield trial
-            bar.advance(task)
+    return show_progress(trials, total=report.expected, desc=f"{corpus} {report.split}", enabled=enabled)

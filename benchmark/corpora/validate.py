@@ -26,6 +26,7 @@ import numpy as np
 
 from ..atomic import write_text_atomic
 from ..errors import ManifestError
+from ..logs import progress as show_progress
 from .manifest import Trial, write_manifest
 
 #: Problem kinds, in the order reports list them.
@@ -316,7 +317,7 @@ def validate_manifest(manifest: str | os.PathLike, root: str | os.PathLike, *,
     with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
         results = _chunked_map(pool, lambda job: (job, inspect_audio(job[1], root, config)),
                                jobs())
-        for (number, trial), (found, decoder) in _progress(results, progress):
+        for (number, trial), (found, decoder) in _progress(results, progress, manifest):
             report.checked += 1
             if decoder is not None:
                 report.decoders[decoder] = report.decoders.get(decoder, 0) + 1
@@ -369,15 +370,16 @@ def _write_clean(path: Path, clean: list[tuple[int, Trial]], report: ValidationR
         for line, problems in sorted(grouped.items())))
 
 
-def _progress(results, enabled: bool):
+def _progress(results, enabled: bool, manifest: Path):
+    """Progress over the checked trials; the total is the manifest's non-empty lines (bad rows included)."""
     if not enabled:
-        yield from results
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        return results
+    return show_progress(results, total=count_rows(manifest), desc=f"validating {manifest.name}")
 
-    with Progress(SpinnerColumn(), TextColumn("validating {task.completed} trials"),
-                  TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("validate", total=None)
-        for item in results:
-            yield item
-            bar.advance(task)
+
+def count_rows(path: Path) -> int:
+    """Non-empty lines of a (gzipped or plain) JSON-lines manifest."""
+    with open(path, "rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as handle:
+        return sum(1 for line in handle if line.strip())

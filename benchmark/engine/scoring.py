@@ -24,10 +24,10 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import ConfigError, SpoofbenchError
 from ..atomic import write_json_atomic
+from ..logs import context_logger, progress as show_progress
 from . import checkpoint as ck
 from .audio import AudioReadError, read_audio
 from .config import ScoreConfig
@@ -325,23 +325,32 @@ def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_Con
         prefetch_factor=2 if config.num_workers else None)
     t0 = time.perf_counter()
     writers = [_ScoreWriter(f) for f in group]
-    bar = tqdm(desc=f"{group[0].testset} × {', '.join(f.codec for f in group)}", unit="clip",
-               total=sum(max(expected - len(f.done), 0) for f in group), disable=not progress)
+    todo = sum(max(expected - len(f.done), 0) for f in group)
+    codecs = [f.codec for f in group]
+    log = context_logger(__name__, detector=getattr(detector, "name", None), testset=group[0].testset,
+                         codec=codecs[0] if len(codecs) == 1 else None)
     with contextlib.ExitStack() as stack, torch.inference_mode():
         for writer in writers:
             stack.enter_context(writer)
-        for batch in loader:
-            values = None
-            if batch["ids"]:
-                with rt.autocast():
-                    values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
-                                            batch["lengths"].to(rt.device))
-                values = values.float().cpu().numpy()
-            bar.update(writers[batch["condition"]].write(batch["ids"], values, batch["failures"]))
-    bar.close()
+        clips = _score_batches(loader, detector, writers, rt)
+        for _ in show_progress(clips, total=todo, desc=f"scoring {group[0].testset} × {', '.join(codecs)}",
+                               logger=log, enabled=progress):
+            pass
     seconds = time.perf_counter() - t0
     extra = {**extra, "pass_conditions": [f.codec for f in group]}
     return [_finish(detector, w.files, w, config, rt, expected, seconds, extra) for w in writers]
+
+
+def _score_batches(loader: Any, detector: Any, writers: list["_ScoreWriter"], rt: Runtime) -> Iterator[None]:
+    """Score and write every batch of ``loader``; yield once per trial handled (for the progress count)."""
+    for batch in loader:
+        values = None
+        if batch["ids"]:
+            with rt.autocast():
+                values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
+                                        batch["lengths"].to(rt.device))
+            values = values.float().cpu().numpy()
+        yield from range(writers[batch["condition"]].write(batch["ids"], values, batch["failures"]))
 
 
 class _ScoreWriter:

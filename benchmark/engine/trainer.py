@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import logging
 import io
 import time
 from dataclasses import dataclass, field
@@ -24,9 +25,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 import yaml
-from tqdm.auto import tqdm
 
 from ..atomic import write_json_atomic, write_text_atomic
+from ..logs import context_logger, progress as show_progress
 from ..errors import ConfigError, ManifestError
 from . import checkpoint as ck
 from .augment import Augmenter
@@ -232,6 +233,12 @@ class _RunContext:
     on_batch_end: Callable[[int, int], None] | None
 
     @property
+    def log(self) -> logging.LoggerAdapter:
+        """Lines attributed to this run: ``[lfcc_gmm:tiny seed=0] ...``."""
+        label = self.config.detector + (f":{self.config.preset}" if self.config.preset else "")
+        return context_logger(__name__, detector=label, seed=self.config.seed)
+
+    @property
     def ckdir(self) -> Path:
         return self.out / "checkpoints"
 
@@ -395,9 +402,9 @@ def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int
     config, rt = ctx.config, ctx.rt
     loss_sum = torch.zeros((), dtype=torch.float64)
     seen, failed = 0, 0
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
-               disable=not (ctx.progress and rt.is_main), leave=False)
-    for step, batch in enumerate(bar):
+    batches = show_progress(loader, desc=f"epoch {epoch + 1}/{config.epochs}", logger=ctx.log,
+                            enabled=ctx.progress and rt.is_main)
+    for step, batch in enumerate(batches):
         failed += batch["failed"]
         usable = batch["targets"].numel() >= 2
         if not usable and not rt.distributed:
@@ -405,11 +412,10 @@ def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int
         loss, n = _train_step(opt, batch if usable else _placeholder_batch(opt.detector), usable, rt)
         loss_sum += loss * n
         seen += n
-        if step % config.log_every == 0:
-            bar.set_postfix(loss=f"{loss:.4f}")
+        if step % config.log_every == 0 and rt.is_main:
+            ctx.log.debug("epoch %d step %d: loss %.4f", epoch + 1, step, loss)
         if ctx.on_batch_end is not None:
             ctx.on_batch_end(epoch, step)
-    bar.close()
     return float(loss_sum), seen, failed
 
 
@@ -446,9 +452,9 @@ def _save_epoch(ctx: _RunContext, opt: _Optimisation, state: ck.TrainState, impr
         for key in ("train_loss", "dev_eer", "lr", "samples_per_s"):
             writer.add_scalar(key, row[key], row["epoch"])
         writer.flush()
-    if ctx.progress:
-        tqdm.write(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}  dev EER {100 * row['dev_eer']:.2f}%  "
-                   f"best {100 * state.best_dev_eer:.2f}% (epoch {state.best_epoch + 1})")
+    ctx.log.log(logging.INFO if ctx.progress else logging.DEBUG,
+                f"epoch {row['epoch']}/{ctx.config.epochs}: loss {row['train_loss']:.4f}  dev EER "
+                f"{100 * row['dev_eer']:.2f}%  best {100 * state.best_dev_eer:.2f}% (epoch {state.best_epoch + 1})")
 
 
 def write_log(path: Path, history: Sequence[dict]) -> None:
@@ -526,7 +532,7 @@ def _fit(ctx: _RunContext, detector: Any, data: _TrainInputs) -> TrainResult:
 
     config, rt = ctx.config, ctx.rt
     waves, labels = [], []
-    for trial in tqdm(data.train, desc="reading train audio", unit="clip", disable=not ctx.progress):
+    for trial in show_progress(data.train, desc="reading train audio", logger=ctx.log, enabled=ctx.progress):
         try:
             waves.append(read_audio(trial.audio_path(resolve_root(data.root, trial)), detector.sample_rate))
         except AudioReadError:

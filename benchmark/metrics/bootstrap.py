@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
 from ..errors import SpoofbenchError
+from ..logs import progress as show_progress
 from .dcf import ASVSPOOF5, CostModel
 from .det import DetCurve, curve_from_counts, eer_from_curve, group_counts, min_cost_from_curve
 from .validation import split_by_label
@@ -114,7 +114,7 @@ def bootstrap_ci(scores, labels, *, n_resamples: int = 1000, seed: int = 0,
     resampler = _Resampler(labels, clusters, seed)
     full = curves.curve(np.ones(scores.size))
     samples = {m: np.empty(n_resamples) for m in metrics}
-    for r in tqdm(range(n_resamples), desc="bootstrap", disable=not progress, leave=False):
+    for r in show_progress(range(n_resamples), desc="bootstrap", enabled=progress):
         curve = curves.curve(resampler.draw())
         for m in metrics:
             samples[m][r] = functions[m](curve)
@@ -165,7 +165,7 @@ def paired_bootstrap(scores_a, scores_b, labels, *, metric: str = "eer", n_resam
     ones = np.ones(labels.size)
     value_a, value_b = score(curves_a.curve(ones)), score(curves_b.curve(ones))
     deltas = np.empty(n_resamples)
-    for r in tqdm(range(n_resamples), desc="paired bootstrap", disable=not progress, leave=False):
+    for r in show_progress(range(n_resamples), desc="paired bootstrap", enabled=progress):
         weights = resampler.draw()
         deltas[r] = score(curves_a.curve(weights)) - score(curves_b.curve(weights))
     p_value = min(1.0, 2.0 * min(np.mean(deltas <= 0), np.mean(deltas >= 0)))

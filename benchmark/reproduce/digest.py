@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..atomic import atomic_path
+from ..logs import progress as show_progress
 
 #: The per-trial value of a trial whose audio file cannot be read.
 MISSING = "missing"
@@ -209,15 +210,13 @@ def audio_digest(trials_or_manifest: Any, root: Any, *, cache: "DigestCache | st
             return trial.id, MISSING
 
     try:
-        iterator: Iterable = trials
-        if progress and len(trials) > 200:
-            from tqdm.auto import tqdm
-            iterator = tqdm(trials, desc="audio digest", unit="file", leave=False)
+        shown = progress and len(trials) > 200
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
-                pairs = list(pool.map(one, iterator))
+                pairs = list(show_progress(pool.map(one, trials), total=len(trials), desc="audio digest",
+                                           enabled=shown))
         else:
-            pairs = [one(t) for t in iterator]
+            pairs = [one(t) for t in show_progress(trials, desc="audio digest", enabled=shown)]
     finally:
         if owned:
             store.close()

@@ -7,6 +7,7 @@ manifest that cannot be written is reported in one line on stderr.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 from pathlib import Path
@@ -152,8 +153,8 @@ def record_command(out_dir: str | os.PathLike, argv: Sequence[str] | None, confi
                           extra=extra, **parts)
     except Exception as err:  # the command's own results are already written; say so and go on
         if not quiet:
-            print(f"spoofbench {command}: warning: manifest.json not written ({type(err).__name__}: {err})",
-                  file=sys.stderr)
+            logging.getLogger(__name__).warning(
+                f"{command}: manifest.json not written ({type(err).__name__}: {err})")
         return None
 
 

@@ -171,7 +171,7 @@ def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled:
     profile = TestProfile()
     hashes: dict[str, str] = {}   # trial id → audio sha256: what reproduce.digest.audio_digest digests
     with atomic_path(keys_path) as tmp, open(tmp, "w", encoding="utf-8") as keys:
-        for trial in _progress(read_manifest(manifest), progress, f"reading {name}"):
+        for trial in _progress(read_manifest(manifest), progress, f"reading {name}", manifest):
             profile.add(trial, train)
             keys.write(_key_line(trial))
             hashes[trial.id] = _audio_sha256(digests, root, trial)
@@ -201,11 +201,12 @@ def _audio_sha256(digests: Any, root: Any, trial: Any) -> str:
         return MISSING
 
 
-def _progress(items: Iterable[Any], enabled: bool, what: str) -> Iterable[Any]:
+def _progress(items: Iterable[Any], enabled: bool, what: str, manifest: str) -> Iterable[Any]:
     if not enabled:
         return items
-    from tqdm.auto import tqdm
-    return tqdm(items, desc=what, unit="trial", leave=False)
+    from ..corpora.validate import count_rows
+    from ..logs import progress as show_progress
+    return show_progress(items, total=count_rows(Path(manifest)), desc=what)
 
 
 def _key_line(t: Any) -> str:

@@ -14,7 +14,7 @@ Results::
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -25,9 +25,29 @@ from ..errors import SpoofbenchError
 from .config import DetectorSpec
 from .plan import ScoreCell, TestSet, TrainCell
 
-Log = Callable[[str], None]
+Log = Callable[..., None]
 TRAINING_KEYS = ("best_epoch", "best_dev_eer", "epochs_run", "stopped_early", "weights_sha256")
 CALIBRATION_NAME = "calibration.json"
+
+
+def as_note(log: Callable[[str], None] | None, name: str = __name__) -> Log:
+    """``note(msg, warning=False, detector=, seed=, testset=, codec=)``: a log record of logger ``name``
+    carrying the context, or, when the caller gave its own ``log(str)``, that line (context and
+    ``warning:`` spelled out in front). A note passes through unchanged."""
+    if getattr(log, "is_note", False):
+        return log  # type: ignore[return-value]
+    if log is None:
+        def note(msg: str, warning: bool = False, **context: Any) -> None:
+            from ..logs import context_logger
+            context_logger(name, **context).log(logging.WARNING if warning else logging.INFO, msg)
+    else:
+        def note(msg: str, warning: bool = False, **context: Any) -> None:
+            from ..logs import CONTEXT_FIELDS
+            parts = [str(v) if k == "detector" else f"{k}={v}" for k in CONTEXT_FIELDS
+                     if (v := context.get(k)) is not None]
+            log(("warning: " if warning else "") + (f"[{' '.join(parts)}] " if parts else "") + msg)
+    note.is_note = True  # type: ignore[attr-defined]
+    return note
 
 
 @dataclass(frozen=True)
@@ -81,7 +101,7 @@ Job = Union[TrainJob, ScoreJob]
 
 def run_job(job: Job, log: Log | None = None) -> dict:
     """Run ``job``; never raises for a failure of the job itself (it is in the returned dict)."""
-    log = log or (lambda msg: print(msg, file=sys.stderr))
+    log = as_note(log)
     stage = "train" if isinstance(job, TrainJob) else "score"
     try:
         if isinstance(job, TrainJob):
@@ -108,7 +128,7 @@ def run_train_job(job: TrainJob, log: Log) -> dict:
         try:
             calibration = calibrate_on_dev(job, log)
         except SpoofbenchError as err:  # the detector is still scored; only actDCF / Cllr stay raw
-            log(f"warning: {job.cell.detector} seed {job.cell.seed}: no calibration ({err})")
+            log(f"no calibration ({err})", warning=True, detector=job.cell.detector, seed=job.cell.seed)
             calibration = {"error": str(err)}
     if summary is not None and calibration is not None:
         summary = {**summary, "calibration": calibration}
@@ -125,18 +145,18 @@ def train_detector(job: TrainJob, log: Log) -> dict | None:
     run_dir = Path(job.run_dir)
     done_marker = run_dir / "done.json"
     if done_marker.is_file():
-        log(f"{cell.detector} seed {cell.seed}: reusing the trained checkpoint in {run_dir}")
+        log(f"reusing the trained checkpoint in {run_dir}", detector=cell.detector, seed=cell.seed)
     else:
         config = TrainConfig.from_dict(job.train_config)
         checkpoints = run_dir / "checkpoints"
         resume = checkpoints.is_dir() and any(checkpoints.iterdir())
-        log(f"{cell.detector} seed {cell.seed}: training ({'resuming' if resume else 'new run'}) in {run_dir}")
+        log(f"training ({'resuming' if resume else 'new run'}) in {run_dir}", detector=cell.detector, seed=cell.seed)
         trained = train(config, list(read_manifest(job.train_manifest)), list(read_manifest(job.dev_manifest)),
                         root=job.train_root, dev_root=job.dev_root, out_dir=run_dir, resume=resume,
                         progress=job.progress)
         write_json_atomic(done_marker, trained.to_dict())
         for message in trained.warnings:
-            log(f"warning: {cell.detector} seed {cell.seed}: {message}")
+            log(message, warning=True, detector=cell.detector, seed=cell.seed)
     return training_summary(run_dir)
 
 
@@ -167,7 +187,8 @@ def calibrate_on_dev(job: TrainJob, log: Log) -> dict | None:
                                         np.array([labels[i] for i in ids]),
                                         source=f"dev set {Path(job.dev_manifest).name}, uncoded, {len(ids)} trials")
     except SpoofbenchError as err:
-        log(f"warning: {cell.detector} seed {cell.seed}: no calibration ({err}); actDCF and Cllr stay raw")
+        log(f"no calibration ({err}); actDCF and Cllr stay raw", warning=True, detector=cell.detector,
+            seed=cell.seed)
         return {"error": str(err)}
     fitted.save(path)
     return fitted.to_dict()

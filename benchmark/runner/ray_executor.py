@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import SpoofbenchError
 from .executor import OnResult, OnStart, dependency_failed
-from .jobs import Job, ScoreJob, TrainJob, failure, run_job
+from .jobs import Job, ScoreJob, TrainJob, as_note, failure, run_job
 
 INSTALL_HINT = "the Ray executor needs Ray: pip install 'spoofbench[ray]'"
 
@@ -81,7 +81,7 @@ class RayExecutor:
         self.score = score or RayResources()
         self.max_retries = max_retries
         self.job_function = job_function
-        self.log = log or (lambda msg: None)
+        self.log = as_note(log, __name__)
 
     def _connect(self):
         ray = import_ray()

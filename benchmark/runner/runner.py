@@ -32,11 +32,12 @@ import yaml
 from .. import __version__
 from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import SpoofbenchError
+from ..logs import ProgressCounter
 from .config import BenchmarkConfig
 from .data import gather_inputs
 from .celllog import LOG_NAME, CellLog, latest_cells, read_records, render_result
 from .executor import Executor, LocalExecutor
-from .jobs import CALIBRATION_NAME, Job, ScoreJob, TrainJob, cell_metrics, failed_cell, training_summary
+from .jobs import CALIBRATION_NAME, Job, ScoreJob, TrainJob, as_note, cell_metrics, failed_cell, training_summary
 from .lock import run_lock
 from .plan import Cell, PlanInputs, ScoreCell, TrainCell, content_hash, expand_codecs, plan_cells
 from .results import SCHEMA_VERSION, load_result, write_tidy
@@ -44,7 +45,7 @@ from .results import SCHEMA_VERSION, load_result, write_tidy
 __all__ = ["BenchmarkRunner", "run_benchmark", "write_reports", "plot_det_curves", "environment",
            "cell_metrics", "content_hash", "expand_codecs", "sha256_file"]
 
-Log = Callable[[str], None]
+Log = Callable[[str], None]   # a caller's own sink for notes; by default they are log records
 
 
 def sha256_file(path: str | Path) -> str:
@@ -95,7 +96,7 @@ class BenchmarkRunner:
         self.config = config
         self.out = Path(out_dir)
         self.progress = progress
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.log = as_note(log, __name__)
         self.executor = executor or LocalExecutor(self.log)
         self.rescore = tuple(rescore)
 
@@ -119,7 +120,7 @@ class BenchmarkRunner:
         with writing(self.out / LOG_NAME):
             self.cell_log = CellLog(self.out / LOG_NAME)
         self._append(self._header(env, inputs, scored))
-        self._bar = _Progress(len(scored), self.progress)
+        self._bar = ProgressCounter(len(scored), "cells", enabled=self.progress)
         try:
             jobs = self._jobs(cells, previous, logged, broken)
             self.executor.run(jobs, self._on_result, self._on_start)
@@ -159,7 +160,7 @@ class BenchmarkRunner:
             if (self.out / "result.json").is_file():
                 return {cell["hash"]: cell for cell in load_result(self.out / "result.json")["cells"]}, False
         except SpoofbenchError as err:
-            self.log(f"ignoring the unreadable previous results ({err}); recomputing")
+            self.log(f"ignoring the unreadable previous results ({err}); recomputing", warning=True)
         return {}, False
 
     # ------------------------------------------------------------------ jobs
@@ -185,7 +186,7 @@ class BenchmarkRunner:
                 self.detectors[spec.display] = describe_detector(spec)
             except SpoofbenchError as err:
                 broken[spec.display] = f"{type(err).__name__}: {err}"
-                self.log(f"{spec.display}: build failed: {broken[spec.display]}")
+                self.log(f"build failed: {broken[spec.display]}", warning=True, detector=spec.display)
         return broken
 
     def _reuse(self, cell: ScoreCell, old: dict | None, logged: bool) -> bool:
@@ -196,13 +197,13 @@ class BenchmarkRunner:
             return True
         if old and (rescore or not self._intact(old)):
             why = "rescoring it" if rescore else "changed since it was scored; rescoring it"
-            self.log(f"{old['score_file']}: {why}")
+            self.log(f"{old['score_file']}: {why}", **_context(cell))
             for name in (old["score_file"], old.get("failed_file")):
                 if name:
                     (self.out / name).unlink(missing_ok=True)
         elif old:
-            self.log(f"{cell.ident}: covered {old.get('n_scored')} of {old.get('n_expected')} trials; "
-                     "re-attempting the missing ones")
+            self.log(f"covered {old.get('n_scored')} of {old.get('n_expected')} trials; "
+                     "re-attempting the missing ones", **_context(cell))
         return False
 
     def _intact(self, cell: dict) -> bool:
@@ -238,6 +239,8 @@ class BenchmarkRunner:
             first = job.cells[0]
             self._bar.describe(f"{first.detector} seed {first.seed}: scoring {first.test_set} × "
                                f"{len(job.cells)} codec(s)")
+            self.log(f"scoring {len(job.cells)} codec(s) ({self._bar.done}/{self._bar.total} cells done)",
+                     detector=first.detector, seed=first.seed, testset=first.test_set)
 
     def _on_result(self, job: Job, outcome: dict) -> None:
         if isinstance(job, TrainJob):
@@ -245,7 +248,8 @@ class BenchmarkRunner:
                 self._note_training(job.cell, outcome.get("training") or
                                     ({"calibration": outcome["calibration"]} if outcome.get("calibration") else None))
             else:
-                self.log(f"{job.cell.detector}: train failed: {outcome['error']}")
+                self.log(f"train failed: {outcome['error']}", warning=True, detector=job.cell.detector,
+                         seed=job.cell.seed)
             return
         if not outcome["ok"]:
             self._fail_cells(job.cells, outcome["stage"], outcome["error"], outcome.get("traceback"))
@@ -265,19 +269,22 @@ class BenchmarkRunner:
     def _record_cell(self, cell: dict, log: bool = True) -> None:
         if log:
             self._append({"type": "cell", **cell})
-        self._bar.advance(1)
-        where = f"{cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}"
+        self._bar.update(1)
+        where = {"detector": cell["detector"], "seed": cell["seed"], "testset": cell["test_set"],
+                 "codec": cell["codec"]}
         for message in cell.get("metrics", {}).get("warnings", []):
-            self.log(f"warning: {where}: {message}")
+            self.log(message, warning=True, **where)
         if not cell.get("complete", True):
-            self.log(f"warning: {where}: incomplete: scored {cell.get('n_scored')} of {cell.get('n_expected')} "
-                     f"trials ({cell.get('n_failed')} failed, see {cell.get('failed_file')})")
+            self.log(f"incomplete: scored {cell.get('n_scored')} of {cell.get('n_expected')} "
+                     f"trials ({cell.get('n_failed')} failed, see {cell.get('failed_file')})", warning=True, **where)
 
     def _fail_cells(self, cells: Iterable[ScoreCell], stage: str, error: str | dict, trace: str | None = None) -> None:
         for cell in cells:
             text = error[cell.codec] if isinstance(error, dict) else error
             self._append({"type": "failed", "hash": cell.key, **failed_cell(cell, stage, text, trace)})
-            self._bar.advance(1)
+            if stage != "build":  # a build failure was logged once for the detector
+                self.log(f"failed ({stage}): {text}", warning=True, **_context(cell))
+            self._bar.update(1)
 
     def _append(self, record: dict) -> None:
         with writing(self.out / LOG_NAME):
@@ -340,32 +347,9 @@ def _codec_provenance(codecs: list[str]) -> dict:
     return {c: {**dataclasses.asdict(get_condition(c)), **condition_provenance(get_condition(c))} for c in codecs}
 
 
-class _Progress:
-    """A rich progress bar over cells with an ETA (silent when disabled)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._bar = None
-        if enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-
-            self._bar = Progress(TextColumn("[bold]cells[/]"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 TextColumn("{task.description}"), transient=False)
-            self._task = self._bar.add_task("", total=total)
-            self._bar.start()
-
-    def advance(self, n: int) -> None:
-        if self._bar is not None and n:
-            self._bar.advance(self._task, n)
-
-    def describe(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=text)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+def _context(cell: ScoreCell) -> dict:
+    """The log context of a score cell."""
+    return {"detector": cell.detector, "seed": cell.seed, "testset": cell.test_set, "codec": cell.codec}
 
 
 def run_benchmark(config: BenchmarkConfig | str | Path, out_dir: str | Path, *, progress: bool = True,
@@ -378,7 +362,7 @@ def run_benchmark(config: BenchmarkConfig | str | Path, out_dir: str | Path, *, 
         config.check_files()
     out = Path(out_dir)
     prepare_run_folder(out)
-    with run_lock(out, log):
+    with run_lock(out, as_note(log, __name__)):
         result = BenchmarkRunner(config, out, progress=progress, log=log, executor=executor,
                                  rescore=rescore).run()
         if tables and result["cells"]:
