@@ -240,7 +240,8 @@ def _clean(text: str) -> str:
 
 def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any, out_dir: str | Path,
           testset: str | None = None, config: ScoreConfig | None = None, progress: bool = True,
-          extra_summary: dict | None = None, one_pass: bool = True) -> ScoreResult:
+          extra_summary: dict | None = None, one_pass: bool = True,
+          log_context: dict | None = None) -> ScoreResult:
     """Score ``trials`` (a manifest path or Trial sequence) with ``detector`` under each codec.
 
     ``root``: the corpus root (or ``{corpus: root}``). ``testset`` names the files (default: the
@@ -249,8 +250,10 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
     ``one_pass=False`` is the earlier engine (a pass per condition, batches after each pool of
     ``bucket_pool`` clips). Both write the same score files (byte for byte with at most one
     DataLoader worker; with several, the lines' order follows the workers' interleaving). Each
-    score file is locked for the call (:mod:`.locks`): a second writer fails at once. Returns the
-    files written with their coverage; see the module docstring.
+    score file is locked for the call (:mod:`.locks`): a second writer fails at once. Progress lines
+    name the detector (``name:preset``), test set and codec, plus ``log_context`` (e.g. ``seed``, or a
+    ``detector`` label of the caller's). Returns the files written with their coverage; see the module
+    docstring.
     """
     config = (config or ScoreConfig()).validate()
     source = _TrialSource(trials)
@@ -271,7 +274,7 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
         files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
         for group in ([files] if one_pass else [[f] for f in files]):
             results += _score_pass(detector, source, root, group, config, rt, progress, expected,
-                                   extra_summary or {}, eager=one_pass)
+                                   extra_summary or {}, eager=one_pass, log_context=log_context or {})
     return ScoreResult(tuple(results), detector.input_policy.to_dict())
 
 
@@ -314,7 +317,7 @@ class _ConditionFiles:
 
 def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_ConditionFiles],
                 config: ScoreConfig, rt: Runtime, progress: bool, expected: int, extra: dict,
-                eager: bool) -> list[ScoreFileResult]:
+                eager: bool, log_context: dict) -> list[ScoreFileResult]:
     """One pass over the trials scoring every condition of ``group``; one result per condition."""
     stream = _ScoringStream(source, root, [f.codec for f in group], [f.done for f in group], detector,
                             config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes,
@@ -327,8 +330,10 @@ def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_Con
     writers = [_ScoreWriter(f) for f in group]
     todo = sum(max(expected - len(f.done), 0) for f in group)
     codecs = [f.codec for f in group]
-    log = context_logger(__name__, detector=getattr(detector, "name", None), testset=group[0].testset,
-                         codec=codecs[0] if len(codecs) == 1 else None)
+    name, preset = getattr(detector, "name", None), getattr(detector, "preset", None)
+    log = context_logger(__name__, **{"detector": f"{name}:{preset}" if name and preset else name,
+                                      "testset": group[0].testset,
+                                      "codec": codecs[0] if len(codecs) == 1 else None, **log_context})
     with contextlib.ExitStack() as stack, torch.inference_mode():
         for writer in writers:
             stack.enter_context(writer)

@@ -402,7 +402,7 @@ def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int
     config, rt = ctx.config, ctx.rt
     loss_sum = torch.zeros((), dtype=torch.float64)
     seen, failed = 0, 0
-    batches = show_progress(loader, desc=f"epoch {epoch + 1}/{config.epochs}", logger=ctx.log,
+    batches = show_progress(loader, desc=f"epoch {epoch + 1}/{config.epochs} batches", logger=ctx.log,
                             enabled=ctx.progress and rt.is_main)
     for step, batch in enumerate(batches):
         failed += batch["failed"]

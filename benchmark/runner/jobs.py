@@ -178,7 +178,8 @@ def calibrate_on_dev(job: TrainJob, log: Log) -> dict | None:
     detector = load_detector(cell.spec, job.run_dir)
     config = ScoreConfig.from_dict({**dict(job.score_config or {}), "codecs": ["none"]})
     scored = score(detector, job.dev_manifest, root=job.dev_root, out_dir=Path(job.run_dir) / "dev_scores",
-                   testset="dev", config=config, progress=job.progress)
+                   testset="dev", config=config, progress=job.progress,
+                   log_context={"detector": cell.detector, "seed": cell.seed})
     scores = read_scores(scored.files[0].scores)
     labels = {t.id: int(t.label == "bonafide") for t in read_manifest(job.dev_manifest)}
     ids = [i for i in labels if i in scores]
@@ -224,8 +225,10 @@ def run_score_job(job: ScoreJob, log: Log) -> dict:
     codecs = [c.codec for c in job.cells]
     config = ScoreConfig.from_dict({**dict(job.score_config), "codecs": codecs})
     test = job.test_set
+    first = job.cells[0]
     scored = score(detector, test.manifest, root=test.root, out_dir=job.score_dir, testset=test.name,
-                   config=config, progress=job.progress)
+                   config=config, progress=job.progress,
+                   log_context={"detector": first.detector, "seed": first.seed})
     by_codec = {c.codec: c for c in job.cells}
     cells, failed = [], []
     for file in scored.files:
