@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             data_manifests/demo/protocol.yaml --manifests-dir runs/demo-quick/corpus --root runs/demo-quick/corpus --out runs/rawcnn_ddp
         spoofbench train --detector rawcnn_2m --preset tiny --train-manifest runs/demo-quick/corpus/demo_a_train.jsonl.gz \\
             --dev-manifest runs/demo-quick/corpus/demo_a_dev.jsonl.gz --root runs/demo-quick/corpus --out runs/rawcnn_demo --epochs 5 --resume
-        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml --manifests-dir runs/demo-quick/corpus --root runs/demo-quick/corpus --out runs/rawcnn_demo --epochs 5""")
+        spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml --manifests-dir runs/demo-quick/corpus --root runs/demo-quick/corpus --out runs/rawcnn_protocol --epochs 5""")
     p.add_argument("--detector", help="detector name (spoofbench models); may come from --config")
     p.add_argument("--model-module", dest="detector", metavar="PKG.MODULE:FACTORY",
                    help="instead of --detector: a detector from your own module (see `models score --help`)")
