@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import io
 import os
 import re
 import shlex
@@ -216,14 +217,17 @@ def run_command(command: Command, cwd: Path) -> Outcome:
         return Outcome("skipped", f"needs data that is absent here: {', '.join(absent)}")
     from spoofbench.cli import main
 
-    with working_directory(cwd):
+    output = io.StringIO()
+    with working_directory(cwd), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         try:
             code = main(list(argv))
         except SystemExit as exc:
             code = exc.code
         except Exception:  # noqa: BLE001 - reported as the test's failure
-            return Outcome("failed", f"`{command.line}` raised:\n{traceback.format_exc()}")
-    return Outcome("passed") if code in (0, None) else Outcome("failed", f"`{command.line}` exited {code}")
+            code = f"an exception:\n{traceback.format_exc()}"
+    if code in (0, None):
+        return Outcome("passed")
+    return Outcome("failed", f"`{command.line}` exited {code}; its output ended with:\n{output.getvalue()[-3000:]}")
 
 
 def run_all(commands: list[Command], cwd: Path, special=None) -> dict[str, Outcome]:

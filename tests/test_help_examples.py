@@ -47,3 +47,13 @@ def test_help_example_runs(command: Command, help_outcomes):
 def test_logical_lines_join_continuations_and_drop_comments():
     text = "# a comment\n  spoofbench x --a 1 \\\n      --b 2\nspoofbench y  # trailing\n"
     assert logical_lines(text) == ["spoofbench x --a 1 --b 2", "spoofbench y  # trailing"]
+
+
+def test_a_failing_command_reports_its_output_and_absent_data_skips(tmp_path):
+    from cli_examples import missing_inputs, run_command
+
+    failed = run_command(Command("t", "spoofbench metrics --scores nope.txt --keys nope.txt",
+                                 ("metrics", "--scores", "nope.txt", "--keys", "nope.txt")), tmp_path)
+    assert failed.status == "failed" and "exited 2" in failed.detail and "nope.txt" in failed.detail
+    argv = ("prepare", "x", "--root", "/no_such_top_dir/LA", "--out", "new/folder", "in.wav")
+    assert missing_inputs(argv, tmp_path) == ["/no_such_top_dir/LA"]  # outputs and bare files are no excuse
