@@ -12,8 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(
         subparsers, "demo", help="run the embedded demo benchmark (no data, GPU or network needed)",
         description="Build the demo corpus (vendored real speech + spoofs from offline TTS engines and vocoders, "
-                    "plus 200 real ASVspoof 2019 LA utterances), train rawcnn_2m, lfcc_lcnn and lfcc_gmm (and "
-                    "aasist_l on a GPU) with 3 seeds on corpus A and score a ladder of shifts: unseen "
+                    "plus 200 real ASVspoof 2019 LA utterances), train rawcnn_2m and lfcc_gmm (plus "
+                    "lfcc_lcnn and aasist_l on a GPU) with 3 seeds on corpus A and score a ladder of shifts: unseen "
                     "speakers, unseen voices/settings, unseen generator families, unseen bona fide corpora, "
                     "telephone codecs, and real ASVspoof attacks. The reverse direction trains on the real 2019 "
                     "LA mini train half; the official AASIST weights are scored as is (flagged: its training "
@@ -22,13 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "are cached: a second run only does what is new.",
         example="spoofbench demo --quick --out runs/demo-quick")
     parser.add_argument("--quick", action="store_true",
-                        help="small sets, 1 seed, 2 detectors, few epochs, one telephone codec (under 3 minutes on "
+                        help="small sets, 1 seed, few epochs, one telephone codec (under 3 minutes on "
                              "2 quiet CPU cores, estimated)")
     parser.add_argument("--out", help="run directory (default: runs/demo or runs/demo-quick)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+", action="extend",
                         help="training seeds per detector (default: 0 1 2; quick: 0)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: 4 full, 2 quick; LA mini: 5 / 4)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 4 full, 2 quick; LA mini: 4)")
     parser.add_argument("--detectors", nargs="+", action="extend", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
     parser.add_argument("--codecs", nargs="+", action="extend", help="rung 5's telephone condition ids (default: g711_mulaw "
                                                     "tel_gsm; quick: tel_gsm)")

@@ -24,13 +24,13 @@ from .build import DemoCorpus, build_demo_corpus
 from .la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests
 from .plan import DemoSizes
 
-#: Detectors trained by the demo on a CPU (an SSL pipeline joins when a local checkpoint is given).
+#: Detectors trained by the demo on a CPU: a learned raw-waveform CNN and the classic LFCC-GMM, 3 seeds each
+#: (an SSL pipeline joins when a local checkpoint is given). lfcc_lcnn joins with --detectors: it scores ~3x
+#: slower than rawcnn_2m on 2 CPU cores and adds ~5 minutes to the full demo (estimated from the quick run).
 #: aasist_l joins by default only on a GPU: on 2 CPU cores it scores ~1 clip/s (perf/RESULTS_models.md).
-DEMO_DETECTORS_CPU = ("rawcnn_2m", "lfcc_lcnn", "lfcc_gmm")
+DEMO_DETECTORS_CPU = ("rawcnn_2m", "lfcc_gmm")
 DEMO_DETECTORS_GPU = ("rawcnn_2m", "aasist_l", "lfcc_lcnn", "lfcc_gmm")
-#: The quick mode keeps one learned raw-waveform model and one classic baseline (lfcc_lcnn scores ~3x
-#: slower than rawcnn_2m on 2 CPU cores and would take the quick mode past 3 minutes).
-DEMO_DETECTORS_QUICK = ("rawcnn_2m", "lfcc_gmm")
+DEMO_DETECTORS_QUICK = DEMO_DETECTORS_CPU
 #: The demo's clips last at most 3 s: fixed-window detectors see all of each clip, no tiling to 4 s.
 DEMO_WINDOW = 48000
 #: Rung 5: rung 4 through telephone channels.
@@ -72,7 +72,8 @@ class DemoSettings:
         return self.la19_sizes or (QUICK_LA19 if self.quick else FULL_LA19)
 
     def training(self, la19: bool = False) -> dict[str, Any]:
-        epochs = self.epochs or ((4 if la19 else 2) if self.quick else (5 if la19 else 4))
+        default = 4 if (la19 or not self.quick) else 2   # the LA mini half is 40-80 clips: 4 epochs always
+        epochs = self.epochs or default
         return {"epochs": epochs, "batch_size": 16, "eval_batch_size": 32, "num_workers": 1,
                 "patience": epochs, "optim": {"lr": 1e-3, "scheduler": "cosine"}}
 
