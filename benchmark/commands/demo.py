@@ -49,7 +49,7 @@ def settings_from_args(args: argparse.Namespace):
     from ..demo.benchmark import DEFAULT_AASIST, DemoSettings
 
     weights = args.aasist_weights or str(DEFAULT_AASIST)
-    seeds = tuple(args.seeds) if args.seeds else ((0,) if args.quick else (0, 1, 2))
+    seeds = tuple(args.seeds) if args.seeds else None
     return DemoSettings(quick=args.quick, seed=args.seed, epochs=args.epochs,
                         detectors=tuple(args.detectors) if args.detectors else None,
                         codecs=tuple(args.codecs) if args.codecs else None, ssl_checkpoint=args.ssl_checkpoint,

@@ -186,3 +186,16 @@ def test_tiny_demo_end_to_end(tmp_path):
         assert "pretrained AASIST row is skipped" in summary
     assert (out / "report.html").is_file() and (out / "tables").is_dir()
     assert json.loads((out / "result.json").read_text())["config"]["name"] == "demo-quick"
+
+
+def test_cli_settings():
+    from spoofbench.cli import build_parser
+    from spoofbench.commands.demo import settings_from_args
+
+    parser = build_parser()
+    quick = settings_from_args(parser.parse_args(["demo", "--quick", "--aasist-weights", "none"]))
+    assert quick.seed_list() == (0,) and quick.aasist_weights is None and quick.telephone_codecs() == ("tel_gsm",)
+    full = settings_from_args(parser.parse_args(["demo", "--seeds", "3", "4", "5", "--codecs", "none", "g711_mulaw"]))
+    assert full.seed_list() == (3, 4, 5) and full.telephone_codecs() == ("g711_mulaw",)
+    assert full.aasist_weights.endswith("AASIST.pth") and full.real_attacks
+    assert not settings_from_args(parser.parse_args(["demo", "--no-real-attacks"])).real_attacks
