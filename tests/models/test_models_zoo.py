@@ -13,7 +13,8 @@ from spoofbench.models.base import save_checkpoint
 # their tiny architecture and code with the ones below; test_registry_lists_the_zoo covers the names)
 ALL = ["rawcnn_2m", "aasist", "aasist_l", "rawnet2", "lfcc_lcnn", "lfcc_gmm", "wavlm_base",
        "wavlm_large_aasist", "hubert_base", "xlsr_300m_aasist"]
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                        reason="needs a CUDA device")])]
 
 
 def _build(name: str, seed: int = 0):
