@@ -329,6 +329,11 @@ def _overview(result: dict, store_ok: bool, settings: ReportSettings) -> Section
     tests = []
     for name, meta in result.get("test_sets", {}).items():
         reason = f" ({meta['reason']})" if meta.get("reason") else ""
+        by_run = meta.get("domain_by_run") or {}
+        if len(set(by_run.values())) > 1:  # a merged run (the demo): the label depends on the training data
+            reason = " (" + ", ".join(f"{domain} for the {run} run's detectors" for run, domain in by_run.items()) + ")"
+            tests.append(f"`{name}`: {meta.get('n_trials', '?')} trials{reason}")
+            continue
         tests.append(f"`{name}`: {meta.get('domain', '?')}{reason}; {meta.get('n_trials', '?')} trials")
     section = Section("The run", [" ".join(lines), "Detectors:", det, "Test sets:", tests])
     if not store_ok:

@@ -149,8 +149,13 @@ def domain_gap_table(result: dict, metric: str = "eer") -> Table:
     unit = unit_text(metric)
     ind_sets = sorted({t for t, d in zip(cells.test_set, cells.domain) if d == "in-domain"})
     ood_sets = sorted({t for t, d in zip(cells.test_set, cells.domain) if d == "ood"})
-    caption = (f"{info.label} in {unit}; the gap (ood − in-domain) is in {unit_text(metric, delta=True)}. In-domain: mean over "
-               f"{', '.join(ind_sets) or 'none'}; OOD: mean over {', '.join(ood_sets) or 'none'} "
+    if set(ind_sets) & set(ood_sets):  # detectors trained on different data label test sets differently
+        where = ("In-domain and OOD: each detector's own labels (a test set can be in-domain for one detector "
+                 "and OOD for another); means over those test sets")
+    else:
+        where = (f"In-domain: mean over {', '.join(ind_sets) or 'none'}; OOD: mean over "
+                 f"{', '.join(ood_sets) or 'none'}")
+    caption = (f"{info.label} in {unit}; the gap (ood − in-domain) is in {unit_text(metric, delta=True)}. {where} "
                f"(uncoded audio unless the column says all codecs), and over seeds.")
     return Table(f"{info.column_label}: in-domain vs out-of-distribution", display, numeric,
                  caption=caption, unit=unit, metric=metric)

@@ -155,3 +155,13 @@ def test_write_tables_all_formats(tmp_path, result):
     paths = write_tables(result, tmp_path)
     assert {p.suffix for p in paths} == {".md", ".csv", ".tex", ".html"}
     assert any("increase_over_uncoded" in p.name for p in paths)
+
+
+def test_gap_caption_when_detectors_label_a_test_set_differently(result):
+    # a detector trained on b's corpus sees b_eval in-domain: the caption must not pool the labels
+    cells = result["cells"] + [{**c, "detector": "other", "domain": "in-domain" if c["test_set"] == "b_eval" else "ood"}
+                               for c in result["cells"] if c["detector"] == "small"]
+    gap = domain_gap_table({**result, "cells": cells})
+    assert "each detector's own labels" in gap.caption
+    assert gap.numeric.loc["other", "in-domain"] == pytest.approx(0.21)
+    assert "In-domain: mean over a_eval; OOD: mean over b_eval" in domain_gap_table(result).caption
