@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..cli import command_parser
 
@@ -90,7 +89,7 @@ def _add(args: argparse.Namespace) -> int:
     board = _open(args.dir)
     try:
         if load_spec(args.submission).kind == "model":
-            result = add_model_submission(board, args.submission, progress=sys.stderr.isatty())
+            result = add_model_submission(board, args.submission, progress=True)
         else:
             result = add_submission(board, Path(args.submission), normalization_from_args(args))
     finally:

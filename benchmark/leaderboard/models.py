@@ -72,8 +72,7 @@ def _run_benchmark(board: Leaderboard, spec: SubmissionSpec, folder: Path, run_d
                               f"{', '.join(missing_root)}; model submissions need the audio")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "benchmark.yaml").write_text(yaml.safe_dump(bench, sort_keys=False), encoding="utf-8")
-    result = run_benchmark(run_dir / "benchmark.yaml", run_dir / "run", progress=progress, tables=False,
-                           log=lambda _msg: None)
+    result = run_benchmark(run_dir / "benchmark.yaml", run_dir / "run", progress=progress, tables=False)
     if result["failed_cells"]:
         reasons = "\n".join(f"  - {c['test_set']} × {c['codec']}: {c['stage']} failed: {c['error']}"
                             for c in result["failed_cells"])

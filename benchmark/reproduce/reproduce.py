@@ -90,7 +90,7 @@ def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache:
                 raise ConfigError("--cell applies to `run`; re-run a whole demo", field="--cell")
             return _rerun_demo(inputs, out, progress)
         config = _benchmark_config(manifest, cell, cache)
-        run_benchmark(config, out, progress=progress, log=lambda _: None)
+        run_benchmark(config, out, progress=progress)
         return config
     if cell:
         raise ConfigError(f"--cell applies to run and demo, not {command}", field="--cell")
