@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+", action="extend",
                         help="training seeds per detector (default: 0 1 2; quick: 0)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: 4 full, 2 quick; LA mini: 4)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: 3 full, 2 quick; LA mini: 4)")
     parser.add_argument("--detectors", nargs="+", action="extend", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
     parser.add_argument("--codecs", nargs="+", action="extend", help="rung 5's telephone condition ids (default: g711_mulaw "
                                                     "tel_gsm; quick: tel_gsm)")

@@ -136,9 +136,7 @@ def test_sub_run_configs(tmp_path):
     assert reverse.train.manifest.endswith("la19_train.jsonl.gz")
     assert {t.name: t.domain for t in reverse.test_sets} == {"la19_dev": "in-domain", "r4_corpora": "ood"}
     full = la19_config(corpus, DemoSettings(detectors=("lfcc_gmm",), aasist_weights=None), la19, root)
-    assert {t.name: t.domain for t in full.test_sets} == {"la19_dev": "in-domain", "r1_speakers": "ood",
-                                                         "r4_corpora": "ood"}
-    assert full.seeds == (0, 1, 2)
+    assert full.seeds == (0, 1, 2) and full.training["epochs"] == 4
     assert [d.display for d in reverse.detectors] == ["rawcnn_2m@la19", "lfcc_gmm@la19"]
     phone = telephone_config(corpus, settings, {("rawcnn_2m", 1): str(tmp_path / "best.pt")})
     assert phone.detectors[0].display == "rawcnn_2m@seed1" and phone.detectors[0].checkpoint
