@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,7 @@ def _resume_file(path: Path, kind: str) -> set[str]:
                 parts = text.split("\t", 1)
                 if len(parts) != 2 or not parts[0]:
                     break
-            done.add(parts[0])
+            done.add(sys.intern(parts[0]))  # one string per id across the conditions' sets
             good_end += len(raw)
     if good_end != path.stat().st_size:
         with open(path, "r+b") as handle:
@@ -222,6 +223,8 @@ class _ScoringStream(torch.utils.data.IterableDataset):
             if n % workers != worker:
                 continue
             todo = [k for k, skip in enumerate(self.skips) if trial.id not in skip]
+            if not todo:  # scored under every condition already: do not decode it
+                continue
             added = [len(pools[k]) for k in todo]
             self._trial(trial, todo, coders, cache, pools, failures)
             for k, before in zip(todo, added):

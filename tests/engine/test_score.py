@@ -111,3 +111,21 @@ def test_cli_train_and_score(corpus, tmp_path, capsys):
 def test_cli_errors_are_clear(corpus, tmp_path, capsys):
     rc = main(["score", "--detector", "rawcnn_2m", "--manifest", "m", "--root", "r", "--out", str(tmp_path)])
     assert rc == 2 and "--checkpoint" in capsys.readouterr().err
+
+
+def test_a_resumed_pass_with_nothing_left_decodes_no_audio(corpus, run_dir, tmp_path, monkeypatch):
+    """Trials scored under every requested condition are not decoded again (a 600k-trial resume read them all)."""
+    from spoofbench.engine import scoring
+
+    detector = load_run_detector(run_dir)
+    cfg = ScoreConfig(codecs=("none",), batch_size=4, num_workers=0, cpu_threads=1)
+    first = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path / "s",
+                  config=cfg, progress=False)
+    decoded = []
+    real = scoring.read_audio
+    monkeypatch.setattr(scoring, "read_audio", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
+    again = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path / "s",
+                  config=cfg, progress=False)
+    assert again.files[0].scores.read_bytes() == first.files[0].scores.read_bytes()
+    # Only the trials that failed before (and are retried) are read again.
+    assert set(decoded) and all(any(bad in str(p) for bad in ("empty", "trunc", "missing")) for p in decoded)
