@@ -273,11 +273,10 @@ def scoring_only(run_dir: str | Path, *, cell: str | None = None, digest_cache: 
     cells: list[CellComparison] = []
     if manifest["command"] in ("run", "demo"):
         result, stored = read_cells(run_dir)
-        bootstrap = int((result.get("config") or {}).get("bootstrap") or 0)
         for name, c in stored.items():
             if cell and name != cell:
                 continue
-            cells.append(_recompute_cell(run_dir, c, bootstrap))
+            cells.append(_recompute_cell(run_dir, c, _cell_origin(run_dir, result, c)))
     hash_problems = [f for f in findings if f.startswith(("changed:", "missing:"))]
     bad = [c for c in cells if c.status != "identical"]
     status = "not_reproduced" if hash_problems or bad or any("edited" in f for f in findings) else "reproduced"
@@ -294,9 +293,14 @@ def _hash_findings(manifest: Mapping, run_dir: Path, cache: DigestCache) -> list
     found = []
     now = output_hashes(run_dir, cache)
     for name, digest in sorted((manifest.get("outputs") or {}).items()):
-        if name not in now:
+        if now.get(name) == digest:
+            continue
+        if is_derived_output(name):  # re-rendered from result.json and the score files: not evidence
+            found.append(f"re-rendered: {name} " + ("is absent" if name not in now else "differs from the recorded "
+                                                    "hash (derived output; `spoofbench report` rewrites it)"))
+        elif name not in now:
             found.append(f"missing: {name} (recorded sha256 {digest[:12]}…)")
-        elif now[name] != digest:
+        else:
             kind = "checkpoint" if name.endswith(".pt") else "file"
             found.append(f"changed: {kind} {name}: sha256 {now[name][:12]}… differs from the recorded {digest[:12]}…")
     for role, record in sorted((manifest["inputs"].get("files") or {}).items()):
@@ -321,12 +325,54 @@ def _hash_findings(manifest: Mapping, run_dir: Path, cache: DigestCache) -> list
     return found
 
 
-def _recompute_cell(run_dir: Path, cell: Mapping, bootstrap: int) -> CellComparison:
+#: Outputs re-rendered from result.json and the score files (``spoofbench report``, tables, plots, the flat
+#: cells.csv, the demo's summary): their hashes are recorded, but a difference or absence there is reported
+#: as "re-rendered", never as a failed reproduction (the metrics they show are checked cell by cell).
+DERIVED_OUTPUTS = ("report.md", "report.html", "cells.csv", "demo_summary.md")
+DERIVED_FOLDERS = ("tables", "plots")
+
+
+def is_derived_output(name: str) -> bool:
+    """Whether the output ``name`` (relative to the run folder) is a re-renderable view of the results."""
+    parts = Path(name).parts
+    return bool(parts) and (parts[-1] in DERIVED_OUTPUTS or any(p in DERIVED_FOLDERS for p in parts[:-1]))
+
+
+@dataclass(frozen=True)
+class CellOrigin:
+    """Where a cell's metrics were computed: the run folder that scored it (a demo's sub-run, or the run
+    itself), the score file relative to it, and the bootstrap count and seed that run used."""
+    root: Path
+    score_file: str
+    bootstrap: int
+    seed: int
+
+
+def _cell_origin(run_dir: Path, result: Mapping, cell: Mapping) -> CellOrigin:
+    """The run that computed ``cell``. A merged demo result prefixes score files with the sub-run folder and
+    relabels the telephone run's seeds: the sub-run's own result.json holds its bootstrap and the seed it used."""
+    config = result.get("config") or {}
+    score_file = str(cell["score_file"])
+    head, _, rest = score_file.partition("/")
+    runs = config.get("runs") or {}
+    if head in runs and rest:
+        sub = run_dir / head
+        seed = int(cell.get("seed", 0))
+        try:
+            _, sub_cells = read_cells(sub)
+            seed = next((int(c.get("seed", seed)) for c in sub_cells.values() if c.get("score_file") == rest), seed)
+        except SpoofbenchError:
+            pass
+        return CellOrigin(sub, rest, int((runs[head] or {}).get("bootstrap") or 0), seed)
+    return CellOrigin(run_dir, score_file, int(config.get("bootstrap") or 0), int(cell.get("seed", 0)))
+
+
+def _recompute_cell(run_dir: Path, cell: Mapping, origin: CellOrigin) -> CellComparison:
     name = cell_id(cell)
     stored = cell.get("metrics") or {}
     try:
-        metrics = _cell_metrics(run_dir / cell["score_file"], run_dir / "keys" / f"{cell['test_set']}.txt",
-                                bootstrap, int(cell.get("seed", 0)), _calibration(run_dir, cell))
+        metrics = _cell_metrics(origin.root / origin.score_file, run_dir / "keys" / f"{cell['test_set']}.txt",
+                                origin.bootstrap, origin.seed, _calibration(origin, cell))
     except (SpoofbenchError, OSError) as err:
         return CellComparison(name, cell["codec"], cell["test_set"], "failed", note=str(err))
     keys = ("eer", "min_dcf", "act_dcf", "cllr", "eer_ci95")
@@ -347,30 +393,30 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _calibration(run_dir: Path, cell: Mapping) -> Any:
-    """The score calibration a cell's metrics used (``train/<same folder>/calibration.json``), if any."""
+def _calibration(origin: CellOrigin, cell: Mapping) -> Any:
+    """The score calibration a cell's metrics used (``train/<folder>/calibration.json`` of the run that scored
+    it, where the score file is ``scores/<folder>/...``); a calibrated cell without one raises."""
     if not (cell.get("metrics") or {}).get("calibrated"):
         return None
-    path = run_dir / "train" / Path(cell["score_file"]).parent.name / "calibration.json"
+    from ..metrics import LinearCalibration
+    from ..runner.jobs import CALIBRATION_NAME
+
+    parts = Path(origin.score_file).parts
+    folder = parts[1] if len(parts) > 2 and parts[0] == "scores" else Path(origin.score_file).parent.name
+    path = origin.root / "train" / folder / CALIBRATION_NAME
+    if not path.is_file():
+        raise InputFileError(f"the cell's metrics are calibrated but its calibration is missing: {path}")
     try:
-        from ..metrics import LinearCalibration
-        return LinearCalibration.load(path) if path.is_file() else None
-    except (ImportError, SpoofbenchError, OSError, ValueError):
-        return None
+        return LinearCalibration.load(path)
+    except (OSError, ValueError) as err:
+        raise InputFileError(f"{path}: unreadable calibration ({err})") from err
 
 
 def _cell_metrics(score_path: Path, keys_path: Path, bootstrap: int, seed: int, calibration: Any = None) -> dict:
-    try:
-        from ..runner.runner import cell_metrics
-    except ImportError:  # the runner's refactor moved it: recompute with the metrics API
-        cell_metrics = None
-    if cell_metrics is not None:
-        if calibration is not None:
-            return cell_metrics(score_path, keys_path, bootstrap=bootstrap, seed=seed, calibration=calibration)
-        return cell_metrics(score_path, keys_path, bootstrap=bootstrap, seed=seed)
-    from ..metrics import compute_metrics, load_trials
-    trials = load_trials(score_path, keys_path)
-    return compute_metrics(trials.scores, trials.labels)
+    """The runner's own metrics function (same calibration, bootstrap count and seed as the run)."""
+    from ..runner.jobs import cell_metrics
+
+    return cell_metrics(score_path, keys_path, bootstrap=bootstrap, seed=seed, calibration=calibration)
 
 
 # ----------------------------------------------------------------------------- published claims

@@ -5,9 +5,10 @@ import warnings
 
 import pytest
 
+from spoofbench.cli import main
 from spoofbench.reproduce.manifest import load_manifest
 from spoofbench.reproduce.record import record_command, settings_dict
-from spoofbench.reproduce.reproduce import reproduce_run
+from spoofbench.reproduce.reproduce import reproduce_run, scoring_only
 
 
 @pytest.mark.slow
@@ -29,6 +30,11 @@ def test_tiny_demo_reproduces_bit_for_bit(tmp_path, require_ffmpeg):
                    command="demo", digest_cache=tmp_path / "digests")
     manifest = load_manifest(out)
     assert manifest["demo_corpus"]["n_files"] > 0 and "demo_a_train" in manifest["inputs"]["audio"]
+    # --scoring-only right after the demo, and again after `spoofbench report` re-rendered its reports
+    checked = scoring_only(out, digest_cache=tmp_path / "digests")
+    assert checked.status == "reproduced" and all(c.status == "identical" for c in checked.cells), checked.reason
+    assert main(["report", str(out), "-q"]) == 0
+    assert main(["reproduce", str(out), "--scoring-only", "-q"]) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = reproduce_run(out, out=tmp_path / "again", digest_cache=tmp_path / "digests")
