@@ -7,9 +7,10 @@ Fitted detectors (``lfcc_gmm``) count the statistics they fit (``Detector.fitted
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -21,6 +22,27 @@ from . import DETECTORS, resolve_detector
 from .base import Detector, DetectorFamily, count_parameters
 
 log = logging.getLogger("spoofbench.models")
+
+
+@contextlib.contextmanager
+def meta_device() -> Iterator[None]:
+    """``with torch.device("meta")`` that works after a transformers model was loaded in this process.
+
+    PyTorch caches, on first use of any device context, the set of factory functions it redirects to
+    that device (``torch.utils._device._device_constructors``, an ``lru_cache``). transformers 5
+    ``from_pretrained`` enters a meta-device context while ``torch.linspace`` is temporarily swapped
+    for a CPU-defaulting wrapper, so when that is the process's first device context the cache keeps
+    the wrapper and ``torch.linspace`` stays on the CPU in every later meta context (torchaudio's LFCC
+    filterbank then mixes CPU and meta tensors). Rebuilding the cache here, outside any patch, makes
+    meta builds independent of what ran before."""
+    try:
+        from torch.utils._device import _device_constructors as constructors
+    except ImportError:  # a PyTorch without the cache: nothing to rebuild
+        constructors = None
+    if hasattr(constructors, "cache_clear"):
+        constructors.cache_clear()
+    with torch.device("meta"):
+        yield
 
 
 def describe_preset(name: str, preset: str | None) -> dict[str, Any]:
@@ -36,7 +58,7 @@ def describe_preset(name: str, preset: str | None) -> dict[str, Any]:
         overrides["random_init"] = True
     source = DETECTORS.source(name) if name in DETECTORS else "module"
     try:
-        with torch.device("meta"):
+        with meta_device():
             detector = build_detector(name, preset=preset, **overrides)
     except DetectorError as err:
         return {"name": name, "preset": preset, "parameters": None, "frontend": "?", "sample_rate": None,

@@ -8,6 +8,7 @@ import torch
 from spoofbench.errors import CheckpointError, DetectorError
 from spoofbench.models import DETECTORS, build_detector, count_parameters
 from spoofbench.models.base import save_checkpoint
+from spoofbench.models.catalog import meta_device
 
 # one detector per distinct code path (hubert_large / xlsr_300m / wavlm_base_plus / wavlm_large share
 # their tiny architecture and code with the ones below; test_registry_lists_the_zoo covers the names)
@@ -143,7 +144,7 @@ def test_missing_checkpoint_file_and_unknown_preset():
 
 
 def test_parameter_counts_of_the_default_presets():
-    with torch.device("meta"):
+    with meta_device():
         rawcnn = count_parameters(build_detector("rawcnn_2m"))
         rawnet2 = count_parameters(build_detector("rawnet2"))
     assert 1_500_000 <= rawcnn <= 2_500_000
