@@ -32,7 +32,8 @@ _HANDLER_MARK = "_spoofbench_handler"
 
 
 class ContextFormatter(logging.Formatter):
-    """``name: [detector seed=0 testset=b_eval codec=mp3_32k] message`` (fields present only)."""
+    """``warning: [detector seed=0 testset=b_eval codec=mp3_32k] message`` (fields present only; the
+    ``warning: ``/``error: `` prefix only on records of those levels)."""
 
     def format(self, record: logging.LogRecord) -> str:
         parts = []
@@ -41,6 +42,8 @@ class ContextFormatter(logging.Formatter):
             if value is not None:
                 parts.append(str(value) if name == "detector" else f"{name}={value}")
         record.context = f"[{' '.join(parts)}] " if parts else ""
+        record.severity = ("error: " if record.levelno >= logging.ERROR
+                           else "warning: " if record.levelno >= logging.WARNING else "")
         return super().format(record)
 
 
@@ -79,7 +82,7 @@ def setup_logging(verbose: int = 0, quiet: bool = False, log_file: str | os.Path
     console = _StderrHandler()
     console.setLevel(level)
     console.setFormatter(ContextFormatter("%(name)s: %(levelname)s: %(context)s%(message)s"
-                                          if verbose else "%(context)s%(message)s"))
+                                          if verbose else "%(severity)s%(context)s%(message)s"))
     handlers: list[logging.Handler] = [console]
     if log_file is not None:
         path = Path(log_file)

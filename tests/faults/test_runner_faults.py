@@ -112,7 +112,8 @@ def test_incomplete_cell_is_marked_fails_the_exit_status_and_is_reattempted(tmp_
     original = _break_clip(corpus, "b_eval/b_eval_004.wav")
     assert main(["run", str(config), "--out", str(out), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "incomplete: lfcc_gmm:tiny seed 0 b_eval none: scored 11 of 12 trials" in err
+    assert ("warning: [lfcc_gmm:tiny seed=0 testset=b_eval codec=none] incomplete: scored 11 of 12 trials"
+            in err), err
     cells = {c["test_set"]: c for c in json.loads((out / "result.json").read_text())["cells"]}
     assert cells["b_eval"]["complete"] is False and cells["b_eval"]["n_failed"] == 1
     assert cells["b_eval"]["coverage"] == pytest.approx(11 / 12)
@@ -160,4 +161,4 @@ def test_inverted_scores_warn_on_the_terminal(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(_gmm(corpus)), "--out", str(out), "--no-progress"]) == 0
     err = capsys.readouterr().err
-    assert "warning: lfcc_gmm:tiny seed 0 b_eval none:" in err and "50%" in err
+    assert "warning: [lfcc_gmm:tiny seed=0 testset=b_eval codec=none]" in err and "50%" in err, err
