@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,7 +195,6 @@ def vocode_world(wave: np.ndarray, frame_period: float = 5.0, f0_scale: float = 
                  warp: float = 1.0) -> np.ndarray:
     """WORLD analysis (DIO + StoneMask, CheapTrick, D4C) and synthesis with ``frame_period`` ms
     frames; ``f0_scale`` multiplies F0 and ``warp`` > 1 stretches the spectral envelope upwards."""
-    import warnings
 
     with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources (setuptools<81)
         warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
@@ -338,7 +338,9 @@ def probe_attack(attack: Attack) -> str | None:
     if attack.kind == "vocoder":
         module = {"pyworld": "pyworld", "librosa": "librosa", "scipy": "scipy.signal"}[attack.tool]
         try:
-            __import__(module)
+            with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources (setuptools<81)
+                warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+                __import__(module)
         except Exception as err:  # noqa: BLE001 - any import failure makes the attack unavailable
             return f"Python module {module} cannot be imported ({type(err).__name__}: {err})"
         return None
