@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", action="extend",
                         help="training seeds per detector (default: 0 1 2; quick: 0)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: 3 full, 2 quick; LA mini: 4)")
-    parser.add_argument("--detectors", nargs="+", action="extend", help="detectors to train (default: rawcnn_2m lfcc_lcnn lfcc_gmm, plus aasist_l on a GPU)")
+    parser.add_argument("--detectors", nargs="+", action="extend", help="detectors to train (default: rawcnn_2m lfcc_gmm; on a GPU also aasist_l and lfcc_lcnn)")
     parser.add_argument("--codecs", nargs="+", action="extend", help="rung 5's telephone condition ids (default: g711_mulaw "
                                                     "tel_gsm; quick: tel_gsm)")
     parser.add_argument("--ssl-checkpoint", help="a local WavLM Base+ checkpoint (s3prl .pt or HF dir): adds "
