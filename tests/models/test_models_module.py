@@ -102,7 +102,8 @@ def test_trains_and_scores_through_run(module_dir):
     assert [c["detector"] for c in result["cells"]] == ["mine"]
     assert 0.0 <= result["cells"][0]["metrics"]["eer"] <= 1.0
     assert result["detectors"]["mine"]["parameters"] == 4 * 64 + 4 + 8 * 2 + 2
-    assert main(["score", "--run", str(next((root / "run" / "train").iterdir())), "--manifest",
+    run_dir = next(p for p in (root / "run" / "train").iterdir() if p.is_dir())  # not the .lock beside it
+    assert main(["score", "--run", str(run_dir), "--manifest",
                  str(corpus / "b_eval.jsonl.gz"), "--root", str(corpus), "--out", str(root / "scores"),
                  "--no-progress"]) == 0
 
