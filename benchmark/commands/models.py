@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from spoofbench.cli import add_device_option, command_parser
 from spoofbench.logs import context_logger
 from spoofbench.errors import ConfigError, DetectorError
+
+log = logging.getLogger(__name__)
 
 
 class _IntermixedParser(argparse.ArgumentParser):
@@ -58,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                       "or SSL backbone weights (s3prl .pt or transformers dir)")
     add_device_option(p)
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (default: 16)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="score a trained-by-gradient detector without --checkpoint, with its random initial "
+                        "weights (only to test a pipeline: its scores mean nothing)")
     p.add_argument("--model-module", metavar="PKG.MODULE:FACTORY", default=None,
                    help="a detector from your own module: FACTORY(**overrides) returns a spoofbench Detector "
                         "(the module is imported from sys.path or the current directory)")
@@ -123,6 +129,12 @@ def _score(args: argparse.Namespace) -> int:
     detector = build_detector(args.name, preset=args.preset, checkpoint=args.checkpoint, **overrides)
     if detector.training_mode == "fit" and not args.checkpoint:
         raise DetectorError(f"{args.name} must be fitted first; pass --checkpoint of a fitted model")
+    if not args.checkpoint and not args.model_module:
+        if not args.random_weights:
+            raise DetectorError(f"{args.name} has no trained weights without --checkpoint, so its scores would come "
+                                "from a random initialisation; pass --checkpoint WEIGHTS (or --random-weights to "
+                                "test a pipeline on purpose)")
+        log.warning("%s: scoring with RANDOM weights (--random-weights): these scores mean nothing", args.name)
     waves, rates = [], []
     for path in args.audio:
         # the reader and resampler of `spoofbench score`: the same clip gets the same input

@@ -52,7 +52,7 @@ def test_models_score_resamples_and_prints_path_score(tmp_path, capsys):
 
 def test_models_score_bad_inputs_exit_2(tmp_path, capsys):
     (tmp_path / "empty.wav").write_bytes(b"")
-    assert main(["models", "score", "rawcnn_2m", "--preset", "tiny", str(tmp_path / "empty.wav")]) == 2
+    assert main(["models", "score", "rawcnn_2m", "--preset", "tiny", "--random-weights", str(tmp_path / "empty.wav")]) == 2
     assert "empty.wav" in capsys.readouterr().err
     assert main(["models", "score", "no_such_model", str(tmp_path / "empty.wav")]) == 2
     assert "unknown detector 'no_such_model'" in capsys.readouterr().err
@@ -76,3 +76,15 @@ def test_importing_the_models_package_does_not_import_torch():
     code = ("import sys, spoofbench.models as m; assert 'rawcnn_2m' in m.DETECTORS.names(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_models_score_refuses_random_weights_unless_asked(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", (0.1 * np.sin(np.arange(16000) / 10)).astype(np.float32), 16000)
+    assert main(["models", "score", "rawcnn_2m", "--preset", "tiny", str(tmp_path / "a.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "random initialisation" in err and "--checkpoint" in err and "Traceback" not in err
+    assert main(["models", "score", "rawcnn_2m", "--preset", "tiny", "--random-weights", str(tmp_path / "a.wav")]) == 0
+    assert "RANDOM weights" in capsys.readouterr().err
