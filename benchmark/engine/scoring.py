@@ -30,7 +30,7 @@ from ..errors import ConfigError, SpoofbenchError
 from ..atomic import write_json_atomic
 from ..logs import context_logger, progress as show_progress
 from . import checkpoint as ck
-from .audio import AudioReadError, read_audio
+from .audio import AudioReadError, read_audio_info
 from .config import ScoreConfig
 from .data import check_roots, fit_length, pad_batch, prepare_out_dir, resolve_root, worker_init
 from .locks import exclusive_all
@@ -183,30 +183,31 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         x = self.policy.apply(wave, train=False)
         return fit_length(x, self.min_samples, self.policy.pad)
 
-    def _batches(self, k: int, pool: list[tuple[str, torch.Tensor]],
+    def _batches(self, k: int, pool: list[tuple[str, torch.Tensor, str]],
                  failures: list[tuple[str, str]]) -> Iterator[dict]:
         pool.sort(key=lambda item: item[1].numel())
         for start in range(0, len(pool), self.batch_size):
             chunk = pool[start:start + self.batch_size]
-            lengths = torch.tensor([w.numel() for _, w in chunk], dtype=torch.int64)
-            yield {"condition": k, "ids": [i for i, _ in chunk], "waves": pad_batch([w for _, w in chunk]),
-                   "lengths": lengths, "failures": failures if start == 0 else []}
+            lengths = torch.tensor([w.numel() for _, w, _ in chunk], dtype=torch.int64)
+            yield {"condition": k, "ids": [i for i, _, _ in chunk], "waves": pad_batch([w for _, w, _ in chunk]),
+                   "lengths": lengths, "decoders": [d for _, _, d in chunk],
+                   "failures": failures if start == 0 else []}
         if not pool and failures:
             yield {"condition": k, "ids": [], "waves": torch.zeros(0, 0),
-                   "lengths": torch.zeros(0, dtype=torch.int64), "failures": failures}
+                   "lengths": torch.zeros(0, dtype=torch.int64), "decoders": [], "failures": failures}
 
     def _trial(self, trial: Any, todo: list[int], coders: list[Any], cache: Any,
                pools: list[list], failures: list[list]) -> None:
         """Decode ``trial`` once; add its coded view (or the reason it failed) per condition in ``todo``."""
         try:
-            wave = read_audio(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+            wave, info = read_audio_info(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
         except (AudioReadError, SpoofbenchError) as err:  # unreadable or non-finite audio
             for k in todo:
                 failures[k].append((trial.id, str(err)))
             return
         for k in todo:
             try:
-                pools[k].append((trial.id, self._view(wave, trial, coders[k], cache)))
+                pools[k].append((trial.id, self._view(wave, trial, coders[k], cache), info.decoder))
             except SpoofbenchError as err:
                 failures[k].append((trial.id, str(err)))
             except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
@@ -300,6 +301,7 @@ class _ConditionFiles:
     scores: Path
     failed: Path
     summary: Path
+    decoders: Path        # ``utt<TAB>decoder``: which audio decoder read each scored trial
     done: set[str]        # trials with a score: skipped
     n_retried: int        # trials an earlier run failed: tried again
 
@@ -308,9 +310,9 @@ class _ConditionFiles:
         """Drop partial lines; start a fresh failure file (it ends holding only still-failing trials)."""
         stem = score_file_stem(testset, codec)
         files = cls(testset, codec, out / f"{stem}.txt", out / f"{stem}.failed.tsv", out / f"{stem}.json",
-                    set(), 0)
+                    out / f"{stem}.decoders.tsv", set(), 0)
         if not resume:
-            for path in (files.scores, files.failed, files.summary):
+            for path in (files.scores, files.failed, files.summary, files.decoders):
                 path.unlink(missing_ok=True)
         files.done = _resume_file(files.scores, "scores")
         files.n_retried = len(_resume_file(files.failed, "failed") - files.done)
@@ -358,7 +360,8 @@ def _score_batches(loader: Any, detector: Any, writers: list["_ScoreWriter"], rt
                 values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
                                         batch["lengths"].to(rt.device))
             values = values.float().cpu().numpy()
-        yield from range(writers[batch["condition"]].write(batch["ids"], values, batch["failures"]))
+        yield from range(writers[batch["condition"]].write(batch["ids"], values, batch["failures"],
+                                                           batch.get("decoders")))
 
 
 class _ScoreWriter:
@@ -371,24 +374,31 @@ class _ScoreWriter:
     def __enter__(self) -> "_ScoreWriter":
         self._scores = open(self.files.scores, "a", encoding="utf-8")
         self._failed = open(self.files.failed, "a", encoding="utf-8")
+        self._decoders = open(self.files.decoders, "a", encoding="utf-8")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._scores.close()
         self._failed.close()
+        self._decoders.close()
 
-    def write(self, ids: Sequence[str], values: np.ndarray | None, failures: Sequence[tuple[str, str]]) -> int:
+    def write(self, ids: Sequence[str], values: np.ndarray | None, failures: Sequence[tuple[str, str]],
+              decoders: Sequence[str] | None = None) -> int:
         """Write one batch; a non-finite score is a failure of its trial. Returns the trials handled."""
         failures = list(failures)
-        lines = []
-        for utt, value in zip(ids, values if values is not None else ()):
+        lines, read_by = [], []
+        decoders = decoders if decoders is not None else ["unknown"] * len(ids)
+        for utt, value, decoder in zip(ids, values if values is not None else (), decoders):
             if np.isfinite(value):
                 lines.append(f"{utt} {float(value):.8g}\n")
+                read_by.append(f"{utt}\t{decoder}\n")
             else:
                 failures.append((utt, f"the detector returned a non-finite score ({float(value)})"))
         if lines:
             self._scores.write("".join(lines))
             self._scores.flush()
+            self._decoders.write("".join(read_by))
+            self._decoders.flush()
         if failures:
             self._failed.write("".join(f"{utt}\t{_clean(reason)}\n" for utt, reason in failures))
             self._failed.flush()
@@ -416,8 +426,21 @@ def _finish(detector: Any, files: _ConditionFiles, writer: _ScoreWriter, config:
         "n_failed": result.n_failed, "n_resumed": result.n_resumed, "n_retried": result.n_retried,
         "coverage": result.coverage, "complete": result.complete, "seconds": seconds,
         "clips_per_s": result.clips_per_s, "device": str(rt.device), "precision": rt.precision,
-        "batch_size": config.batch_size, "num_workers": config.num_workers, **extra}, fsync=True)
+        "batch_size": config.batch_size, "num_workers": config.num_workers,
+        "decoders": files.decoders.name, "decoder_counts": _decoder_counts(files.decoders), **extra}, fsync=True)
     return result
+
+
+def _decoder_counts(path: Path) -> dict[str, int]:
+    """How many scored trials each audio decoder read (libsndfile, or PyAV where libsndfile fails)."""
+    counts: dict[str, int] = {}
+    if path.exists():
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 2 and line.endswith("\n"):
+                    counts[parts[1]] = counts.get(parts[1], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _describe(detector: Any) -> dict:

@@ -122,10 +122,33 @@ def test_a_resumed_pass_with_nothing_left_decodes_no_audio(corpus, run_dir, tmp_
     first = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path / "s",
                   config=cfg, progress=False)
     decoded = []
-    real = scoring.read_audio
-    monkeypatch.setattr(scoring, "read_audio", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
+    real = scoring.read_audio_info
+    monkeypatch.setattr(scoring, "read_audio_info", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
     again = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path / "s",
                   config=cfg, progress=False)
     assert again.files[0].scores.read_bytes() == first.files[0].scores.read_bytes()
     # Only the trials that failed before (and are retried) are read again.
     assert set(decoded) and all(any(bad in str(p) for bad in ("empty", "trunc", "missing")) for p in decoded)
+
+
+def test_the_decoder_of_every_scored_trial_is_recorded(run_dir, tmp_path, require_ffmpeg):
+    """libsndfile reads the WAV; PyAV reads the AAC (.m4a) libsndfile cannot open; both are recorded."""
+    import subprocess
+
+    import soundfile as sf
+
+    from spoofbench.corpora.manifest import Trial
+
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "a.wav", (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "a.wav"), "-c:a", "aac",
+                    str(tmp_path / "b.m4a")], check=True)
+    trials = [Trial(id="wav", path="a.wav", label="bonafide", corpus="x", split="eval", speaker="s", attack="bonafide"),
+              Trial(id="aac", path="b.m4a", label="spoof", corpus="x", split="eval", speaker="s", attack="a1")]
+    result = score(load_run_detector(run_dir), trials, root=tmp_path, out_dir=tmp_path / "s", testset="t",
+                   config=ScoreConfig(codecs=("none",), batch_size=2, num_workers=0, cpu_threads=1), progress=False)
+    f = result.files[0]
+    assert f.n_scored == 2
+    read_by = dict(line.split("\t") for line in (tmp_path / "s" / "t__none.decoders.tsv").read_text().splitlines())
+    assert read_by == {"wav": "libsndfile", "aac": "pyav"}
+    assert json.loads(f.summary.read_text())["decoder_counts"] == {"libsndfile": 1, "pyav": 1}
