@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-resume", action="store_true", help="rescore from scratch instead of skipping done trials")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="exit 0 even when some trials could not be scored (default: exit 1)")
+    p.add_argument("--score-format", action="extend", nargs="+", default=None, metavar="FORMAT",
+                   choices=("asvspoof5", "asvspoof2019", "asvspoof2021"),
+                   help="also write each score file in these layouts beside it: asvspoof5 (TSV with header), "
+                        "asvspoof2019 (utt source key score), asvspoof2021 (utt score)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -70,7 +74,20 @@ def run(args: argparse.Namespace) -> int:
     from spoofbench.reproduce.record import record_command
     record_command(out, None, config, (), {k: getattr(args, k) for k in ("run", "detector", "preset", "checkpoint",
                                            "manifest", "root", "testset")} | {"out": str(out)}, command="score")
+    if args.score_format:
+        _convert(result.files, args.score_format, args.manifest)
     return _report(result.files, args.allow_incomplete)
+
+
+def _convert(files, formats, manifest) -> None:
+    """The score files again in the field's layouts (``--score-format``)."""
+    from spoofbench.corpora.manifest import read_manifest
+    from spoofbench.metrics.score_formats import convert_score_file
+
+    trials = list(read_manifest(manifest)) if "asvspoof2019" in formats else None
+    for f in files:
+        for fmt in dict.fromkeys(formats):
+            print(f"{convert_score_file(f.scores, fmt, trials=trials)}: {fmt} layout")
 
 
 def _report(files, allow_incomplete: bool) -> int:

@@ -106,6 +106,15 @@ def test_cli_train_and_score(corpus, tmp_path, capsys):
     capsys.readouterr()
     assert main(["metrics", "--scores", str(run / "scores" / "eval__none.txt"), "--keys", str(keys), "--json"]) == 0
     assert 0.0 <= json.loads(capsys.readouterr().out)["eer"] <= 1.0
+    # the field's layouts on request, beside the native file, with the same scores
+    assert main(["score", "--run", str(run), "--manifest", str(corpus["manifests"] / "eval.jsonl.gz"),
+                 "--root", str(corpus["root"]), "--workers", "0", "--no-progress", "--allow-incomplete",
+                 "--score-format", "asvspoof5", "asvspoof2019"]) == 0
+    tsv = run / "scores" / "eval__none.asvspoof5.tsv"
+    assert tsv.read_text().startswith("filename\tcm-score\n")
+    assert dict(read_scores(tsv)) == dict(scores)
+    la19 = (run / "scores" / "eval__none.asvspoof2019.txt").read_text().splitlines()
+    assert len(la19) == len(scores) and all(len(line.split()) == 4 for line in la19)
 
 
 def test_cli_errors_are_clear(corpus, tmp_path, capsys):
