@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         return 4
     except BaseException as err:  # the submission's own failure, reported in one line
         text = f"{type(err).__name__}: {err}".splitlines()[0][:300] if str(err) else type(err).__name__
-        kind = "memory" if "can't allocate memory" in str(err) or "out of memory" in str(err).lower() else "error"
+        kind = "memory" if out_of_memory(str(err)) else "error"
         _write(folder, "error.json", {"kind": kind, "reason": text, "violations": violations})
         return 5
     finally:
@@ -177,3 +177,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def out_of_memory(text: str) -> bool:
+    """True when ``text`` (an error message or stderr line) says an allocation failed: Python's
+    MemoryError, C++'s ``std::bad_alloc`` (torch), or the C library's "cannot allocate memory"."""
+    low = text.lower()
+    return any(sign in low for sign in ("memoryerror", "bad_alloc", "allocate memory", "out of memory"))

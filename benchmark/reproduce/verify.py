@@ -29,6 +29,7 @@ from typing import Any
 
 from ..atomic import write_json_atomic
 from ..errors import SubmissionError
+from .sandbox import out_of_memory
 
 ENTRY_POINT_GROUP = "spoofbench.detectors"
 CHECK_ORDER = ("install", "build", "probe", "determinism", "batch_composition", "cost", "sandbox")
@@ -223,7 +224,7 @@ def _run_sandbox(report: VerificationReport, python: Path, folder: Path, timeout
               f"{why}: {error['reason']}" if why else f"{error['reason']} (during the {stage} check)")
     elif proc.returncode != 0:
         tail = [l for l in (stderr or b"").decode(errors="replace").splitlines() if l.strip()]
-        memory = proc.returncode < 0 or any("MemoryError" in l or "allocate" in l for l in tail)
+        memory = proc.returncode < 0 or any(out_of_memory(line) for line in tail)
         why = f"exceeded the memory limit ({memory_mb} MB)" if memory else f"the worker exited with {proc.returncode}"
         _fail(report, stage, f"{why} during the {stage} check" + (f": {tail[-1][:200]}" if tail else ""))
     elif printed:

@@ -166,3 +166,14 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["verify", str(bad), "--out", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "REJECTED" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("text", ["MemoryError", "RuntimeError: std::bad_alloc",
+                                  "OSError: [Errno 12] Cannot allocate memory", "CUDA out of memory"])
+def test_allocation_failures_are_named_as_the_memory_limit(text):
+    """torch fails with C++'s std::bad_alloc under RLIMIT_AS (before the detector's code runs, too):
+    every allocation-failure message counts as hitting the memory limit, not as a generic exit."""
+    from spoofbench.reproduce.sandbox import out_of_memory
+
+    assert out_of_memory(text)
+    assert not out_of_memory("ValueError: shapes do not match")
