@@ -1,4 +1,5 @@
-"""``spoofbench export``: write spoofbench data in other tools' formats (thin over spoofbench.formats)."""
+"""``spoofbench export``: write spoofbench data in other tools' formats (thin over spoofbench.formats and
+spoofbench.runner.leaderboard_export)."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,9 @@ log = logging.getLogger("spoofbench.export")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = command_parser(subparsers, "export", help="write a manifest in another tool's format (lhotse)",
+    parser = command_parser(subparsers, "export",
+                            help="write a manifest in another tool's format (lhotse) or a run's cells in a "
+                                 "leaderboard's layout",
                             example="spoofbench export lhotse runs/demo-quick/corpus/demo_b_eval.jsonl.gz "
                                     "demo_b_eval_cuts.jsonl.gz --root runs/demo-quick/corpus")
     sub = parser.add_subparsers(dest="export_format", metavar="FORMAT")
@@ -24,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--root", type=Path, required=True,
                    help="corpus root the manifest's paths are relative to (cut sources are absolute)")
     p.set_defaults(func=_lhotse)
+    _register_leaderboard(sub)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -33,4 +37,47 @@ def _lhotse(args: argparse.Namespace) -> int:
     count = export_lhotse(args.manifest, args.out, root=args.root)
     log.info("%s: %d cuts from %s", args.out, count, args.manifest)
     print(args.out)
+    return 0
+
+
+def _register_leaderboard(sub: argparse._SubParsersAction) -> None:
+    from spoofbench.runner.leaderboard_export import LEADERBOARD_FORMATS
+
+    p = command_parser(
+        sub, "leaderboard",
+        help="a run's cells in a public leaderboard's layout: " + "; ".join(
+            f"{name}: {text}" for name, text in LEADERBOARD_FORMATS.items()),
+        description="Export a finished run's cells for a public leaderboard. Every exported cell must be "
+                    "complete; a missing, failed or partly scored cell is refused, never exported silently. "
+                    "Layouts and their sources: docs/leaderboard.md.",
+        example="spoofbench export leaderboard runs/demo-quick/ladder --format df-arena --out df_arena.csv\n"
+                "spoofbench export leaderboard runs/demo-quick/ladder --format asvspoof5-codalab "
+                "--map r4_corpora --detector lfcc_gmm --seed 0 --out submission.zip")
+    p.add_argument("run", type=Path, help="run folder (or its result.json / cells.jsonl)")
+    p.add_argument("--format", dest="leaderboard_format", required=True, choices=tuple(LEADERBOARD_FORMATS),
+                   help="the leaderboard's layout")
+    p.add_argument("--out", type=Path, required=True,
+                   help="file to write: .csv or .json for df-arena, .zip for the CodaLab formats")
+    p.add_argument("--map", dest="maps", action="append", default=[], metavar="TEST_SET[@CODEC][=COLUMN]",
+                   help="a cell for a leaderboard column (df-arena) or the zip's score file (codalab); repeat "
+                        "for more columns. CODEC defaults to none; COLUMN to the leaderboard's dataset key "
+                        "where known (else the test set's name), or the member name the challenge requires. "
+                        "Default (df-arena): every test set, uncoded")
+    p.add_argument("--detector", dest="detectors", action="append", default=[], metavar="NAME",
+                   help="export only this detector (repeat for more; default: all; a zip needs exactly one)")
+    p.add_argument("--seed", dest="seeds", action="append", default=[], type=int, metavar="N",
+                   help="export only this seed (repeat for more; default: all; a zip needs exactly one)")
+    p.add_argument("--per-seed", action="store_true",
+                   help="df-arena: one row per detector and seed (default: the mean EER over seeds)")
+    p.set_defaults(func=_leaderboard)
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from spoofbench.runner.leaderboard_export import ColumnMap, ExportSelection, export_leaderboard
+
+    selection = ExportSelection(maps=tuple(ColumnMap.parse(m) for m in args.maps),
+                                detectors=tuple(args.detectors), seeds=tuple(args.seeds), per_seed=args.per_seed)
+    out = export_leaderboard(args.run, args.leaderboard_format, args.out, selection)
+    log.info("%s: %s layout from %s", out, args.leaderboard_format, args.run)
+    print(out)
     return 0
