@@ -2,7 +2,8 @@
 
 Parameter counts are measured from built modules: each preset is built on PyTorch's ``meta`` device
 (shapes only, no memory, no weights; SSL presets with a random-init upstream of the preset's
-architecture), so listing a 300 M-parameter pipeline takes well under a second.
+architecture), so counting a 300 M-parameter pipeline takes well under a second. ``models list`` reads
+the built-in detectors' rows from ``zoo_counts.json`` when they are current (see ``zoo_cache``).
 Fitted detectors (``lfcc_gmm``) count the statistics they fit (``Detector.fitted_parameters``).
 """
 from __future__ import annotations

@@ -42,10 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        example="spoofbench models list --json")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-tiny", action="store_true", help="leave out the tiny test presets")
-    p.add_argument("--no-cache", action="store_true", help="build every preset again instead of reading the "
-                                                          "cached rows (kept until the models' code changes)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="build every preset again on the meta device instead of reading the counts shipped with "
+                        "spoofbench or cached (both are used only while the models' code and libraries match)")
     p.add_argument("--cache-dir", type=Path, default=None,
-                   help="where the rows are cached (default: ~/.cache/spoofbench)")
+                   help="where rows built here are cached (default: ~/.cache/spoofbench)")
     p.add_argument("names", nargs="*", help="only these detectors (default: all)")
     p.set_defaults(func=_list)
 
@@ -88,7 +89,8 @@ def _list(args: argparse.Namespace) -> int:
     from spoofbench.models.zoo_cache import DEFAULT_CACHE_DIR, zoo_rows
 
     if all(name in DETECTORS for name in args.names):
-        rows = zoo_rows(None if args.no_cache else (args.cache_dir or DEFAULT_CACHE_DIR), args.names)
+        rows = zoo_rows(None if args.no_cache else (args.cache_dir or DEFAULT_CACHE_DIR), args.names,
+                        shipped=not args.no_cache)
     else:  # a 'pkg.module:factory' spec: built now, never cached
         from spoofbench.models.catalog import describe_zoo
         rows = describe_zoo(args.names)
