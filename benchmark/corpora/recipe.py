@@ -235,7 +235,7 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
     protocol line. With ``check_audio=False`` the protocol is written as listed.
     """
     from . import RECIPES
-    from .probe import ProbeCache, default_workers, probe_trials
+    from .probe import ProbeCache, default_workers
 
     recipe: CorpusRecipe = RECIPES.get(corpus)
     root, out = Path(root), Path(out)
@@ -253,25 +253,12 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
             report = SplitReport(split, out / manifest_name(recipe.corpus(root, protocol), split),
                                  expected=recipe.expected.get(split))
             reports.append(report)
-            try:
-                trials = _peeked(recipe.trials(root, split, protocol))
-            except LayoutNotFoundError as err:
-                if splits:  # asked for by name: its absence is an error
-                    raise
-                report.absent = str(err)
-                continue
+            trials = _split_trials(recipe, root, split, protocol, report, named=bool(splits))
             if trials is None:
-                raise ManifestError(f"split {split!r}: found no trials (expected layout under the "
-                                    f"root: {layout})", path=root)
+                continue
             trials = _unique_ids(_counted(trials, report), seen)
-            if probe:
-                kept = _probed(probe_trials(trials, root, cache=cache, workers=workers), report)
-            elif check_audio:
-                kept = _existing(trials, root, report, workers)
-            else:
-                kept = trials
-            report.written = write_manifest(report.manifest,
-                                            _progress(kept, report, progress, recipe.name))
+            kept = _kept(trials, root, report, probe=probe, check_audio=check_audio, cache=cache, workers=workers)
+            report.written = write_manifest(report.manifest, _progress(kept, report, progress, recipe.name))
     finally:
         if cache is not None:
             cache.close()
@@ -279,6 +266,35 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
         raise ManifestError(f"no split of {recipe.name} found (expected layout under the root: "
                             f"{layout}); {reports[0].absent if reports else ''}", path=root)
     return PrepareReport(recipe.name, root, reports, recipe.layout)
+
+
+def _split_trials(recipe: CorpusRecipe, root: Path, split: str, protocol: str | os.PathLike | None,
+                  report: SplitReport, *, named: bool) -> Iterator[Trial] | None:
+    """The trials ``split``'s protocol lists; None (``report.absent`` says why) when its protocol is not
+    under ``root`` and the split was not asked for by name (``named``: then that is an error)."""
+    try:
+        trials = _peeked(recipe.trials(root, split, protocol))
+    except LayoutNotFoundError as err:
+        if named:
+            raise
+        report.absent = str(err)
+        return None
+    if trials is None:
+        raise ManifestError(f"split {split!r}: found no trials (expected layout under the "
+                            f"root: {recipe.layout or 'the corpus'})", path=root)
+    return trials
+
+
+def _kept(trials: Iterator[Trial], root: Path, report: SplitReport, *, probe: bool, check_audio: bool,
+          cache, workers: int) -> Iterator[Trial]:
+    """The trials to write: probed (readable audio), or whose audio exists, or all (``check_audio`` off)."""
+    from .probe import probe_trials
+
+    if probe:
+        return _probed(probe_trials(trials, root, cache=cache, workers=workers), report)
+    if check_audio:
+        return _existing(trials, root, report, workers)
+    return trials
 
 
 def _peeked(trials: Iterator[Trial]) -> Iterator[Trial] | None:

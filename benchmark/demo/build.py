@@ -180,22 +180,48 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
     fingerprint = _fingerprint(settings, versions, index_sha)
     state_path = root / STATE_FILE
     state = _load_state(state_path) if state_path.exists() else None
-
-    if state and state.get("fingerprint") == fingerprint and state.get("complete") and all(
-            (root / p).is_file() for p in state.get("manifests", {}).values()):
+    if _is_complete(root, state, fingerprint):
         return _corpus_from_state(root, state, cache_hit=True, generated=0,
                                   wall_s=time.perf_counter() - start)
+    _clear_other_build(root, state, fingerprint)
+    root.mkdir(parents=True, exist_ok=True)
+
+    available, skipped = _available_attacks()
+    plan = make_plan(load_index(data_dir / "index.tsv"), data_dir, root, sizes, seed, available)
+    attacks = {name: [a.id for a in available if a.id in spec.attacks] for name, spec in SETS.items()}
+    state = {"fingerprint": fingerprint, "settings": settings, "versions": versions,
+             "index_sha256": index_sha, "complete": False, "attacks": attacks,
+             "skipped": skipped, "manifests": {}, "counts": {}}
+    _write_json_atomic(state_path, state)
+    generated, failed = _generate_missing(root, plan, workers, progress)
+    manifests, counts = _write_manifests(root, plan, failed)
+    state.update(complete=not failed, manifests=manifests, counts=counts, failed=failed)
+    _write_json_atomic(state_path, state)
+    return _corpus_from_state(root, state, cache_hit=False, generated=generated,
+                              wall_s=time.perf_counter() - start)
+
+
+def _is_complete(root: Path, state: dict | None, fingerprint: str) -> bool:
+    """True when ``root`` holds a finished build with this fingerprint and all its manifests."""
+    return bool(state and state.get("fingerprint") == fingerprint and state.get("complete") and all(
+        (root / p).is_file() for p in state.get("manifests", {}).values()))
+
+
+def _clear_other_build(root: Path, state: dict | None, fingerprint: str) -> None:
+    """Remove a build made with other settings; refuse a folder with audio that no build made."""
     if state and state.get("fingerprint") != fingerprint:
         warnings.warn(f"{root}: demo corpus built with other settings or generator versions; "
-                      f"rebuilding it", DemoWarning, stacklevel=2)
+                      f"rebuilding it", DemoWarning, stacklevel=3)
         shutil.rmtree(root / "audio", ignore_errors=True)
         for name in state.get("manifests", {}).values():
             (root / name).unlink(missing_ok=True)
     elif state is None and (root / "audio").exists():
         raise SpoofbenchError(f"{root}: holds an audio/ folder but no {STATE_FILE}; choose an empty "
                               f"or demo-built folder so that no foreign file is mixed in")
-    root.mkdir(parents=True, exist_ok=True)
 
+
+def _available_attacks() -> tuple[list, dict[str, str]]:
+    """The attacks whose generator runs here, and attack id → why each other one is skipped (warned)."""
     skipped = {}
     available = []
     for attack in ATTACKS:
@@ -205,14 +231,13 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
         else:
             skipped[attack.id] = reason
             warnings.warn(f"demo attack {attack.id} ({attack.description}) skipped: {reason}",
-                          DemoWarning, stacklevel=2)
-    plan = make_plan(load_index(data_dir / "index.tsv"), data_dir, root, sizes, seed, available)
-    attacks = {name: [a.id for a in available if a.id in spec.attacks] for name, spec in SETS.items()}
-    state = {"fingerprint": fingerprint, "settings": settings, "versions": versions,
-             "index_sha256": index_sha, "complete": False, "attacks": attacks,
-             "skipped": skipped, "manifests": {}, "counts": {}}
-    _write_json_atomic(state_path, state)
+                          DemoWarning, stacklevel=3)
+    return available, skipped
 
+
+def _generate_missing(root: Path, plan: list[PlannedClip], workers: int,
+                      progress: bool) -> tuple[int, dict[str, str]]:
+    """Make the planned clips not on disk yet; the number made and utt id → error of those that failed."""
     for stale in (root / "audio").rglob("*.tmp") if (root / "audio").is_dir() else ():
         stale.unlink(missing_ok=True)  # half-written files of an interrupted build
     pending = [c for c in plan if not (root / c.rel_path).is_file()]
@@ -221,10 +246,5 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
     if failed:
         first = next(iter(failed.items()))
         warnings.warn(f"demo corpus: {len(failed)} clip(s) failed and are left out of the "
-                      f"manifests (first: {first[0]}: {first[1]})", DemoWarning, stacklevel=2)
-    manifests, counts = _write_manifests(root, plan, failed)
-    state.update(complete=not failed, manifests=manifests, counts=counts, failed=failed)
-    _write_json_atomic(state_path, state)
-    return _corpus_from_state(root, state, cache_hit=False,
-                              generated=len(pending) - len(failed),
-                              wall_s=time.perf_counter() - start)
+                      f"manifests (first: {first[0]}: {first[1]})", DemoWarning, stacklevel=3)
+    return len(pending) - len(failed), failed

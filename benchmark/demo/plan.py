@@ -141,66 +141,97 @@ def _tts_speaker(attack: Attack, voice: str) -> str:
     return f"{attack.tool}:{voice}"
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """What every set draws from: the vendored index and sentences, where clips come from and go."""
+
+    index: list[VendoredClip]
+    sentences: list[str]
+    data_dir: Path
+    out_dir: Path
+    sizes: DemoSizes
+
+
 def make_plan(index: list[VendoredClip], data_dir: Path, out_dir: Path, sizes: DemoSizes,
               seed: int, attacks: list[Attack]) -> list[PlannedClip]:
     """Every clip of the four sets. ``attacks``: the available ones (others were skipped)."""
-    sentences = _sentences(data_dir)
+    sources = _Sources(index, _sentences(data_dir), data_dir, out_dir, sizes)
     plan: list[PlannedClip] = []
-    for set_number, (name, spec) in enumerate(SETS.items()):
-        corpus, split = spec.pool
-        rng = np.random.default_rng([seed, set_number])
-        n_bona, n_spoof = sizes.counts(name)
-        pool = _speaker_spread([c for c in index if c.corpus == corpus and c.split == split], rng)
-        if n_bona > len(pool):
-            raise ConfigError(f"{n_bona} bona fide clips asked for {name}, but the vendored index "
-                              f"holds {len(pool)}", field=f"sizes.{name}")
-        set_attacks = [a for a in attacks if a.id in spec.attacks]
-        if n_spoof and not set_attacks:
-            raise ConfigError(f"none of the attacks of {name} ({', '.join(spec.attacks)}) can run here, "
-                              f"so it cannot have spoofs", field="attacks")
-        entries: list[tuple[str, Attack | None, int]] = [("bonafide", None, k) for k in range(n_bona)]
-        for k in range(n_spoof):
-            entries.append(("spoof", set_attacks[k % len(set_attacks)], k // len(set_attacks)))
-        order = rng.permutation(len(entries))
-        text_order = rng.permutation(_sentence_block(name, len(sentences)))
-        source_order = rng.permutation(len(pool))
-        corpus_name = name.rsplit("_", 1)[0]
-        for position, entry_index in enumerate(order):
-            label, attack, k = entries[entry_index]
-            utt_id = f"{name}_{position:05d}"
-            rel_path = f"audio/{name}/{utt_id}.flac"
-            clip_seed = int(rng.integers(2**31))
-            gain = float(rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
-            common = dict(utt_id=utt_id, out_path=str(out_dir / rel_path),
-                          max_seconds=sizes.max_seconds, gain_db=round(gain, 3), seed=clip_seed)
-            if attack is None:
-                clip = pool[k]
-                job = ClipJob(attack="bonafide", source=str(data_dir / clip.path), **common)
-                custom = {"source_corpus": clip.source, "source_clip": clip.clip_id,
-                          "source_utterance": Path(clip.origin).stem,
-                          "licence": clip.licence, "generator": "-"}
-                speaker = clip.speaker
-            elif attack.kind == "vocoder":
-                offset = sum(ord(ch) for ch in attack.id)
-                clip = pool[int(source_order[(k + offset) % len(pool)])]
-                job = ClipJob(attack=attack.id, source=str(data_dir / clip.path), **common)
-                custom = {"source_corpus": clip.source, "source_clip": clip.clip_id,
-                          "source_utterance": Path(clip.origin).stem,
-                          "licence": clip.licence, "generator": attack.tool,
-                          "family": attack.family}
-                speaker = clip.speaker
-            else:
-                voices = ESPEAK_VOICES[spec.voices] if attack.id == "espeak_ng" else attack.voices
-                voice = voices[k % len(voices)]
-                sentence = int(text_order[(k * 7 + len(attack.id)) % len(text_order)])
-                text = sentences[sentence]
-                rate = float(rng.uniform(*RATE_RANGE))
-                job = ClipJob(attack=attack.id, text=text, voice=voice, rate=round(rate, 3),
-                              **common)
-                custom = {"generator": attack.tool, "family": attack.family, "voice": voice,
-                          "text": text, "source_utterance": f"sentence-{sentence:03d}"}
-                speaker = _tts_speaker(attack, voice)
-            plan.append(PlannedClip(name, corpus_name, split, label, speaker, rel_path, job,
-                                    custom))
+    for set_number, name in enumerate(SETS):
+        plan += _plan_set(name, np.random.default_rng([seed, set_number]), sources, attacks)
     return plan
 
+
+def _plan_set(name: str, rng: np.random.Generator, sources: _Sources, attacks: list[Attack]) -> list[PlannedClip]:
+    """The clips of set ``name``, every draw from its own ``rng`` in a fixed order."""
+    spec = SETS[name]
+    corpus, split = spec.pool
+    n_bona, n_spoof = sources.sizes.counts(name)
+    pool = _speaker_spread([c for c in sources.index if c.corpus == corpus and c.split == split], rng)
+    entries = _entries(name, n_bona, n_spoof, len(pool), [a for a in attacks if a.id in spec.attacks])
+    order = rng.permutation(len(entries))
+    text_order = rng.permutation(_sentence_block(name, len(sources.sentences)))
+    source_order = rng.permutation(len(pool))
+    corpus_name = name.rsplit("_", 1)[0]
+    clips = []
+    for position, entry_index in enumerate(order):
+        label, attack, k = entries[entry_index]
+        utt_id = f"{name}_{position:05d}"
+        rel_path = f"audio/{name}/{utt_id}.flac"
+        clip_seed = int(rng.integers(2**31))
+        gain = float(rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
+        common = dict(utt_id=utt_id, out_path=str(sources.out_dir / rel_path),
+                      max_seconds=sources.sizes.max_seconds, gain_db=round(gain, 3), seed=clip_seed)
+        if attack is None:
+            job, custom, speaker = _recorded_clip(None, pool[k], sources.data_dir, common)
+        elif attack.kind == "vocoder":
+            offset = sum(ord(ch) for ch in attack.id)
+            clip = pool[int(source_order[(k + offset) % len(pool)])]
+            job, custom, speaker = _recorded_clip(attack, clip, sources.data_dir, common)
+        else:
+            job, custom, speaker = _tts_clip(attack, spec, k, sources.sentences, text_order, rng, common)
+        clips.append(PlannedClip(name, corpus_name, split, label, speaker, rel_path, job, custom))
+    return clips
+
+
+def _entries(name: str, n_bona: int, n_spoof: int, pool_size: int,
+             set_attacks: list[Attack]) -> list[tuple[str, Attack | None, int]]:
+    """(label, attack or None, k-th of its kind) of every clip, spoofs cycling through ``set_attacks``."""
+    if n_bona > pool_size:
+        raise ConfigError(f"{n_bona} bona fide clips asked for {name}, but the vendored index "
+                          f"holds {pool_size}", field=f"sizes.{name}")
+    if n_spoof and not set_attacks:
+        raise ConfigError(f"none of the attacks of {name} ({', '.join(SETS[name].attacks)}) can run here, "
+                          f"so it cannot have spoofs", field="attacks")
+    entries: list[tuple[str, Attack | None, int]] = [("bonafide", None, k) for k in range(n_bona)]
+    for k in range(n_spoof):
+        entries.append(("spoof", set_attacks[k % len(set_attacks)], k // len(set_attacks)))
+    return entries
+
+
+def _recorded_clip(attack: Attack | None, clip: VendoredClip, data_dir: Path,
+                   common: dict) -> tuple[ClipJob, dict, str]:
+    """A vendored clip as is (``attack`` None: bona fide) or through a vocoder attack."""
+    custom = {"source_corpus": clip.source, "source_clip": clip.clip_id,
+              "source_utterance": Path(clip.origin).stem, "licence": clip.licence}
+    if attack is None:
+        job = ClipJob(attack="bonafide", source=str(data_dir / clip.path), **common)
+        custom["generator"] = "-"
+    else:
+        job = ClipJob(attack=attack.id, source=str(data_dir / clip.path), **common)
+        custom.update(generator=attack.tool, family=attack.family)
+    return job, custom, clip.speaker
+
+
+def _tts_clip(attack: Attack, spec: SetSpec, k: int, sentences: list[str], text_order: np.ndarray,
+              rng: np.random.Generator, common: dict) -> tuple[ClipJob, dict, str]:
+    """A text-to-speech spoof: a voice of the set's group, a sentence of its block, a drawn speaking rate."""
+    voices = ESPEAK_VOICES[spec.voices] if attack.id == "espeak_ng" else attack.voices
+    voice = voices[k % len(voices)]
+    sentence = int(text_order[(k * 7 + len(attack.id)) % len(text_order)])
+    text = sentences[sentence]
+    rate = float(rng.uniform(*RATE_RANGE))
+    job = ClipJob(attack=attack.id, text=text, voice=voice, rate=round(rate, 3), **common)
+    custom = {"generator": attack.tool, "family": attack.family, "voice": voice,
+              "text": text, "source_utterance": f"sentence-{sentence:03d}"}
+    return job, custom, _tts_speaker(attack, voice)

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,70 +76,147 @@ def _build(request: dict, seed: int):
     return detector
 
 
+class _CheckFailed(Exception):
+    """A check's verdict: the submission fails it for ``reason``."""
+
+
+class _Progress:
+    """``progress.json`` (the stage now running) and ``result.json`` (every check so far) of a request folder."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.current = ""
+        self.checks: dict[str, Any] = {}
+        self.result: dict[str, Any] = {"checks": self.checks, "failed": None}
+
+    def stage(self, name: str) -> None:
+        self.current = name
+        _write(self.folder, "progress.json", {"stage": name})
+        _write(self.folder, "result.json", self.result)
+
+    def passed(self, record: dict) -> None:
+        self.checks[self.current] = {"ok": True, **record}
+
+    def fail(self, reason: str) -> dict:
+        self.checks[self.current] = {"ok": False, "reason": reason}
+        self.result["failed"] = {"check": self.current, "reason": reason}
+        _write(self.folder, "result.json", self.result)
+        return self.result
+
+    def finish(self) -> dict:
+        _write(self.folder, "progress.json", {"stage": "done"})
+        _write(self.folder, "result.json", self.result)
+        return self.result
+
+
+@dataclass
+class _Probe:
+    """The probe clips and the detector's first scores of them (one batch, in order)."""
+
+    waves: list
+    out: Any            # the raw score tensor, float64
+    scores: list        # per clip, None where the output has the wrong shape
+    seconds: float
+
+
 def run_checks(request: dict, folder: Path) -> dict:
     """The checks in order; the first that fails stops the rest."""
-    import numpy as np
     import torch
 
     torch.set_num_threads(int(request.get("threads", 1)))
-    checks: dict[str, Any] = {}
-    result = {"checks": checks, "failed": None}
-
-    def stage(name: str) -> None:
-        _write(folder, "progress.json", {"stage": name})
-        _write(folder, "result.json", result)
-
-    def fail(name: str, reason: str) -> dict:
-        checks[name] = {"ok": False, "reason": reason}
-        result["failed"] = {"check": name, "reason": reason}
-        _write(folder, "result.json", result)
-        return result
-
     seed = int(request.get("seed", 0))
-    stage("build")
-    detector = _build(request, seed)
+    progress = _Progress(folder)
+    try:
+        progress.stage("build")
+        detector = _build(request, seed)
+        progress.passed(_check_build(detector))
+        progress.stage("probe")
+        probe = _run_probe(detector, request["probe"])
+        progress.passed(_check_probe(probe))
+        progress.stage("determinism")
+        progress.passed(_check_determinism(request, seed, detector, probe))
+        progress.stage("batch_composition")
+        progress.passed(_check_batch_composition(detector, probe))
+        progress.stage("cost")
+        progress.passed(_cost(detector, probe))
+    except _CheckFailed as failed:
+        return progress.fail(str(failed))
+    return progress.finish()
+
+
+def _check_build(detector) -> dict:
     from spoofbench.models import Detector, InputPolicy
+
     if not isinstance(detector, Detector) or not isinstance(getattr(detector, "input_policy", None), InputPolicy):
-        return fail("build", "the detector does not declare an InputPolicy (input_policy)")
-    checks["build"] = {"ok": True, "name": getattr(detector, "name", None), "sample_rate": detector.sample_rate,
-                       "input_policy": detector.input_policy.to_dict()}
-    stage("probe")
-    waves = _probe_waves(request["probe"], detector.sample_rate)
+        raise _CheckFailed("the detector does not declare an InputPolicy (input_policy)")
+    return {"name": getattr(detector, "name", None), "sample_rate": detector.sample_rate,
+            "input_policy": detector.input_policy.to_dict()}
+
+
+def _run_probe(detector, paths: list[str]) -> _Probe:
+    waves = _probe_waves(paths, detector.sample_rate)
     started = time.perf_counter()
     out, scores = _score(detector, waves)
-    seconds = time.perf_counter() - started
-    if out.dim() != 1 or out.shape[0] != len(waves):
-        return fail("probe", f"scores of shape {tuple(out.shape)} for a batch of {len(waves)} clips; expected ({len(waves)},)")
-    if not torch.isfinite(out).all():
-        bad = int((~torch.isfinite(out)).sum())
-        return fail("probe", f"{bad} of {len(waves)} scores are NaN or infinite")
-    checks["probe"] = {"ok": True, "n_clips": len(waves), "scores": scores}
-    stage("determinism")
-    again = _score(_build(request, seed), waves)[0]
-    if not torch.equal(again, _score(detector, waves)[0]) or not torch.equal(again, out):
-        diff = float((again - out).abs().max())
-        return fail("determinism", f"two runs with seed {seed} differ (largest score difference {diff:.3g})")
-    checks["determinism"] = {"ok": True, "seed": seed}
-    stage("batch_composition")
+    return _Probe(waves, out, scores, time.perf_counter() - started)
+
+
+def _check_probe(probe: _Probe) -> dict:
+    """One finite score per clip."""
+    import torch
+
+    n = len(probe.waves)
+    if probe.out.dim() != 1 or probe.out.shape[0] != n:
+        raise _CheckFailed(f"scores of shape {tuple(probe.out.shape)} for a batch of {n} clips; expected ({n},)")
+    if not torch.isfinite(probe.out).all():
+        bad = int((~torch.isfinite(probe.out)).sum())
+        raise _CheckFailed(f"{bad} of {n} scores are NaN or infinite")
+    return {"n_clips": n, "scores": probe.scores}
+
+
+def _check_determinism(request: dict, seed: int, detector, probe: _Probe) -> dict:
+    """A second build with the same seed, and a second pass of the first, give the same scores."""
+    import torch
+
+    again = _score(_build(request, seed), probe.waves)[0]
+    if not torch.equal(again, _score(detector, probe.waves)[0]) or not torch.equal(again, probe.out):
+        diff = float((again - probe.out).abs().max())
+        raise _CheckFailed(f"two runs with seed {seed} differ (largest score difference {diff:.3g})")
+    return {"seed": seed}
+
+
+def _check_batch_composition(detector, probe: _Probe) -> dict:
+    """A clip scores the same alone and in a reversed batch (relative tolerance 1e-4)."""
+    import numpy as np
+
+    waves = probe.waves
     singles = np.array([_score(detector, [w])[1][0] for w in waves], dtype=np.float64)
     shuffled = np.array(_score(detector, waves, list(reversed(range(len(waves)))))[1], dtype=np.float64)
-    reference = np.asarray(scores, dtype=np.float64)
+    reference = np.asarray(probe.scores, dtype=np.float64)
     tolerance = 1e-4 * np.maximum(1.0, np.abs(reference))
     worst = float(max(np.abs(singles - reference).max(), np.abs(shuffled - reference).max()))
     if (np.abs(singles - reference) > tolerance).any() or (np.abs(shuffled - reference) > tolerance).any():
-        return fail("batch_composition", f"a clip's score depends on the rest of its batch (largest change {worst:.3g})")
-    checks["batch_composition"] = {"ok": True, "largest_change": worst}
-    stage("cost")
+        raise _CheckFailed(f"a clip's score depends on the rest of its batch (largest change {worst:.3g})")
+    return {"largest_change": worst}
+
+
+def _cost(detector, probe: _Probe) -> dict:
+    """Parameters, buffers and the real-time factor of the probe batch (always passes)."""
+    import torch
     from spoofbench.models import count_parameters
-    audio_seconds = sum(len(w) for w in waves) / detector.sample_rate
-    checks["cost"] = {"ok": True, "parameters": count_parameters(detector),
-                      "buffers": int(sum(b.numel() for b in detector.buffers())),
-                      "real_time_factor": seconds / audio_seconds if audio_seconds else None,
-                      "probe_seconds": seconds, "probe_audio_seconds": audio_seconds,
-                      "threads": torch.get_num_threads()}
-    _write(folder, "progress.json", {"stage": "done"})
-    _write(folder, "result.json", result)
-    return result
+
+    audio_seconds = sum(len(w) for w in probe.waves) / detector.sample_rate
+    return {"parameters": count_parameters(detector),
+            "buffers": int(sum(b.numel() for b in detector.buffers())),
+            "real_time_factor": probe.seconds / audio_seconds if audio_seconds else None,
+            "probe_seconds": probe.seconds, "probe_audio_seconds": audio_seconds,
+            "threads": torch.get_num_threads()}
+
+
+def out_of_memory(text: str) -> bool:
+    """True when ``text`` (an error message or stderr line) says an allocation failed: Python's
+    MemoryError, C++'s ``std::bad_alloc`` (torch), or the C library's "cannot allocate memory"."""
+    low = text.lower()
+    return any(sign in low for sign in ("memoryerror", "bad_alloc", "allocate memory", "out of memory"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,10 +255,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def out_of_memory(text: str) -> bool:
-    """True when ``text`` (an error message or stderr line) says an allocation failed: Python's
-    MemoryError, C++'s ``std::bad_alloc`` (torch), or the C library's "cannot allocate memory"."""
-    low = text.lower()
-    return any(sign in low for sign in ("memoryerror", "bad_alloc", "allocate memory", "out of memory"))
