@@ -82,9 +82,20 @@ class InputPolicy:
 
 
 def collate(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-pad 1-D waves to ``(batch, max_len)`` float32 and return them with ``lengths (batch,)``."""
-    lengths = torch.tensor([w.numel() for w in waves], dtype=torch.int64)
-    out = torch.zeros(len(waves), int(lengths.max()), dtype=torch.float32)
-    for i, w in enumerate(waves):
-        out[i, : w.numel()] = w
-    return out, lengths
+    """Zero-pad 1-D waves to ``(batch, max_len)`` float32 (on the CPU) and return them with ``lengths (batch,)``.
+
+    A ``(1, ..., 1, T)`` wave counts as 1-D; any other shape is a :class:`DetectorError`.
+    """
+    flat = [_one_dim(w, i) for i, w in enumerate(waves)]
+    lengths = torch.tensor([w.numel() for w in flat], dtype=torch.int64)
+    padded = torch.nn.utils.rnn.pad_sequence([w.to(device="cpu", dtype=torch.float32) for w in flat],
+                                             batch_first=True)
+    return padded, lengths
+
+
+def _one_dim(wave: torch.Tensor, position: int) -> torch.Tensor:
+    if wave.dim() == 1:
+        return wave
+    if wave.dim() > 1 and wave.numel() == wave.shape[-1]:
+        return wave.reshape(-1)
+    raise DetectorError(f"collate: wave {position} has shape {tuple(wave.shape)}; expected a 1-D waveform")
