@@ -50,21 +50,26 @@ def _file_digest(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _local_imports(name: str) -> frozenset[str]:
-    """File names of the ``spoofbench.models`` modules that file ``name`` imports (anywhere in it)."""
-    tree = ast.parse((PACKAGE_DIR / name).read_text(encoding="utf-8"))
+def _scan(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Of file ``name`` (anywhere in it): the ``spoofbench.models`` files it imports, and the optional
+    libraries it imports or names as a ``"library.module"`` string (``importlib.import_module``)."""
     modules: set[str] = set()
-    for node in ast.walk(tree):
+    names: set[str] = set()
+    for node in ast.walk(ast.parse((PACKAGE_DIR / name).read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             modules.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("spoofbench.models"):
-            rest = node.module.split(".")[2:]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+            rest = node.module.split(".")[2:] if node.module.startswith("spoofbench.models") else ["-"]
             modules.update(rest[:1] if rest else [a.name for a in node.names])
         elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
             modules.update(a.name.split(".")[2] for a in node.names
                            if a.name.startswith("spoofbench.models.") and a.name.count(".") >= 2)
-    files = {f"{m}.py" if (PACKAGE_DIR / f"{m}.py").is_file() else "__init__.py" for m in modules}
-    return frozenset(files)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value.split(".")[0])
+    files = {f"{m}.py" if (PACKAGE_DIR / f"{m}.py").is_file() else "__init__.py" for m in modules - {"-"}}
+    return frozenset(files), frozenset(names & set(_OPTIONAL_LIBRARIES))
 
 
 def source_files(module: str) -> dict[str, str]:
@@ -75,10 +80,11 @@ def source_files(module: str) -> dict[str, str]:
         name = todo.pop()
         if name not in seen:
             seen[name] = _file_digest(name)
-            todo.extend(_local_imports(name))
+            todo.extend(_scan(name)[0])
     return dict(sorted(seen.items()))
 
 
+@functools.lru_cache(maxsize=None)
 def _version(library: str) -> str:
     try:
         return metadata.version(library)
@@ -86,23 +92,9 @@ def _version(library: str) -> str:
         return "-"
 
 
-@functools.lru_cache(maxsize=None)
-def _libraries_named(name: str) -> frozenset[str]:
-    """The optional libraries file ``name`` imports, or names as a ``"library.module"`` string."""
-    found = set()
-    for node in ast.walk(ast.parse((PACKAGE_DIR / name).read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found.add(node.value.split(".")[0])
-    return frozenset(found & set(_OPTIONAL_LIBRARIES))
-
-
 def libraries_for(files: dict[str, str]) -> dict[str, str]:
     """torch's version and that of each optional library the files import."""
-    named = set().union(*(_libraries_named(name) for name in files))
+    named = set().union(*(_scan(name)[1] for name in files))
     return {lib: _version(lib) for lib in ("torch", *sorted(named))}
 
 

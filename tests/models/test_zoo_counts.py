@@ -62,10 +62,10 @@ def package_copy(tmp_path, monkeypatch):
     copy = tmp_path / "models"
     shutil.copytree(zoo_cache.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(zoo_cache, "PACKAGE_DIR", copy)
-    for cached in (zoo_cache._file_digest, zoo_cache._local_imports, zoo_cache._libraries_named):
+    for cached in (zoo_cache._file_digest, zoo_cache._scan):
         cached.cache_clear()
     yield copy
-    for cached in (zoo_cache._file_digest, zoo_cache._local_imports, zoo_cache._libraries_named):
+    for cached in (zoo_cache._file_digest, zoo_cache._scan):
         cached.cache_clear()
 
 
