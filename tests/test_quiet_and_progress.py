@@ -155,7 +155,7 @@ def test_progress_counter_uses_tqdm_on_a_terminal(capfd):
 
 
 # Modules on the run path: their progress goes through spoofbench.logs, never rich or tqdm directly.
-ONE_PROGRESS_LIBRARY = ("runner/runner.py", "runner/jobs.py", "runner/data.py", "runner/executor.py",
+ONE_PROGRESS_LIBRARY = ("runner/orchestrator.py", "runner/jobs.py", "runner/data.py", "runner/executor.py",
                         "runner/ray_executor.py", "engine/trainer.py", "engine/scoring.py", "corpora/recipe.py",
                         "corpora/validate.py", "metrics/bootstrap.py", "reproduce/digest.py")
 

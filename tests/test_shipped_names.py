@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spoofbench.cli import main
-from spoofbench.runner.runner import sha256_file
+from spoofbench.runner.orchestrator import sha256_file
 
 
 def test_run_dry_run_takes_a_shipped_config_name(tmp_path, monkeypatch, capsys):

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):
-    from ..demo.benchmark import DEFAULT_AASIST, DemoSettings
+    from ..demo.runs import DEFAULT_AASIST, DemoSettings
 
     weights = args.aasist_weights or str(DEFAULT_AASIST)
     seeds = tuple(args.seeds) if args.seeds else None
@@ -59,7 +59,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.benchmark import run_demo
+    from ..demo.runs import run_demo
     from ..runner.report import print_summary
 
     settings = settings_from_args(args)

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..runner.config import BenchmarkConfig
     from ..runner.report import print_summary
-    from ..runner.runner import run_benchmark
+    from ..runner.orchestrator import run_benchmark
 
     if args.dry_run:
         from ..runner.dryrun import describe_plan

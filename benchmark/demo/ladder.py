@@ -21,7 +21,7 @@ class Column:
 
 
 def _columns(result: dict, test_sets: list[str], telephone: bool) -> list[Column]:
-    from .benchmark import RUNGS
+    from .runs import RUNGS
 
     columns = []
     for name in test_sets:

@@ -6,7 +6,7 @@ A model submission folder holds ``submission.yaml`` with ``model: {detector, pre
 1. ``spoofbench verify`` (:func:`spoofbench.reproduce.verify.verify_submission`) in its sandbox:
    build, finite probe scores, determinism, batch independence, parameter count and real-time factor;
    a declared parameter count more than 1% off the verified one is rejected.
-2. The operator's benchmark (:func:`spoofbench.runner.runner.run_benchmark`) scores every test set ×
+2. The operator's benchmark (:func:`spoofbench.runner.orchestrator.run_benchmark`) scores every test set ×
    condition with the checkpoint as is, in ``DIR/runs/<system>-<time>/``.
 3. Its score files become a score-file submission (``DIR/runs/.../submission/``) that goes through
    the same checks and scoring as any other, stored with ``kind = model`` and the verified figures.
@@ -50,7 +50,7 @@ def _run_benchmark(board: Leaderboard, spec: SubmissionSpec, folder: Path, run_d
                    progress: bool) -> dict[str, Path]:
     """Score every test set × condition with the operator's config; ``{file name: score path}``."""
     from ..models import DETECTORS
-    from ..runner.runner import run_benchmark
+    from ..runner.orchestrator import run_benchmark
 
     model = spec.model
     if model.detector not in DETECTORS.names():

@@ -83,7 +83,7 @@ def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache:
     command, inputs = manifest["command"], manifest.get("invocation") or {}
     cache = out / "codec_cache" if fresh_cache else None
     if command in ("run", "demo"):
-        from ..runner.runner import run_benchmark
+        from ..runner.orchestrator import run_benchmark
 
         if command == "demo":
             if cell:
@@ -120,7 +120,7 @@ def _rerun_demo(inputs: Mapping, out: Path, progress: bool) -> Any:
     """The demo again, corpus generation included (so generation and training can be told apart)."""
     import dataclasses
 
-    from ..demo.benchmark import DemoSettings, run_demo
+    from ..demo.runs import DemoSettings, run_demo
 
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in inputs["settings"].items()}
     from ..demo.la19 import La19Sizes

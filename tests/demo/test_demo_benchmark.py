@@ -122,7 +122,7 @@ def _fake_corpus(tmp_path):
 
 
 def test_sub_run_configs(tmp_path):
-    from spoofbench.demo.benchmark import (DemoSettings, demo_config, la19_config, pretrained_config,
+    from spoofbench.demo.runs import (DemoSettings, demo_config, la19_config, pretrained_config,
                                            telephone_config)
 
     corpus = _fake_corpus(tmp_path)
@@ -156,7 +156,7 @@ def test_sub_run_configs(tmp_path):
 def test_tiny_demo_end_to_end(tmp_path):
     """Every sub-run, the merge, tables, plots, report and summary on tiny sizes (lfcc_gmm, 2 seeds)."""
     from spoofbench.demo import DemoSizes
-    from spoofbench.demo.benchmark import DemoSettings, run_demo
+    from spoofbench.demo.runs import DemoSettings, run_demo
 
     sizes = DemoSizes(8, 8, 4, 4, 4, 8, 4, 8, max_seconds=2.0, voices_spoof=4, families_spoof=8)
     settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0, 1), codecs=("g711_mulaw",),

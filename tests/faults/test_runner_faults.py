@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runner"))
 from runner_corpus import SpyExecutor, bench_config, make_corpus, make_set, write_config  # noqa: E402
 
 from spoofbench.cli import main  # noqa: E402
-from spoofbench.runner import runner as runner_module  # noqa: E402
+from spoofbench.runner import orchestrator as runner_module  # noqa: E402
 from spoofbench.runner.lock import HOLDER_NAME, RunLockedError, run_lock  # noqa: E402
-from spoofbench.runner.runner import run_benchmark  # noqa: E402
+from spoofbench.runner.orchestrator import run_benchmark  # noqa: E402
 
 QUIET = {"progress": False, "tables": False, "log": lambda _: None}
 

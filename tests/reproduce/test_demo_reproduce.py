@@ -14,7 +14,7 @@ from spoofbench.reproduce.reproduce import reproduce_run, scoring_only
 @pytest.mark.slow
 def test_tiny_demo_reproduces_bit_for_bit(tmp_path, require_ffmpeg):
     from spoofbench.demo import DemoSizes
-    from spoofbench.demo.benchmark import DemoSettings, run_demo
+    from spoofbench.demo.runs import DemoSettings, run_demo
 
     sizes = DemoSizes(4, 4, 2, 4, 2, 4, 2, 4, max_seconds=1.5, voices_spoof=2, families_spoof=4)
     settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0,), codecs=("g711_mulaw",),

@@ -13,7 +13,7 @@ import pytest
 from spoofbench.errors import SpoofbenchError
 from spoofbench.runner import ray_executor
 from spoofbench.runner.jobs import run_job
-from spoofbench.runner.runner import run_benchmark
+from spoofbench.runner.orchestrator import run_benchmark
 
 from runner_corpus import bench_config, make_corpus, write_config
 

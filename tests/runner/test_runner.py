@@ -11,7 +11,7 @@ from runner_corpus import SpyExecutor, bench_config, make_corpus, write_config
 from spoofbench.errors import ConfigError, SpoofbenchError
 from spoofbench.runner.celllog import read_records
 from spoofbench.runner.config import BenchmarkConfig
-from spoofbench.runner.runner import run_benchmark
+from spoofbench.runner.orchestrator import run_benchmark
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
@@ -118,7 +118,7 @@ def test_run_cli_exit_codes(corpus, tmp_path, capsys):
 
 
 def test_shipped_example_benchmark_parses():
-    from spoofbench.runner.runner import expand_codecs
+    from spoofbench.runner.orchestrator import expand_codecs
 
     path = Path(__file__).resolve().parents[2] / "data_manifests" / "benchmarks" / "demo_quick.yaml"
     config = BenchmarkConfig.from_yaml(path)
