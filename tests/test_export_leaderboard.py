@@ -81,7 +81,7 @@ def test_df_arena_csv_has_one_eer_column_per_dataset(run, tmp_path, capsys):
 def test_df_arena_json_per_seed_with_explicit_columns(run, tmp_path):
     out = tmp_path / "arena.json"
     assert main(["export", "leaderboard", str(run / "cells.jsonl"), "--format", "df-arena", "--out", str(out),
-                 "--per-seed", "--map", f"{LA19}@g711_mulaw=in_the_wild", "--map", "a_eval=my_set"]) == 0
+                 "--per-seed", "--map", f"{LA19}@g711_mulaw=in_the_wild", "a_eval=my_set", "--seed", "0", "1"]) == 0
     summary = json.loads(out.read_text())
     cells = _cells(run)
     assert list(summary) == ["Average"]

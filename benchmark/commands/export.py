@@ -46,7 +46,7 @@ def _register_leaderboard(sub: argparse._SubParsersAction) -> None:
     p = command_parser(
         sub, "leaderboard",
         help="a run's cells in a public leaderboard's layout: " + "; ".join(
-            f"{name}: {text}" for name, text in LEADERBOARD_FORMATS.items()),
+            f"{name}: {text}" for name, text in LEADERBOARD_FORMATS.items()).replace("%", "%%"),
         description="Export a finished run's cells for a public leaderboard. Every exported cell must be "
                     "complete; a missing, failed or partly scored cell is refused, never exported silently. "
                     "Layouts and their sources: docs/leaderboard.md.",
@@ -58,15 +58,15 @@ def _register_leaderboard(sub: argparse._SubParsersAction) -> None:
                    help="the leaderboard's layout")
     p.add_argument("--out", type=Path, required=True,
                    help="file to write: .csv or .json for df-arena, .zip for the CodaLab formats")
-    p.add_argument("--map", dest="maps", action="append", default=[], metavar="TEST_SET[@CODEC][=COLUMN]",
+    p.add_argument("--map", dest="maps", action="extend", nargs="+", metavar="TEST_SET[@CODEC][=COLUMN]",
                    help="a cell for a leaderboard column (df-arena) or the zip's score file (codalab); repeat "
-                        "for more columns. CODEC defaults to none; COLUMN to the leaderboard's dataset key "
+                        "or list more columns. CODEC defaults to none; COLUMN to the leaderboard's dataset key "
                         "where known (else the test set's name), or the member name the challenge requires. "
                         "Default (df-arena): every test set, uncoded")
-    p.add_argument("--detector", dest="detectors", action="append", default=[], metavar="NAME",
-                   help="export only this detector (repeat for more; default: all; a zip needs exactly one)")
-    p.add_argument("--seed", dest="seeds", action="append", default=[], type=int, metavar="N",
-                   help="export only this seed (repeat for more; default: all; a zip needs exactly one)")
+    p.add_argument("--detector", dest="detectors", action="extend", nargs="+", metavar="NAME",
+                   help="export only these detectors (default: all; a zip needs exactly one)")
+    p.add_argument("--seed", dest="seeds", action="extend", nargs="+", type=int, metavar="N",
+                   help="export only these seeds (default: all; a zip needs exactly one)")
     p.add_argument("--per-seed", action="store_true",
                    help="df-arena: one row per detector and seed (default: the mean EER over seeds)")
     p.set_defaults(func=_leaderboard)
@@ -75,8 +75,9 @@ def _register_leaderboard(sub: argparse._SubParsersAction) -> None:
 def _leaderboard(args: argparse.Namespace) -> int:
     from spoofbench.runner.leaderboard_export import ColumnMap, ExportSelection, export_leaderboard
 
-    selection = ExportSelection(maps=tuple(ColumnMap.parse(m) for m in args.maps),
-                                detectors=tuple(args.detectors), seeds=tuple(args.seeds), per_seed=args.per_seed)
+    selection = ExportSelection(maps=tuple(ColumnMap.parse(m) for m in args.maps or ()),
+                                detectors=tuple(args.detectors or ()), seeds=tuple(args.seeds or ()),
+                                per_seed=args.per_seed)
     out = export_leaderboard(args.run, args.leaderboard_format, args.out, selection)
     log.info("%s: %s layout from %s", out, args.leaderboard_format, args.run)
     print(out)
