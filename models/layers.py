@@ -30,9 +30,18 @@ class ResBlock1d(nn.Module):
         self.pool_size = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(self.act(self.bn1(x)))
-        out = self.conv2(self.act(self.bn2(out)))
+        out = self.conv1(selu_fresh(self.bn1(x)))
+        out = self.conv2(selu_fresh(self.bn2(out)))
         return self.pool(out + self.skip(x))
+
+
+def selu_fresh(x: torch.Tensor) -> torch.Tensor:
+    """SELU of a tensor nothing else holds: in place when no gradient is recorded (same values, no copy).
+
+    With autograd on, the out-of-place op is kept: its backward formula differs from the in-place one
+    in the last bits, and training must not change.
+    """
+    return torch.selu(x) if torch.is_grad_enabled() else torch.selu_(x)
 
 
 class AttentiveStatsPool(nn.Module):
