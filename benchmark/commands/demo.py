@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "speakers, unseen voices/settings, unseen generator families, unseen bona fide corpora, "
                     "telephone codecs, and real ASVspoof attacks. The reverse direction trains on the real 2019 "
                     "LA mini train half; the official AASIST weights are scored as is (flagged: its training "
-                    "data). Prints the ladder with 95%% CIs and which detectors the paired tests separate; "
+                    "data). Prints the ladder with 95% CIs and which detectors the paired tests separate; "
                     "writes result.json, tables, plots and report.md/html. Generated audio and finished cells "
                     "are cached: a second run only does what is new.",
         example="spoofbench demo --quick --out runs/demo-quick")

@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(
         subparsers, "report", help="write a Markdown + HTML report of a run (claims only where CIs support them)",
         description="Read a run's result.json, score and key files and write report.md and report.html: EER per "
-                    "test set with 95%% bootstrap CIs, paired bootstrap tests between detectors (Holm-adjusted), "
+                    "test set with 95% bootstrap CIs, paired bootstrap tests between detectors (Holm-adjusted), "
                     "the in-domain -> OOD gap, size vs OOD EER and codec robustness. A comparison is stated only "
                     "when its test separates the detectors; otherwise the report says 'not separable'.",
         example="spoofbench report runs/demo-quick")
