@@ -187,6 +187,10 @@ def test_a_changed_score_file_and_ambiguous_zips_are_refused(run, tmp_path, caps
     assert main(["export", "leaderboard", str(result), "--format", "df-arena", "--out", str(tmp_path / "x.txt")]) == 2
     assert "df-arena writes .csv" in capsys.readouterr().err
     assert not out.exists()
+    # given a run folder, a refusal names the file it read (the folder's result.json, newer than its cell log)
+    assert main(["export", "leaderboard", str(run), "--format", "df-arena", "--out", str(tmp_path / "x.csv"),
+                 "--map", "a_eval@mp3_32k"]) == 2
+    assert f"{run / 'result.json'}: --map: codec 'mp3_32k' is not in the run" in capsys.readouterr().err
 
 
 def test_column_maps_parse_and_bad_ones_say_what_was_expected():

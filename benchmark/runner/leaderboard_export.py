@@ -86,16 +86,27 @@ class ExportSelection:
     per_seed: bool = False
 
 
+def _result_file(path: Path) -> Path:
+    """The file :func:`load_result` reads for ``path`` (a folder: its cell log when newer than its result.json)."""
+    from .celllog import LOG_NAME
+
+    if not path.is_dir():
+        return path
+    log, rendered = path / LOG_NAME, path / "result.json"
+    newer = log.is_file() and (not rendered.is_file() or log.stat().st_mtime_ns > rendered.stat().st_mtime_ns)
+    return log if newer else rendered
+
+
 class _Run:
     """A run's cells indexed by (detector, seed, test set, codec), with the file they came from."""
 
     def __init__(self, run: str | os.PathLike):
         from .results import load_result
 
-        path = Path(run)
+        path = _result_file(Path(run))
         self.result = load_result(path)
-        self.folder = path if path.is_dir() else path.parent
-        self.where = path
+        self.folder = path.parent
+        self.where = path  # the file refusals name
         self.cells = {(c["detector"], c["seed"], c["test_set"], c["codec"]): c for c in self.result["cells"]}
         self.failed = {(f["detector"], f["seed"], f["test_set"], f["codec"]): f
                        for f in self.result.get("failed_cells", [])}
