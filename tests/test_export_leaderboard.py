@@ -9,12 +9,14 @@ import statistics
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from tiny_corpus import make_set
 
 from spoofbench.cli import main
 from spoofbench.errors import ConfigError
+from spoofbench.metrics import compute_eer, read_keys, read_scores
 from spoofbench.metrics.score_formats import convert_score_file
 from spoofbench.runner.leaderboard_export import ColumnMap, ExportSelection, df_arena_table, export_leaderboard
 
@@ -67,7 +69,7 @@ def test_df_arena_csv_has_one_eer_column_per_dataset(run, tmp_path, capsys):
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     # the test set named like the 2019 LA corpus gets the Arena's key; a_eval keeps its own name
-    assert list(rows[0]) == ["Model", "Seeds", "a_eval", "asvspoof_2019", "Average EER (%)"]
+    assert list(rows[0]) == ["Model", "Seeds", "a_eval", "asvspoof_2019", "Average EER (%)", "Pooled EER (%)"]
     assert len(rows) == 1 and rows[0]["Model"] == DETECTOR and rows[0]["Seeds"] == "0 1"
     cells = _cells(run)
     a, la = _eer_percent(cells, (0, 1), "a_eval"), _eer_percent(cells, (0, 1), LA19)
@@ -75,6 +77,21 @@ def test_df_arena_csv_has_one_eer_column_per_dataset(run, tmp_path, capsys):
     assert float(rows[0]["asvspoof_2019"]) == pytest.approx(la, abs=1e-12)
     assert float(rows[0]["Average EER (%)"]) == pytest.approx((a + la) / 2, abs=1e-12)
     assert la > 0  # the harder corpus: a real number, not a table of zeros
+    # pooled: one threshold over both test sets' trials, per seed, then the mean over seeds
+    pooled = statistics.fmean(100 * _pooled(run, cells, seed, [("a_eval", "none"), (LA19, "none")])
+                              for seed in (0, 1))
+    assert float(rows[0]["Pooled EER (%)"]) == pytest.approx(pooled, abs=1e-12)
+
+
+def _pooled(run: Path, cells, seed: int, which) -> float:
+    bonafide, spoof = [], []
+    for test_set, codec in which:
+        scores = read_scores(run / cells[(DETECTOR, seed, test_set, codec)]["score_file"])
+        keys = read_keys(run / "keys" / f"{test_set}.txt")
+        by_id = dict(zip(scores.ids, scores.scores))
+        bonafide += [by_id[i] for i, label in zip(keys.ids, keys.labels) if label == 1]
+        spoof += [by_id[i] for i, label in zip(keys.ids, keys.labels) if label == 0]
+    return compute_eer(np.array(bonafide), np.array(spoof))[0]
 
 
 @pytest.mark.slow
@@ -84,17 +101,21 @@ def test_df_arena_json_per_seed_with_explicit_columns(run, tmp_path):
                  "--per-seed", "--map", f"{LA19}@g711_mulaw=in_the_wild", "a_eval=my_set", "--seed", "0", "1"]) == 0
     summary = json.loads(out.read_text())
     cells = _cells(run)
-    assert list(summary) == ["Average"]
+    assert list(summary) == ["Average", "Pooled"]
     assert sorted(summary["Average"]) == [f"{DETECTOR}@seed0", f"{DETECTOR}@seed1"]
     for seed in (0, 1):
         model = summary["Average"][f"{DETECTOR}@seed{seed}"]
         assert list(model) == ["in_the_wild", "my_set"]
         assert model["in_the_wild"]["EER (%)"] == pytest.approx(_eer_percent(cells, (seed,), LA19, "g711_mulaw"))
         assert model["my_set"]["EER (%)"] == pytest.approx(_eer_percent(cells, (seed,), "a_eval"))
+        assert summary["Pooled"][f"{DETECTOR}@seed{seed}"]["EER (%)"] == pytest.approx(
+            100 * _pooled(run, cells, seed, [(LA19, "g711_mulaw"), ("a_eval", "none")]))
     # the Python API gives the same numbers
     columns, rows = df_arena_table(run, ExportSelection(maps=(ColumnMap(LA19, "g711_mulaw"),), seeds=(1,)))
     assert columns == ["asvspoof_2019@g711_mulaw"]
     assert rows[0]["asvspoof_2019@g711_mulaw"] == pytest.approx(_eer_percent(cells, (1,), LA19, "g711_mulaw"))
+    # pooled over one cell is that cell's own EER: the score file and keys align as the run aligned them
+    assert rows[0]["Pooled EER (%)"] == pytest.approx(_eer_percent(cells, (1,), LA19, "g711_mulaw"), abs=1e-9)
 
 
 @pytest.mark.slow

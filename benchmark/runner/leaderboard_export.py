@@ -9,8 +9,9 @@ Formats (:data:`LEADERBOARD_FORMATS`):
   (``{"Average": {model: {dataset: {"EER (%)": ...}}}}``); ``.csv`` writes the table the leaderboard
   shows: a ``Model`` column, one EER (%) column per dataset key and their mean (``Average EER (%)``).
   Columns are named with the Arena's dataset keys where :data:`DF_ARENA_KEYS` knows the test set, else
-  with the test set's own name (or what ``--map`` says). F1 and accuracy are not exported (a cell has no
-  decision threshold but the EER one), nor the Arena's pooled EER.
+  with the test set's own name (or what ``--map`` says). The Arena's pooled EER (one threshold over every
+  exported cell's trials) is ``Pooled EER (%)`` / the JSON's ``"Pooled"`` block, from the cells' score
+  files and the run's keys. F1 and accuracy are not exported.
 - ``asvspoof5-codalab``: the ASVspoof 5 CodaLab submission, a zip holding one ``score.tsv`` at its top
   level, in the evaluation package's ``filename<TAB>cm-score`` layout (codalab.lisn.upsaclay.fr
   competition pages, "How to Submit": ``zip submission.zip score.tsv``; track 1, countermeasure only).
@@ -166,7 +167,8 @@ def export_leaderboard(run: str | os.PathLike, fmt: str, out: str | os.PathLike,
 
 def df_arena_table(run: str | os.PathLike, selection: ExportSelection = ExportSelection()
                    ) -> tuple[list[str], list[dict]]:
-    """``(dataset columns, rows)``: each row ``{"Model", "Seeds", column: EER %, ...}`` (EER in percent)."""
+    """``(dataset columns, rows)``: each row ``{"Model", "Seeds", column: EER %, ..., "Average EER (%)",
+    "Pooled EER (%)"}`` (EERs in percent)."""
     return _df_arena_rows(_Run(run), selection)
 
 
@@ -189,8 +191,29 @@ def _df_arena_rows(state: _Run, selection: ExportSelection) -> tuple[list[str], 
             for m, column in zip(maps, columns):
                 row[column] = statistics.fmean(eers[m][i] for i, _ in group)
             row["Average EER (%)"] = statistics.fmean(row[c] for c in columns)
+            row["Pooled EER (%)"] = statistics.fmean(_pooled_eer(state, detector, s, maps) for _, s in group)
             rows.append(row)
     return columns, rows
+
+
+def _pooled_eer(state: _Run, detector: str, seed: int, maps: tuple[ColumnMap, ...]) -> float:
+    """EER (%) at one threshold over the trials of every mapped cell of (detector, seed)."""
+    import numpy as np
+
+    from ..metrics import compute_eer, load_trials
+
+    bonafide, spoof = [], []
+    for m in maps:
+        cell = state.cell(detector, seed, m.test_set, m.codec)
+        keys = state.folder / "keys" / f"{m.test_set}.txt"
+        if not keys.is_file():
+            raise InputFileError(f"the pooled EER needs the run's key file of {m.test_set} (expected {keys})",
+                                 state.where)
+        trials = load_trials(_checked_score_file(state, cell), keys)
+        bonafide.append(trials.bonafide)
+        spoof.append(trials.spoof)
+    eer, _ = compute_eer(np.concatenate(bonafide), np.concatenate(spoof))
+    return 100.0 * eer
 
 
 def _arena_column(m: ColumnMap) -> str:
@@ -207,10 +230,11 @@ def _write_df_arena(state: _Run, out: Path, selection: ExportSelection) -> Path:
                           "summary object)", field="--out")
     columns, rows = _df_arena_rows(state, selection)
     if out.suffix == ".json":
-        write_json_atomic(out, {"Average": {r["Model"]: {c: {"EER (%)": r[c]} for c in columns} for r in rows}})
+        write_json_atomic(out, {"Average": {r["Model"]: {c: {"EER (%)": r[c]} for c in columns} for r in rows},
+                                "Pooled": {r["Model"]: {"EER (%)": r["Pooled EER (%)"]} for r in rows}})
         return out
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["Model", "Seeds", *columns, "Average EER (%)"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=["Model", "Seeds", *columns, "Average EER (%)", "Pooled EER (%)"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)  # full precision: the numbers are the cells' own
     write_text_atomic(out, buffer.getvalue())
