@@ -234,7 +234,8 @@ def _write_df_arena(state: _Run, out: Path, selection: ExportSelection) -> Path:
                                 "Pooled": {r["Model"]: {"EER (%)": r["Pooled EER (%)"]} for r in rows}})
         return out
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["Model", "Seeds", *columns, "Average EER (%)", "Pooled EER (%)"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=["Model", "Seeds", *columns, "Average EER (%)", "Pooled EER (%)"],
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)  # full precision: the numbers are the cells' own
     write_text_atomic(out, buffer.getvalue())
