@@ -208,6 +208,11 @@ def test_a_changed_score_file_and_ambiguous_zips_are_refused(run, tmp_path, caps
     assert main(["export", "leaderboard", str(result), "--format", "df-arena", "--out", str(tmp_path / "x.txt")]) == 2
     assert "df-arena writes .csv" in capsys.readouterr().err
     assert not out.exists()
+    arena = ["export", "leaderboard", str(result), "--format", "df-arena", "--out", str(tmp_path / "a.csv")]
+    assert main([*arena, "--map", "a_eval=x", f"{LA19}=x"]) == 2
+    assert "column name(s) x used twice" in capsys.readouterr().err
+    assert main([*arena, "--map", "a_eval=Model"]) == 2
+    assert "column name(s) Model used twice (the table's own columns are Model, Seeds" in capsys.readouterr().err
     # given a run folder, a refusal names the file it read (the folder's result.json, newer than its cell log)
     assert main(["export", "leaderboard", str(run), "--format", "df-arena", "--out", str(tmp_path / "x.csv"),
                  "--map", "a_eval@mp3_32k"]) == 2

@@ -57,6 +57,7 @@ DF_ARENA_KEYS: dict[str, str] = {
     "in_the_wild": "in_the_wild",
     "fakeorreal_norm": "fake_or_real",  # the Arena's Fake-or-Real download is the "for-norm" version
 }
+_ROW_FIELDS = ("Model", "Seeds", "Average EER (%)", "Pooled EER (%)")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member time: the same cells give the same bytes
 
 
@@ -175,10 +176,11 @@ def df_arena_table(run: str | os.PathLike, selection: ExportSelection = ExportSe
 def _df_arena_rows(state: _Run, selection: ExportSelection) -> tuple[list[str], list[dict]]:
     maps = _checked_maps(state, selection.maps) or tuple(ColumnMap(t) for t in state.test_sets())
     columns = [_arena_column(m) for m in maps]
-    if len(set(columns)) != len(columns):
-        dupes = sorted({c for c in columns if columns.count(c) > 1})
-        raise ConfigError(f"two cells map to the column(s) {', '.join(dupes)}; give each its own =COLUMN",
-                          field="--map")
+    taken = [*columns, *_ROW_FIELDS]
+    if len(set(taken)) != len(taken):
+        dupes = sorted({c for c in taken if taken.count(c) > 1})
+        raise ConfigError(f"column name(s) {', '.join(dupes)} used twice (the table's own columns are "
+                          f"{', '.join(_ROW_FIELDS)}); give each cell its own =COLUMN", field="--map")
     rows = []
     for detector in _detectors(state, selection):
         seeds = _seeds(state, detector, selection)
@@ -234,7 +236,7 @@ def _write_df_arena(state: _Run, out: Path, selection: ExportSelection) -> Path:
                                 "Pooled": {r["Model"]: {"EER (%)": r["Pooled EER (%)"]} for r in rows}})
         return out
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["Model", "Seeds", *columns, "Average EER (%)", "Pooled EER (%)"],
+    writer = csv.DictWriter(buffer, fieldnames=[*_ROW_FIELDS[:2], *columns, *_ROW_FIELDS[2:]],
                             lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)  # full precision: the numbers are the cells' own
