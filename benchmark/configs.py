@@ -13,6 +13,7 @@ where it was written.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import functools
@@ -25,6 +26,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 
@@ -168,6 +170,11 @@ def _location_text(path: Any, line: int | None, field: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- build
+def invalid(message: str) -> PydanticCustomError:
+    """The error a field validator raises: ``message`` (which names the value) becomes the ConfigError's text."""
+    return PydanticCustomError("config", "{message}", {"message": message})
+
+
 @functools.lru_cache(maxsize=None)
 def _adapter(cls: type) -> TypeAdapter:
     return TypeAdapter(cls)
@@ -184,7 +191,9 @@ def build(cls: type, data: Any, prefix: tuple | str = (), path: Any = None, line
     try:
         return _adapter(cls).validate_python(dict(data))
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
+        errors = err.errors(include_url=False)
+        unknown = [e for e in errors if e["type"] in ("unexpected_keyword_argument", "extra_forbidden")]
+        first = (unknown or errors)[0]  # a misspelt key before the "required key missing" it causes
         raise _config_error(cls, first, prefix, path, lines) from None
 
 
@@ -211,6 +220,8 @@ def _config_error(cls: type, error: dict, prefix: tuple, path: Any, lines: LineM
         message = f"value {value!r} is a {type(value).__name__}; expected a list"
     elif kind in ("dict_type", "mapping_type", "dataclass_type", "dataclass_exact_type", "model_type"):
         message = f"value {value!r} is a {type(value).__name__}; expected a mapping"
+    elif kind == "config":
+        message = error["ctx"]["message"]
     elif _EXPECTED.get(kind):
         message = f"value {value!r} {_EXPECTED[kind]}"
     else:
@@ -224,6 +235,9 @@ def _fields_at(cls: Any, loc: tuple) -> list[str]:
     for part in loc:
         hint = _unwrap(hint)
         if isinstance(part, int):
+            continue
+        if typing.get_origin(hint) in (dict, Mapping, collections.abc.Mapping):
+            hint = typing.get_args(hint)[-1] if typing.get_args(hint) else Any
             continue
         if not dataclasses.is_dataclass(hint):
             return []

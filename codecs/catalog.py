@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-import yaml
+from pydantic import StrictStr
 
+from spoofbench.configs import LineMap, build, config_dataclass, line_of, load_yaml_lines
 from spoofbench.errors import ConfigError, UnknownPluginError
 from spoofbench.registry import Registry
 
@@ -26,17 +28,27 @@ CONDITIONS: Registry = Registry("codec condition", "spoofbench.codecs", base=(Co
 MATRICES: dict[str, tuple[str, ...]] = {}
 
 
-def _read_yaml(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read codec conditions: {err.strerror}", path) from err
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(err, 'problem', err)}", path,
-                          line=mark.line + 1 if mark else None) from err
+@config_dataclass
+class ConditionsFile:
+    """The shape of a conditions YAML: condition mappings (typed one by one) and named matrices."""
+
+    conditions: tuple[Mapping[str, Any], ...] | None = None
+    matrices: Mapping[str, tuple[StrictStr, ...]] | None = None
+
+
+def _read(path: Path) -> tuple[list[CodecCondition], dict[str, tuple[str, ...]], LineMap]:
+    """The typed conditions and matrices of a YAML file and its line map; errors give file:line: field."""
+    data, lines = load_yaml_lines(path)
+    parsed = build(ConditionsFile, data, path=path, lines=lines)
+    conditions = [condition_from_dict(item, path, ("conditions", i), lines)
+                  for i, item in enumerate(parsed.conditions or ())]
+    seen: dict[str, int] = {}
+    for i, cond in enumerate(conditions):
+        if cond.id in seen:
+            raise ConfigError(f"condition id {cond.id!r} appears twice (also conditions[{seen[cond.id]}])",
+                              path, line_of(lines, ("conditions", i)), f"conditions[{i}].id")
+        seen[cond.id] = i
+    return conditions, dict(parsed.matrices or {}), lines
 
 
 def load_conditions(path: str | os.PathLike, *, overwrite: bool = False,
@@ -46,40 +58,23 @@ def load_conditions(path: str | os.PathLike, *, overwrite: bool = False,
     The file holds ``conditions:`` (a list of condition mappings) and optionally ``matrices:``
     (name → list of condition ids, which must all be known once the file is loaded)."""
     path = Path(path)
-    raw = _read_yaml(path)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"expected a mapping with 'conditions' and 'matrices', got {type(raw).__name__}", path)
-    unknown = set(raw) - {"conditions", "matrices"}
-    if unknown:
-        raise ConfigError(f"unknown top-level key(s) {sorted(unknown)}; expected 'conditions', 'matrices'", path)
-    items = raw.get("conditions") or []
-    if not isinstance(items, list):
-        raise ConfigError(f"expected a list of conditions, got {items!r}", path, field="conditions")
-    conditions = [condition_from_dict(item, path, where=f"conditions[{i}]") for i, item in enumerate(items)]
-    seen: set[str] = set()
-    for cond in conditions:
-        if cond.id in seen:
-            raise ConfigError(f"condition id {cond.id!r} appears twice", path, field="conditions")
-        seen.add(cond.id)
-    for cond in conditions:
+    conditions, matrices, lines = _read(path)
+    for i, cond in enumerate(conditions):
         if CONDITIONS.registered(cond.id) and not overwrite:
             raise ConfigError(f"condition id {cond.id!r} is already defined (by {CONDITIONS.source(cond.id)}); "
-                              f"choose another id", path, field=f"conditions.{cond.id}")
+                              f"choose another id", path, line_of(lines, ("conditions", i)),
+                              f"conditions.{cond.id}")
     for cond in conditions:
         CONDITIONS.register(cond.id, cond, overwrite=overwrite, source=source or str(path))
-    matrices = raw.get("matrices") or {}
-    if not isinstance(matrices, Mapping):
-        raise ConfigError(f"expected a mapping name → list of ids, got {matrices!r}", path, field="matrices")
     for name, ids in matrices.items():
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise ConfigError(f"expected a list of condition ids, got {ids!r}", path, field=f"matrices.{name}")
         missing = [i for i in ids if i not in CONDITIONS]
+        where = line_of(lines, ("matrices", name))
         if missing:
             raise ConfigError(f"unknown condition id(s) {missing}; known: {', '.join(CONDITIONS.names())}",
-                              path, field=f"matrices.{name}")
+                              path, where, f"matrices.{name}")
         if name in MATRICES and not overwrite and source != "spoofbench":
-            raise ConfigError(f"matrix {name!r} is already defined; choose another name", path,
-                              field=f"matrices.{name}")
+            raise ConfigError(f"matrix {name!r} is already defined; choose another name", path, where,
+                              f"matrices.{name}")
         MATRICES[name] = tuple(ids)
     return conditions
 

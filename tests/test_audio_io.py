@@ -170,15 +170,15 @@ def _imported_modules(source: Path) -> set[str]:
 
 def test_plugins_import_only_errors_registry_and_leaf_helpers():
     """The import rule of docs/interfaces.md for spoofbench.codecs and spoofbench.models: errors,
-    registry and the leaf helpers audio_io and atomic (which import nothing of spoofbench but errors)."""
-    for leaf in ("audio_io", "atomic"):
+    registry and the leaf helpers audio_io, atomic and configs (which import nothing of spoofbench but errors)."""
+    for leaf in ("audio_io", "atomic", "configs"):
         own = {m for m in _imported_modules(REPO / "benchmark" / f"{leaf}.py") if m.startswith("spoofbench")}
         assert own <= {"spoofbench.errors"}, (leaf, own)
         relative = [n for n in ast.walk(ast.parse((REPO / "benchmark" / f"{leaf}.py").read_text()))
                     if isinstance(n, ast.ImportFrom) and n.level and n.module != "errors"]
         assert not relative, (leaf, [n.module for n in relative])
     allowed = {"spoofbench", "spoofbench.errors", "spoofbench.registry", "spoofbench.audio_io",
-               "spoofbench.atomic"}
+               "spoofbench.atomic", "spoofbench.configs"}
     for folder in ("codecs", "models"):
         for source in (REPO / folder).rglob("*.py"):
             for name in _imported_modules(source):

@@ -1,6 +1,8 @@
 """Out-of-distribution benchmark protocols declared in YAML: train on X, select on dev, test on Y.
 
-A protocol file (``yaml.safe_load`` → typed dataclasses)::
+A protocol file (typed configs: frozen pydantic dataclasses via :mod:`spoofbench.configs`, unknown keys
+refused; an error names the file, the line and the full field path, e.g.
+``p.yaml:7: tests.wild.where.attack: value {'within': ['A01']} is not a condition; ...``)::
 
     name: la19_to_wild
     train: {manifest: asvspoof2019_la_train}
@@ -23,12 +25,18 @@ file basenames, identical trials) is detected and reported.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Iterable, Iterator, Literal, Mapping, Sequence
+
+from pydantic import AliasChoices, BeforeValidator, Field, StrictBool, model_validator
+from pydantic_core import ArgsKwargs
 
 from ..atomic import write_json_atomic
+from ..configs import YamlConfig, config_dataclass, invalid
 from ..errors import ConfigError
 from .manifest import UNKNOWN, Trial, read_manifest, write_manifest
 
@@ -37,45 +45,114 @@ _TRIAL_COLUMNS = ("id", "path", "label", "corpus", "split", "speaker", "attack",
                   "sampling_rate", "num_samples", "duration")
 
 
-@dataclass(frozen=True)
-class Condition:
-    """``column op values``; ``op`` in ``in``, ``not_in`` (equals/not_equals become these)."""
+# ---------------------------------------------------------------------------------------------
+# the typed protocol config
 
-    column: str
-    op: str
+def _filter_fields(raw: Any) -> Any:
+    """A YAML ``where`` value (scalar, list, ``{in|not_in|equals|not_equals: ...}``) → op and values."""
+    if isinstance(raw, Mapping) and set(raw) == {"op", "values"}:
+        return raw  # already in field form (``to_dict``)
+    if isinstance(raw, Mapping):
+        if len(raw) != 1 or next(iter(raw)) not in _OPS:
+            raise invalid(f"value {dict(raw)!r} is not a condition; expected one of {', '.join(_OPS)} "
+                          "as the only key")
+        op, values = next(iter(raw.items()))
+        if op in ("equals", "not_equals"):
+            values = [values]
+            op = "in" if op == "equals" else "not_in"
+    else:
+        op, values = "in", raw
+    if not isinstance(values, list):
+        values = [values]
+    if not values or any(isinstance(v, (dict, list)) for v in values):
+        raise invalid(f"value {values!r} is not a condition; expected a scalar or a non-empty list of scalars")
+    return {"op": op, "values": tuple(values)}
+
+
+@config_dataclass
+class Condition:
+    """One ``where`` filter: the column's value is (``in``) or is not (``not_in``) one of ``values``."""
+
+    op: Literal["in", "not_in"]
     values: tuple[Any, ...]
 
-    @property
-    def text_values(self) -> frozenset[str]:
-        cached = self.__dict__.get("_text")
-        if cached is None:
-            cached = frozenset(str(v) for v in self.values)
-            object.__setattr__(self, "_text", cached)
-        return cached
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, raw: Any) -> Any:
+        return raw if isinstance(raw, ArgsKwargs) else _filter_fields(raw)  # ArgsKwargs: Condition(op, values)
 
-    def matches(self, trial: Trial) -> bool:
+    @functools.cached_property
+    def text_values(self) -> frozenset[str]:
+        return frozenset(str(v) for v in self.values)
+
+    def matches(self, value: Any) -> bool:
         """Compared as text, so YAML ``64`` matches a custom ``"64"`` and vice versa."""
-        value = column_value(trial, self.column)
         hit = value is not None and str(value) in self.text_values
         return hit if self.op == "in" else not hit
 
 
-@dataclass(frozen=True)
+def _manifest_list(raw: Any) -> tuple[str, ...]:
+    manifests = [raw] if isinstance(raw, str) else raw
+    if not manifests or not isinstance(manifests, (list, tuple)) or not all(
+            isinstance(m, str) and m for m in manifests):
+        raise invalid(f"value {raw!r} is not a manifest; expected a manifest name/path or a list of them")
+    return tuple(manifests)
+
+
+def _where(raw: Any) -> Any:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise invalid(f"value {raw!r} is not a mapping column: condition")
+    return {str(column): value for column, value in raw.items()}
+
+
+@config_dataclass
 class SetSpec:
-    """One set of a protocol: manifests, filters, and speaker hold-out."""
+    """One set of a protocol: manifests (``manifest:``, a name/path or a list), filters, speaker hold-out.
 
-    manifests: tuple[str, ...]
-    where: tuple[Condition, ...] = ()
-    disjoint_speakers: bool = False
+    In YAML a bare name or list stands for ``{manifest: ...}``.
+    """
+
+    manifests: Annotated[tuple[str, ...], BeforeValidator(_manifest_list)] = Field(
+        validation_alias=AliasChoices("manifest", "manifests"))
+    where: Annotated[Mapping[str, Condition], BeforeValidator(_where)] = Field(default_factory=dict)
+    disjoint_speakers: StrictBool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, raw: Any) -> Any:
+        return {"manifest": raw} if isinstance(raw, (str, list)) else raw
+
+    def matches(self, trial: Trial) -> bool:
+        """True when every ``where`` condition holds for ``trial``."""
+        return all(cond.matches(column_value(trial, column)) for column, cond in self.where.items())
 
 
-@dataclass(frozen=True)
-class ProtocolSpec:
-    name: str
+def _text(raw: Any) -> str:
+    if isinstance(raw, (Mapping, list, tuple)):
+        raise invalid(f"value {raw!r} is not a string")
+    return "" if raw is None else str(raw)
+
+
+def _test_sets(raw: Any) -> Any:
+    if not isinstance(raw, Mapping) or not raw:
+        raise invalid(f"value {raw!r} is not a test set mapping; expected a non-empty mapping test_name: set")
+    return {str(name): value for name, value in raw.items()}
+
+
+@config_dataclass
+class ProtocolSpec(YamlConfig):
+    """A protocol YAML: ``train``, ``dev`` and named ``tests`` sets (required), ``name``, ``description``."""
+
     train: SetSpec
     dev: SetSpec
-    tests: Mapping[str, SetSpec]
-    description: str = ""
+    tests: Annotated[Mapping[str, SetSpec], BeforeValidator(_test_sets)]
+    name: Annotated[str, BeforeValidator(_text)] = ""
+    description: Annotated[str, BeforeValidator(_text)] = ""
+
+    def validate(self, path: Any = None) -> "ProtocolSpec":
+        return self
 
 
 @dataclass(frozen=True)
@@ -134,86 +211,11 @@ def column_value(trial: Trial, column: str) -> Any:
     return trial.custom.get(column.removeprefix("custom."))
 
 
-def _condition(column: str, raw: Any, where: str, path: Path) -> Condition:
-    if isinstance(raw, Mapping):
-        if len(raw) != 1 or next(iter(raw)) not in _OPS:
-            raise ConfigError(f"expected one of {list(_OPS)} as the only key, got {dict(raw)!r}",
-                              path=path, field=where)
-        op, values = next(iter(raw.items()))
-        if op in ("equals", "not_equals"):
-            values = [values]
-            op = "in" if op == "equals" else "not_in"
-    else:
-        op, values = "in", raw
-    if not isinstance(values, list):
-        values = [values]
-    if not values or any(isinstance(v, (dict, list)) for v in values):
-        raise ConfigError(f"expected a scalar or a non-empty list of scalars, got {values!r}",
-                          path=path, field=where)
-    return Condition(column, op, tuple(values))
-
-
-def _set_spec(raw: Any, where: str, path: Path) -> SetSpec:
-    if isinstance(raw, (str, list)):
-        raw = {"manifest": raw}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"expected a mapping with 'manifest' (and optional 'where', "
-                          f"'disjoint_speakers'), got {raw!r}", path=path, field=where)
-    unknown = set(raw) - {"manifest", "manifests", "where", "disjoint_speakers"}
-    if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)}; expected manifest, where, "
-                          f"disjoint_speakers", path=path, field=f"{where}.{sorted(unknown)[0]}")
-    manifests = raw.get("manifest", raw.get("manifests"))
-    if isinstance(manifests, str):
-        manifests = [manifests]
-    if not manifests or not isinstance(manifests, list) or not all(
-            isinstance(m, str) and m for m in manifests):
-        raise ConfigError(f"expected a manifest name/path or a list of them, got {manifests!r}",
-                          path=path, field=f"{where}.manifest")
-    conditions = raw.get("where") or {}
-    if not isinstance(conditions, Mapping):
-        raise ConfigError(f"expected a mapping column: condition, got {conditions!r}", path=path,
-                          field=f"{where}.where")
-    disjoint = raw.get("disjoint_speakers", False)
-    if not isinstance(disjoint, bool):
-        raise ConfigError(f"expected true/false, got {disjoint!r}", path=path,
-                          field=f"{where}.disjoint_speakers")
-    return SetSpec(tuple(manifests),
-                   tuple(_condition(str(c), v, f"{where}.where.{c}", path)
-                         for c, v in conditions.items()), disjoint)
-
-
 def parse_protocol(path: str | os.PathLike) -> ProtocolSpec:
-    """Read and type-check a protocol YAML (no manifests are read)."""
-    import yaml
-
+    """Read and type-check a protocol YAML (no manifests are read); ``name`` defaults to the file's stem."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError("protocol file not found", path=path) from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(err, 'problem', err)}", path=path,
-                          line=mark.line + 1 if mark else None) from err
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"expected a mapping with name, train, dev, tests; got {raw!r}", path=path)
-    unknown = set(raw) - {"name", "description", "train", "dev", "tests"}
-    if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)}; expected name, description, train, "
-                          f"dev, tests", path=path, field=sorted(unknown)[0])
-    for key in ("train", "dev", "tests"):
-        if key not in raw:
-            raise ConfigError("missing (train, dev and tests are required)", path=path, field=key)
-    tests = raw["tests"]
-    if not isinstance(tests, Mapping) or not tests:
-        raise ConfigError(f"expected a non-empty mapping test_name: set, got {tests!r}", path=path,
-                          field="tests")
-    return ProtocolSpec(name=str(raw.get("name") or path.stem),
-                        train=_set_spec(raw["train"], "train", path),
-                        dev=_set_spec(raw["dev"], "dev", path),
-                        tests={str(k): _set_spec(v, f"tests.{k}", path) for k, v in tests.items()},
-                        description=str(raw.get("description") or ""))
+    spec = ProtocolSpec.from_yaml(path)
+    return spec if spec.name else dataclasses.replace(spec, name=path.stem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +241,7 @@ def _select(spec: SetSpec, manifests_dir: Path | None, base: Path,
     out = []
     for ref in spec.manifests:
         for trial in read_manifest(resolve_manifest(ref, manifests_dir, base)):
-            if not all(c.matches(trial) for c in spec.where):
+            if not spec.matches(trial):
                 continue
             if spec.disjoint_speakers and train_speakers and trial.speaker in train_speakers:
                 continue

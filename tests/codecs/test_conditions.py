@@ -54,10 +54,10 @@ def test_user_yaml(tmp_path):
     ("conditions:\n  - {id: x1, codec: mp3, bitrate: fast}\n", "conditions[0].bitrate", "'fast'"),
     ("conditions:\n  - {id: x2, codec: mp3, engine: gpu}\n", "conditions[0].engine", "'gpu'"),
     ("conditions:\n  - {id: x3, codec: mp3, channel: {loss_rate: 1.5}}\n", "conditions[0].channel.loss_rate", "1.5"),
-    ("conditions:\n  - {id: x4, codec: mp3, colour: red}\n", "conditions[0]", "colour"),
+    ("conditions:\n  - {id: x4, codec: mp3, colour: red}\n", "conditions[0].colour", "unknown key"),
     ("conditions:\n  - {id: mp3_32k, codec: mp3}\n", "conditions.mp3_32k", "already defined"),
     ("matrices:\n  m: [none, nope]\n", "matrices.m", "nope"),
-    ("conditions: [\n", None, "not valid YAML"),
+    ("conditions: [\n", None, "invalid YAML"),
 ])
 def test_bad_yaml_names_file_and_field(tmp_path, text, field, fragment):
     path = tmp_path / "bad.yaml"
