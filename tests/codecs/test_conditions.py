@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from spoofbench.codecs import (CONDITIONS, MATRICES, CodecCondition, condition_from_dict,
+from spoofbench.codecs import (CONDITIONS, MATRICES, CodecCondition, catalog, condition_from_dict,
                                condition_provenance, get_condition, get_matrix, load_conditions)
 from spoofbench.errors import ConfigError, SpoofbenchError, UnknownPluginError
 
@@ -36,7 +36,8 @@ def test_round_trip():
         assert condition_from_dict(cond.to_dict()) == cond
 
 
-def test_user_yaml(tmp_path):
+def test_user_yaml(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "MATRICES", dict(catalog.MATRICES))  # nothing registered here outlives the test
     path = tmp_path / "mine.yaml"
     path.write_text(
         "conditions:\n"
@@ -44,10 +45,12 @@ def test_user_yaml(tmp_path):
         "  - {id: user_tel, codec: pcm_alaw, encoder: pcm_alaw, sample_rate: 8000,\n"
         "     channel: {band: [300, 3400], loss_rate: 0.02}}\n"
         "matrices:\n  user_matrix: [none, user_mp3_48k, user_tel]\n")
-    loaded = load_conditions(path)
-    assert [c.id for c in loaded] == ["user_mp3_48k", "user_tel"]
-    assert [c.id for c in get_matrix("user_matrix")] == ["none", "user_mp3_48k", "user_tel"]
-    assert CONDITIONS.source("user_tel") == str(path)
+    with CONDITIONS.isolated():
+        loaded = load_conditions(path)
+        assert [c.id for c in loaded] == ["user_mp3_48k", "user_tel"]
+        assert [c.id for c in get_matrix("user_matrix")] == ["none", "user_mp3_48k", "user_tel"]
+        assert CONDITIONS.source("user_tel") == str(path)
+    assert "user_tel" not in CONDITIONS
 
 
 @pytest.mark.parametrize("text, field, fragment", [
