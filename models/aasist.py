@@ -242,6 +242,8 @@ class GraphStages:
 class AASIST(Detector, GraphStages):
     """``waves`` (B, T ≥ ``min_samples``) → logits (B, 2) = [spoof, bona fide]."""
 
+    concurrent_inference = True  # a pure eval forward: batches may be scored in parallel threads
+
     frontend = "sinc (fixed, mel-spaced)"
 
     def __init__(self, config: AASISTConfig, name: str = "aasist"):

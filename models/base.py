@@ -41,6 +41,10 @@ class Detector(nn.Module):
     training_mode: str = "gradient"
     min_samples: int = 1
     config: Any = None
+    #: The eval forward keeps no state between calls (no hooks storing activations, no caches), so
+    #: scoring may run several batches at once in threads (``ScoreConfig.streams``). Off by default:
+    #: a detector opts in once its forward is known to be pure.
+    concurrent_inference: bool = False
 
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -72,6 +72,8 @@ class LFCCLCNN(Detector):
     """LCNN: blocks of [1x1 MFM conv, BN, 3x3 MFM conv, max-pool 2] (first block 5x5), masked mean
     over time of the (channels x LFCC bins) map → dropout → linear 2."""
 
+    concurrent_inference = True  # a pure eval forward: batches may be scored in parallel threads
+
     frontend = "LFCC (torchaudio)"
 
     def __init__(self, c: LFCCConfig, name: str = "lfcc_lcnn"):
@@ -110,6 +112,8 @@ class LFCCGMM(Detector):
     ``logits`` = [0, mean frame log-likelihood ratio], so ``score`` is the LLR (higher = bona fide).
     The mixtures are kept as buffers, so a fitted model saves and loads like any other detector.
     """
+
+    concurrent_inference = True  # a pure eval forward: batches may be scored in parallel threads
 
     frontend = "LFCC (torchaudio)"
     training_mode = "fit"

@@ -42,6 +42,8 @@ class RawCNNConfig:
 class RawCNN(Detector):
     """``waves`` (B, T) → logits (B, 2)."""
 
+    concurrent_inference = True  # a pure eval forward: batches may be scored in parallel threads
+
     frontend = "strided conv (learnable)"
 
     def __init__(self, config: RawCNNConfig, name: str = "rawcnn_2m"):

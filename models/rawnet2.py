@@ -56,6 +56,7 @@ class RawNet2Config:
 
 
 class RawNet2(Detector):
+    concurrent_inference = True  # a pure eval forward: batches may be scored in parallel threads
     frontend = "sinc (fixed, mel-spaced)"
 
     def __init__(self, config: RawNet2Config, name: str = "rawnet2"):

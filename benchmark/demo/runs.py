@@ -122,7 +122,7 @@ def _detectors(settings: DemoSettings, suffix: str = "") -> tuple[DetectorSpec, 
 
 
 def _common(settings: DemoSettings, corpus: DemoCorpus) -> dict[str, Any]:
-    return {"scoring": {"batch_size": 16, "num_workers": 1}, "bootstrap": settings.resamples(),
+    return {"scoring": {"batch_size": 16, "num_workers": 2}, "bootstrap": settings.resamples(),
             "device": settings.device, "codec_cache": str(Path(corpus.root).parent / "codec_cache")}
 
 

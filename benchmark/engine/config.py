@@ -169,12 +169,17 @@ class ScoreConfig(YamlConfig):
     cache_max_bytes: int = 2 * 1024 ** 3
     resume: bool = True                # skip trials already in the score file
     cpu_threads: int = 0               # torch intra-op threads while scoring; 0 = torch's default
+    # Batches scored at once on a CPU, each in its own thread with one intra-op thread; 0 = as many as
+    # the intra-op threads above when the detector allows it (``concurrent_inference``), else 1.
+    # Scores then depend on neither the core count nor the load; 1 = one batch at a time on all threads.
+    streams: int = 0
 
     def validate(self, path: Any = None) -> "ScoreConfig":
         _positive(self.batch_size, "batch_size", path)
         _nonneg(self.num_workers, "num_workers", path)
         _positive(self.bucket_pool, "bucket_pool", path)
         _nonneg(self.cpu_threads, "cpu_threads", path)
+        _nonneg(self.streams, "streams", path)
         _choice(self.device, DEVICES, "device", path)
         _choice(self.precision, PRECISIONS, "precision", path)
         if not self.codecs:

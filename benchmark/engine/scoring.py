@@ -19,6 +19,8 @@ import contextlib
 import os
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -274,12 +276,24 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
     expected = len(source)
     stems = [out / f"{score_file_stem(testset, codec)}.txt" for codec in config.codecs]
     results: list[ScoreFileResult] = []
-    with exclusive_all(stems, "score file"), cpu_threads(config.cpu_threads):
+    streams = scoring_streams(detector, config, rt)
+    with exclusive_all(stems, "score file"), cpu_threads(1 if streams > 1 else config.cpu_threads):
         files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
+        extra = {**(extra_summary or {}), "streams": streams}
         for group in ([files] if one_pass else [[f] for f in files]):
             results += _score_pass(detector, source, root, group, config, rt, progress, expected,
-                                   extra_summary or {}, eager=one_pass, log_context=log_context or {})
+                                   extra, eager=one_pass, log_context=log_context or {}, streams=streams)
     return ScoreResult(tuple(results), detector.input_policy.to_dict())
+
+
+def scoring_streams(detector: Any, config: ScoreConfig, rt: Runtime) -> int:
+    """How many batches are scored at once (``ScoreConfig.streams``): more than one only on a CPU and
+    for a detector whose eval forward is pure (``concurrent_inference``); each then runs single-threaded."""
+    if rt.device.type != "cpu" or not getattr(detector, "concurrent_inference", False):
+        return 1
+    if config.streams:
+        return config.streams
+    return config.cpu_threads or torch.get_num_threads()
 
 
 def _testset(testset: str | None, source: _TrialSource) -> str:
@@ -322,7 +336,7 @@ class _ConditionFiles:
 
 def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_ConditionFiles],
                 config: ScoreConfig, rt: Runtime, progress: bool, expected: int, extra: dict,
-                eager: bool, log_context: dict) -> list[ScoreFileResult]:
+                eager: bool, log_context: dict, streams: int = 1) -> list[ScoreFileResult]:
     """One pass over the trials scoring every condition of ``group``; one result per condition."""
     stream = _ScoringStream(source, root, [f.codec for f in group], [f.done for f in group], detector,
                             config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes,
@@ -342,7 +356,7 @@ def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_Con
     with contextlib.ExitStack() as stack, torch.inference_mode():
         for writer in writers:
             stack.enter_context(writer)
-        clips = _score_batches(loader, detector, writers, rt)
+        clips = _score_batches(loader, detector, writers, rt, streams)
         for _ in show_progress(clips, total=todo, desc=f"scoring {group[0].testset} × {', '.join(codecs)}",
                                logger=log, enabled=progress):
             pass
@@ -351,17 +365,38 @@ def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_Con
     return [_finish(detector, w.files, w, config, rt, expected, seconds, extra) for w in writers]
 
 
-def _score_batches(loader: Any, detector: Any, writers: list["_ScoreWriter"], rt: Runtime) -> Iterator[None]:
-    """Score and write every batch of ``loader``; yield once per trial handled (for the progress count)."""
-    for batch in loader:
-        values = None
-        if batch["ids"]:
-            with rt.autocast():
-                values = detector.score(batch["waves"].to(rt.device, non_blocking=True),
-                                        batch["lengths"].to(rt.device))
-            values = values.float().cpu().numpy()
-        yield from range(writers[batch["condition"]].write(batch["ids"], values, batch["failures"],
-                                                           batch.get("decoders")))
+def _score_batches(loader: Any, detector: Any, writers: list["_ScoreWriter"], rt: Runtime,
+                   streams: int = 1) -> Iterator[None]:
+    """Score and write every batch of ``loader``; yield once per trial handled (for the progress count).
+
+    With ``streams`` > 1, up to that many batches are scored at once, each in a thread of its own (torch
+    releases the GIL inside its kernels); the results are written in the loader's order, so the files are
+    the ones a single stream writes.
+    """
+    def forward(batch: dict) -> np.ndarray | None:
+        if not batch["ids"]:
+            return None
+        with torch.inference_mode(), rt.autocast():  # both are thread-local: entered in the scoring thread
+            values = detector.score(batch["waves"].to(rt.device, non_blocking=True), batch["lengths"].to(rt.device))
+        return values.float().cpu().numpy()
+
+    def write(batch: dict, values: np.ndarray | None) -> int:
+        return writers[batch["condition"]].write(batch["ids"], values, batch["failures"], batch.get("decoders"))
+
+    if streams <= 1:
+        for batch in loader:
+            yield from range(write(batch, forward(batch)))
+        return
+    with ThreadPoolExecutor(streams, thread_name_prefix="spoofbench-score") as pool:
+        pending: deque = deque()
+        for batch in loader:
+            pending.append((batch, pool.submit(forward, batch)))
+            if len(pending) >= streams:  # all streams busy: write the oldest batch once it is scored
+                done, future = pending.popleft()
+                yield from range(write(done, future.result()))
+        while pending:
+            done, future = pending.popleft()
+            yield from range(write(done, future.result()))
 
 
 class _ScoreWriter:
