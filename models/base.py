@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from spoofbench.atomic import atomic_path
 from spoofbench.errors import CheckpointError, DetectorError
 
 from .policy import InputPolicy
@@ -246,9 +247,7 @@ def load_state_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
 
 def save_checkpoint(detector: Detector, path: str | os.PathLike, **extra: Any) -> None:
     """Write ``{"detector", "preset", "config", "state_dict", ...}`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     payload = {"detector": detector.name, "preset": detector.preset,
                "config": config_to_dict(detector.config), "state_dict": detector.state_dict(), **extra}
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # removed if torch.save fails
+        torch.save(payload, tmp)

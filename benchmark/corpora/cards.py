@@ -2,7 +2,6 @@
 sha256 of the protocol files), and checking a user's protocol file against them."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..hashing import sha256_file
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,10 @@ def all_cards() -> dict[str, CorpusCard]:
     return {p.parent.name: load_card(p) for p in sorted(cards_dir().glob("*/card.yaml"))}
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_protocol_file(path: str | os.PathLike) -> str:
     """Whether ``path`` is a known official protocol file: a one-line verdict for reports."""
     path = Path(path)
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     known = [(card.name, key, entry) for card in all_cards().values()
              for key, entry in card.protocol_files.items() if entry.get("name") == path.name]
     for corpus, key, entry in known:

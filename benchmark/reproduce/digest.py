@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..atomic import atomic_path
+from ..hashing import sha256_file
 from ..logs import progress as show_progress
 
 #: The per-trial value of a trial whose audio file cannot be read.
@@ -32,13 +33,7 @@ _CHUNK = 1 << 20
 _CACHE_FILE = "file_digests.sqlite"
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = _CHUNK) -> str:
-    """sha256 hex digest of the bytes of ``path`` (raises OSError when it cannot be read)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+file_sha256 = sha256_file  # the sha256 of one file's bytes (:mod:`spoofbench.hashing`)
 
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spoofbench.atomic import write_text_atomic  # imported up front: the worker may run out of memory later
+
 _NETWORK_MODULES = ("requests", "urllib3", "httpx", "aiohttp", "websocket", "paramiko", "ftplib", "smtplib")
 _NETWORK_EVENTS = ("socket.__new__", "socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.bind")
 violations: list[str] = []
@@ -35,9 +37,7 @@ def _audit(event: str, args: tuple) -> None:
 
 
 def _write(folder: Path, name: str, data: Any) -> None:
-    tmp = folder / f".{name}.tmp"
-    tmp.write_text(json.dumps(data, default=str))
-    os.replace(tmp, folder / name)
+    write_text_atomic(folder / name, json.dumps(data, default=str))
 
 
 def _probe_waves(paths: list[str], rate: int):

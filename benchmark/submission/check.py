@@ -15,20 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ScoreFileError, SubmissionError
+from ..hashing import sha256_file
 from ..metrics.readers import ScoreNormalization, ScoreTable, read_scores
 from .spec import SPEC_NAME, SubmissionSpec, load_spec
 from .trials import TrialLists
 
 _SHOW = 5
 _IGNORED = ("README", "LICENSE", "LICENCE")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
