@@ -25,7 +25,6 @@ the run file, the cell and what was expected. Outputs are written atomically.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import statistics
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from ..atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from ..errors import ConfigError, InputFileError
+from ..hashing import sha256_file
 
 LEADERBOARD_FORMATS: dict[str, str] = {
     "df-arena": "Speech DF Arena results: one row per detector, one EER (%) column per dataset (.csv or .json)",
@@ -88,24 +88,13 @@ class ExportSelection:
     per_seed: bool = False
 
 
-def _result_file(path: Path) -> Path:
-    """The file :func:`load_result` reads for ``path`` (a folder: its cell log when newer than its result.json)."""
-    from .celllog import LOG_NAME
-
-    if not path.is_dir():
-        return path
-    log, rendered = path / LOG_NAME, path / "result.json"
-    newer = log.is_file() and (not rendered.is_file() or log.stat().st_mtime_ns > rendered.stat().st_mtime_ns)
-    return log if newer else rendered
-
-
 class _Run:
     """A run's cells indexed by (detector, seed, test set, codec), with the file they came from."""
 
     def __init__(self, run: str | os.PathLike):
-        from .results import load_result
+        from .results import load_result, result_file
 
-        path = _result_file(Path(run))
+        path = result_file(run)
         self.result = load_result(path)
         self.folder = path.parent
         self.where = path  # the file refusals name
@@ -293,7 +282,7 @@ def _checked_score_file(state: _Run, cell: dict) -> Path:
     if not path.is_file():
         raise InputFileError(f"{name}: its score file is missing (expected {path})", state.where)
     expected = cell.get("score_sha256")
-    if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+    if expected and sha256_file(path) != expected:
         raise InputFileError(f"{name}: its score file {path} changed since the run scored it "
                              "(sha256 differs from the cell's score_sha256)", state.where)
     return path

@@ -31,21 +31,28 @@ METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
 RAW_KEYS = ("act_dcf_raw", "cllr_raw")
 
 
+def result_file(path: str | os.PathLike) -> Path:
+    """The file :func:`load_result` reads for ``path``: a run folder gives its cell log when that is newer
+    than its result.json (or there is no result.json), else its result.json; a file is itself."""
+    from .celllog import LOG_NAME
+
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    log, rendered = path / LOG_NAME, path / "result.json"
+    newer = log.is_file() and (not rendered.is_file() or log.stat().st_mtime_ns > rendered.stat().st_mtime_ns)
+    return log if newer else rendered
+
+
 def load_result(path: str | os.PathLike) -> dict:
     """Read and sanity-check a ``result.json``, or render it from a cell log.
 
     ``path``: a ``result.json``, a cell log (``cells.jsonl``), or a run folder (its cell log when that is
     newer than its result.json, e.g. while a run is going or after it was killed; else its result.json).
     """
-    from .celllog import LOG_NAME, render_result
+    from .celllog import render_result
 
-    path = Path(path)
-    if path.is_dir():
-        log, rendered = path / LOG_NAME, path / "result.json"
-        if log.is_file() and (not rendered.is_file() or log.stat().st_mtime_ns > rendered.stat().st_mtime_ns):
-            path = log
-        else:
-            path = rendered
+    path = result_file(path)
     if path.suffix == ".jsonl":
         return _checked(render_result(path), path)
     try:
