@@ -189,6 +189,15 @@ class Registry(Generic[T]):
         self._discover()
         return sorted(self._entries)
 
+    def stored(self, name: str) -> Any:
+        """The entry of ``name`` as stored, without importing anything: a ``"module:attr"`` string until
+        :meth:`get` first resolves it, then the object; None when ``name`` is not registered."""
+        return self._entries.get(name)
+
+    def builtin_entries(self) -> dict[str, Any]:
+        """The entries :meth:`mark_builtins` recorded (what the package itself registered), as stored."""
+        return dict(self._builtins[0])
+
     # ------------------------------------------------------------------ tests
     def mark_builtins(self) -> None:
         """Remember the current entries as the state :meth:`reset` returns to."""

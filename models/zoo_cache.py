@@ -112,10 +112,9 @@ def builtin_targets() -> dict[str, str]:
 
     A name re-registered by a test or plugin (another object) is left out; a resolved entry is
     compared with its module's attribute only when that module is already imported (no import)."""
-    original, _sources = DETECTORS._builtins  # the entries as spoofbench.models registered them
     targets = {}
-    for name, target in original.items():
-        current = DETECTORS._entries.get(name)
+    for name, target in DETECTORS.builtin_entries().items():
+        current = DETECTORS.stored(name)
         if not isinstance(target, str) or not target.startswith("spoofbench.models."):
             continue
         module, attr = target.split(":")

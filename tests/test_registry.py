@@ -123,3 +123,13 @@ def test_codec_engines_implement_the_engine_protocol_without_an_import_cycle():
                 if isinstance(node, ast.ImportFrom)}
     assert "engines" not in imported and "base" in imported  # native -> base, never native -> engines
     assert native.Coded is Coded
+
+
+def test_stored_and_builtin_entries_never_import():
+    reg = Registry("thing")
+    reg.register("lazy", "no_such_module_anywhere:attr")
+    reg.mark_builtins()
+    reg.register("later", "another_missing_module:attr")
+    assert reg.stored("lazy") == "no_such_module_anywhere:attr"  # not resolved: nothing imported
+    assert reg.stored("absent") is None
+    assert reg.builtin_entries() == {"lazy": "no_such_module_anywhere:attr"}
