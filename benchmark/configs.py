@@ -201,8 +201,10 @@ _EXPECTED = {
     "int_parsing": "is not an integer", "int_type": "is not an integer", "int_from_float": "is not an integer",
     "float_parsing": "is not a number", "float_type": "is not a number", "string_type": "is not a string",
     "bool_parsing": "is not true/false", "bool_type": "is not true/false",
-    "greater_than": None, "greater_than_equal": None,
 }
+#: pydantic's bound checks → the comparison and the ctx key holding the bound.
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"), "less_than": ("<", "lt"),
+           "less_than_equal": ("<=", "le")}
 
 
 def _config_error(cls: type, error: dict, prefix: tuple, path: Any, lines: LineMap | None) -> ConfigError:
@@ -222,6 +224,11 @@ def _config_error(cls: type, error: dict, prefix: tuple, path: Any, lines: LineM
         message = f"value {value!r} is a {type(value).__name__}; expected a mapping"
     elif kind == "config":
         message = error["ctx"]["message"]
+    elif kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        message = f"value {value!r} must be {op} {error['ctx'][key]}"
+    elif kind == "literal_error":
+        message = f"value {value!r}: expected one of {error['ctx']['expected'].replace(' or ', ', ')}"
     elif _EXPECTED.get(kind):
         message = f"value {value!r} {_EXPECTED[kind]}"
     else:

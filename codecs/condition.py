@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from os import PathLike
-from typing import Annotated, Any, Callable, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field, StrictStr
 
 from spoofbench.configs import LineMap, build, config_dataclass, invalid, parse_field_path
 
@@ -26,51 +26,15 @@ ENGINES = ("auto", "pyav", "native", "native+pyav", "ffmpeg+pyav", "ffmpeg")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
-# ------------------------------------------------------------------------------------- field checks
-def _number(value: Any, kind: type = float) -> Any:
-    """An int or float (never a bool or a string; an int must be whole) as ``kind``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        raise invalid(f"value {value!r} is not {'an integer' if kind is int else 'a number'}")
-    return kind(value)
-
-
-def _positive(kind: type) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        number = _number(value, kind)
-        if number <= 0:
-            raise invalid(f"value {value!r} must be > 0")
-        return number
-    return check
-
-
-def _fraction(expected: str, *, below_one: bool) -> Callable[[Any], float]:
-    """A number in [0, 1) (``below_one``) or [0, 1]."""
-    def check(value: Any) -> float:
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-              and 0 <= value and (value < 1 if below_one else value <= 1))
-        if not ok:
-            raise invalid(f"value {value!r} is not {expected}")
-        return float(value)
-    return check
-
-
-def _text(expected: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
-            raise invalid(f"value {value!r} is not {expected}")
-        return value
-    return check
+# ------------------------------------------------------------------------------------- field types
+# Scalars are pydantic's own strict, constrained types; only what parses or relates values is checked here.
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
 
 
 def _condition_id(value: Any) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise invalid(f"value {value!r} is not a condition id; expected lower-case letters, digits, _ . -")
-    return value
-
-
-def _codec(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise invalid(f"value {value!r} is not a codec name; expected an FFmpeg codec such as 'mp3'")
     return value
 
 
@@ -83,13 +47,7 @@ def _bitrate(value: Any) -> int | None:
         if not match:
             raise invalid(f"value {value!r} is not a bitrate; expected bit/s like 32000 or '32k'")
         value = int(round(float(match.group(1)) * (1000 if match.group(2) else 1)))
-    return _positive(int)(value)
-
-
-def _engine(value: Any) -> str:
-    if value not in ENGINES:
-        raise invalid(f"value {value!r} is not an engine; expected one of {', '.join(ENGINES)}")
-    return value
+    return value  # then typed as a PositiveInt
 
 
 def _options(value: Any) -> tuple[tuple[str, str], ...]:
@@ -113,10 +71,6 @@ def _band(value: Any) -> tuple[float, float] | None:
     return float(value[0]), float(value[1])
 
 
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else check(value)
-
-
 # ------------------------------------------------------------------------------------- records
 @config_dataclass
 class ChannelChain:
@@ -129,11 +83,10 @@ class ChannelChain:
     """
 
     band: Annotated[tuple[float, float] | None, BeforeValidator(_band)] = (300.0, 3400.0)
-    band_order: Annotated[int, BeforeValidator(_positive(int))] = 6
-    loss_rate: Annotated[float, BeforeValidator(
-        _fraction("a loss rate; expected a fraction in [0, 1)", below_one=True))] = 0.0
-    frame_ms: Annotated[float, BeforeValidator(_positive(float))] = 20.0
-    concealment_gain: Annotated[float, BeforeValidator(_fraction("a gain in [0, 1]", below_one=False))] = 0.5
+    band_order: PositiveInt = 6
+    loss_rate: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.0
+    frame_ms: PositiveFloat = 20.0
+    concealment_gain: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -163,15 +116,15 @@ class CodecCondition:
     """
 
     id: Annotated[str, BeforeValidator(_condition_id)]
-    codec: Annotated[str, BeforeValidator(_codec)]
-    encoder: Annotated[str, BeforeValidator(_text("an encoder name"))] = ""
-    bitrate: Annotated[int | None, BeforeValidator(_bitrate)] = None
-    quality: Annotated[float | None, BeforeValidator(_optional(_number))] = None
-    sample_rate: Annotated[int | None, BeforeValidator(_optional(_positive(int)))] = None
+    codec: Annotated[StrictStr, Field(min_length=1)]
+    encoder: StrictStr = ""
+    bitrate: Annotated[PositiveInt | None, BeforeValidator(_bitrate)] = None
+    quality: Annotated[float, Field(strict=True)] | None = None
+    sample_rate: PositiveInt | None = None
     channel: ChannelChain | None = None
-    engine: Annotated[str, BeforeValidator(_engine)] = "auto"
+    engine: Literal[ENGINES] = "auto"
     options: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_options)] = ()
-    description: Annotated[str, BeforeValidator(_text("a string"))] = ""
+    description: StrictStr = ""
 
     @property
     def is_identity(self) -> bool:
