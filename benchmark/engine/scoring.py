@@ -16,6 +16,7 @@ run is dropped first. Each score file has one writer at a time (:mod:`.locks`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -290,6 +291,10 @@ def scoring_streams(detector: Any, config: ScoreConfig, rt: Runtime) -> int:
     """How many batches are scored at once (``ScoreConfig.streams``): more than one only on a CPU and
     for a detector whose eval forward is pure (``concurrent_inference``); each then runs single-threaded."""
     if rt.device.type != "cpu" or not getattr(detector, "concurrent_inference", False):
+        if config.streams > 1:
+            why = (f"on {rt.device.type}" if rt.device.type != "cpu"
+                   else f"{getattr(detector, 'name', 'this detector')} does not declare concurrent_inference")
+            logging.getLogger(__name__).warning("scoring streams %d asked, 1 used: %s", config.streams, why)
         return 1
     if config.streams:
         return config.streams

@@ -63,13 +63,14 @@ class _Overlap(torch.nn.Module):
                 self.active -= 1
 
 
-def test_batches_really_run_at_once_and_only_for_a_pure_detector(detector, corpus, tmp_path):
+def test_batches_really_run_at_once_and_only_for_a_pure_detector(detector, corpus, tmp_path, caplog):
     pure = _Overlap(detector, concurrent=True)
     result = _score(pure, corpus, tmp_path / "pure", 2, codecs=("none",), workers=0)
     assert pure.most == 2 and result.files[0].n_scored > 0
     opaque = _Overlap(detector, concurrent=False)  # a detector that did not opt in: one stream
     result = _score(opaque, corpus, tmp_path / "opaque", 2, codecs=("none",), workers=0)
     assert opaque.most == 1 and json.loads(result.files[0].summary.read_text())["streams"] == 1
+    assert "streams 2 asked, 1 used" in caplog.text and "concurrent_inference" in caplog.text
 
 
 def test_an_error_in_a_scoring_thread_reaches_the_caller(detector, corpus, tmp_path):
