@@ -45,17 +45,27 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     ``open(path, "w")`` would give it (the umask is respected; an existing file keeps its mode).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp")
+    except OSError as err:
+        raise _naming(err, path) from err
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, publish_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename in (None, tmp):  # a full disk names no file
+            raise _naming(err, path) from err
         raise
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` as the same kind of OSError about ``path`` (the file the caller asked for, not a temp file)."""
+    return type(err)(err.errno, err.strerror or str(err), str(path))
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> None:

@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     except SpoofbenchError as err:
         print(f"spoofbench {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # an ordinary file problem (no such folder, no permission, a full disk)
+        if err.filename is None:
+            raise  # not about a file: a bug, keep the traceback
+        print(f"spoofbench {args.command}: error: {err.filename}: {err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"spoofbench {args.command}: interrupted", file=sys.stderr)
         return 130

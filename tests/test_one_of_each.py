@@ -35,3 +35,45 @@ def test_a_failed_checkpoint_save_leaves_no_temporary_file(tmp_path, monkeypatch
         save_checkpoint(detector, tmp_path / "best.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
     assert (tmp_path / "best.pt").read_bytes() == before  # the earlier checkpoint is intact
+
+
+def test_an_atomic_write_that_cannot_start_or_finish_names_the_target(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from spoofbench.atomic import write_text_atomic
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(OSError) as err:
+        write_text_atomic(blocker / "out.csv", "data")  # its folder is a file
+    assert err.value.filename == str(blocker / "out.csv")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError) as err:
+        write_text_atomic(tmp_path / "out.csv", "data")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "out.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # no temp file left
+
+
+def test_the_cli_reports_a_file_problem_in_one_line(tmp_path, monkeypatch, capsys):
+    from spoofbench.atomic import write_text_atomic
+    from spoofbench.cli import main
+    from spoofbench.runner import leaderboard_export
+
+    target = tmp_path / "a_file" / "df.csv"
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setattr(leaderboard_export, "export_leaderboard",
+                        lambda *a, **k: write_text_atomic(target, "Model\n"))
+    assert main(["export", "leaderboard", str(tmp_path), "--format", "df-arena", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"spoofbench export: error: {target}: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+    def bug(*a, **k):
+        raise OSError("not about a file")
+    monkeypatch.setattr(leaderboard_export, "export_leaderboard", bug)
+    with pytest.raises(OSError, match="not about a file"):  # a bug keeps its traceback
+        main(["export", "leaderboard", str(tmp_path), "--format", "df-arena", "--out", str(target)])
