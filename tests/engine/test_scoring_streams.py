@@ -3,6 +3,7 @@ thread of its own, written in the loader's order, so the files equal those of on
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -68,6 +69,7 @@ def test_batches_really_run_at_once_and_only_for_a_pure_detector(detector, corpu
     result = _score(pure, corpus, tmp_path / "pure", 2, codecs=("none",), workers=0)
     assert pure.most == 2 and result.files[0].n_scored > 0
     opaque = _Overlap(detector, concurrent=False)  # a detector that did not opt in: one stream
+    caplog.set_level(logging.WARNING, logger="spoofbench.engine.scoring")  # whatever an earlier `-q` left
     result = _score(opaque, corpus, tmp_path / "opaque", 2, codecs=("none",), workers=0)
     assert opaque.most == 1 and json.loads(result.files[0].summary.read_text())["streams"] == 1
     assert "streams 2 asked, 1 used" in caplog.text and "concurrent_inference" in caplog.text
