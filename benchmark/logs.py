@@ -29,6 +29,10 @@ ROOT = "spoofbench"
 #: ``extra`` fields shown in front of a message, in this order (``seed=0`` style but detector bare).
 CONTEXT_FIELDS = ("detector", "seed", "testset", "codec")
 _HANDLER_MARK = "_spoofbench_handler"
+#: The last :func:`setup_logging` arguments (worker processes repeat them); None: never called.
+_SETTINGS: dict | None = None
+#: Progress as plain lines even on a terminal (set in worker processes, which share the parent's terminal).
+_PLAIN_PROGRESS = False
 
 
 class ContextFormatter(logging.Formatter):
@@ -78,6 +82,8 @@ def context_logger(name: str, **context: Any) -> logging.LoggerAdapter:
 
 def setup_logging(verbose: int = 0, quiet: bool = False, log_file: str | os.PathLike | None = None) -> None:
     """Configure the ``spoofbench`` and ``py.warnings`` loggers for one command (idempotent)."""
+    global _SETTINGS
+    _SETTINGS = {"verbose": verbose, "quiet": quiet, "log_file": None if log_file is None else str(log_file)}
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     console = _StderrHandler()
     console.setLevel(level)
@@ -102,6 +108,23 @@ def setup_logging(verbose: int = 0, quiet: bool = False, log_file: str | os.Path
             logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if (verbose or log_file is not None) else level)
     logging.captureWarnings(True)
+
+
+def logging_settings() -> dict | None:
+    """The arguments of the last :func:`setup_logging` call (for a worker process to repeat), or None."""
+    return None if _SETTINGS is None else dict(_SETTINGS)
+
+
+def plain_progress(on: bool = True) -> None:
+    """Show progress as plain log lines even on a terminal (several processes share one terminal)."""
+    global _PLAIN_PROGRESS
+    _PLAIN_PROGRESS = on
+
+
+def _tty(tty: bool | None) -> bool:
+    if tty is not None:
+        return tty
+    return not _PLAIN_PROGRESS and sys.stderr.isatty()
 
 
 def quiet_mode() -> bool:
@@ -139,7 +162,7 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
     if not enabled or quiet_mode():
         yield from iterable
         return
-    if tty if tty is not None else sys.stderr.isatty():
+    if _tty(tty):
         from tqdm import tqdm
 
         yield from tqdm(iterable, total=total, desc=desc, dynamic_ncols=True, leave=False)
@@ -167,7 +190,7 @@ class ProgressCounter:
         self._log = logger or logging.getLogger(f"{ROOT}.progress")
         self._on = enabled and not quiet_mode()
         self._bar = None
-        if self._on and (tty if tty is not None else sys.stderr.isatty()):
+        if self._on and _tty(tty):
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=desc, dynamic_ncols=True, leave=False)

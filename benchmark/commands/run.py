@@ -32,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="where jobs run: this process (default) or Ray tasks (pip install 'spoofbench[ray]'); "
                              "with Ray every node must see the run folder and corpora at the same paths")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="local executor: run N jobs at once, each in a worker process (default 1: one "
+                             "after another in this process); floats match --jobs 1 when the config pins "
+                             "training/scoring cpu_threads")
+    parser.add_argument("--threads-per-job", type=int, default=None, metavar="T",
+                        help="torch/BLAS threads of each of the --jobs workers (default: usable cores / N, "
+                             "at least 1)")
     parser.add_argument("--address", default=None,
                         help="Ray cluster: 'auto' (the cluster this machine joined), 'ray://HOST:PORT', or "
                              "omitted for a local Ray instance")
@@ -60,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
     config = BenchmarkConfig.from_yaml(_config_path(args.config), check_files=True)
     out = Path(args.out) if args.out else Path("runs") / config.name
     executor = _executor(args)
-    result = run_benchmark(config, out, progress=not args.no_progress, rescore=args.rescore, executor=executor)
+    try:
+        result = run_benchmark(config, out, progress=not args.no_progress, rescore=args.rescore,
+                               executor=executor)
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
     from ..reproduce.record import record_command
     record_command(out, None, config, config.seeds, {"out": str(out)}, command="run")
     print_summary(result, out)
@@ -79,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _executor(args: argparse.Namespace):
-    """None (the local executor) or a Ray executor built from the flags."""
+    """None (the local executor), a local process pool (``--jobs N``) or a Ray executor built from the flags."""
     if args.executor != "ray":
-        return None
+        return _pool(args)
     from ..runner.ray_executor import RayExecutor, RayResources, import_ray
 
     ray = import_ray()
@@ -94,6 +106,20 @@ def _executor(args: argparse.Namespace):
     memory = int(args.job_memory * 2**30) if args.job_memory else None
     resources = RayResources(num_cpus=args.job_cpus, num_gpus=gpus, memory=memory)
     return RayExecutor(args.address, train=resources, score=resources)
+
+
+def _pool(args: argparse.Namespace):
+    """The local executor's process pool for ``--jobs N`` (N > 1), else None (jobs run in this process)."""
+    from ..errors import SpoofbenchError
+
+    if args.jobs < 1 or (args.threads_per_job is not None and args.threads_per_job < 1):
+        raise SpoofbenchError(f"--jobs and --threads-per-job must be >= 1 (got {args.jobs}, {args.threads_per_job})")
+    if args.jobs == 1:
+        return None
+    from ..runner.pool_executor import ProcessPoolJobExecutor, usable_cpus
+
+    threads = args.threads_per_job or max(1, usable_cpus() // args.jobs)
+    return ProcessPoolJobExecutor(workers=args.jobs, threads=threads)
 
 
 def _config_path(name_or_path: str) -> Path:

@@ -1,0 +1,218 @@
+"""Run a benchmark's jobs several at a time in worker processes on this machine (``spoofbench run --jobs N``).
+
+A 2M-parameter CNN on two CPU threads leaves a core idle at every barrier between operators; two jobs
+on one thread each keep both busy. :class:`ProcessPoolJobExecutor` runs up to ``workers`` jobs at once,
+each in a long-lived worker process (spawned, so that CUDA and forked locks are never inherited) with
+``threads`` torch and BLAS threads, and runs the very same :func:`~spoofbench.runner.jobs.run_job`.
+
+- A score job starts once its train job finished (and is not run when that failed), as with every executor.
+- Each worker runs one job at a time over its own pipe, so a worker that dies (killed, out of memory) loses
+  only its own job: that job is run again once in a fresh worker; lost twice, it is a failed cell with stage
+  ``infrastructure``. An error of the job itself is a result, never retried.
+- One executor may serve several runs at once (threads calling :meth:`run`): they share its workers.
+- Results equal the local executor's when the config pins ``cpu_threads`` (training and scoring), since
+  the order of a float sum depends on the number of threads; the demo pins one.
+"""
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import threading
+import time
+import traceback
+from multiprocessing.connection import wait
+from typing import Callable, Sequence
+
+from .executor import OnResult, OnStart, dependency_failed
+from .jobs import Job, ScoreJob, TrainJob, as_note, failure, run_job
+
+#: Seconds between looks for a free worker while another run holds them all.
+POLL_S = 0.05
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _start_worker(threads: int, log_settings: dict | None) -> None:
+    """Worker start-up: pin the thread pools, then mirror the parent's logging (progress as plain lines)."""
+    import numpy  # noqa: F401  (load every BLAS / OpenMP runtime now, so that the limit below reaches it)
+    import scipy.linalg  # noqa: F401
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
+    from ..logs import plain_progress, setup_logging
+
+    if log_settings is not None:
+        setup_logging(**log_settings)
+    plain_progress()
+
+
+def _worker_main(conn, threads: int, log_settings: dict | None) -> None:
+    """A worker's loop: receive ``(job, job_function)``, send back the result dict; ``None`` stops it."""
+    _start_worker(threads, log_settings)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        job, job_function = task
+        try:
+            result = job_function(job)
+        except BaseException as err:  # run_job returns its failures; this is a bug or an interrupt
+            result = failure(job, "train" if isinstance(job, TrainJob) else "score", err, traceback.format_exc())
+        conn.send(result)
+
+
+def _run_quietly(job: Job) -> dict:
+    return run_job(job, None)
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, threads: int, log_settings: dict | None, number: int):
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, threads, log_settings),
+                                       name=f"spoofbench-job-{number}")
+        self.process.start()
+        child.close()
+
+    def result(self) -> dict | None:
+        """The finished job's result, or None when the worker died first."""
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+        self.conn.close()
+
+
+class ProcessPoolJobExecutor:
+    """Runs up to ``workers`` jobs at once in worker processes of ``threads`` threads (module docstring).
+
+    ``job_function`` exists for tests (fault injection); it must be a module-level function.
+    Use it as a context manager, or call :meth:`close`, to stop the workers.
+    """
+
+    def __init__(self, workers: int = 2, threads: int = 1, *, max_retries: int = 1,
+                 job_function: Callable[[Job], dict] = _run_quietly, log: Callable[[str], None] | None = None):
+        if workers < 1 or threads < 1:
+            raise ValueError(f"workers and threads must be >= 1, got workers={workers}, threads={threads}")
+        self.workers, self.threads, self.max_retries = workers, threads, max_retries
+        self.job_function = job_function
+        self.log = as_note(log, __name__)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._started = 0
+
+    # ------------------------------------------------------------------ workers
+    def _checkout(self) -> _Worker | None:
+        """An idle worker (started on first need), or None when all ``workers`` are busy."""
+        with self._lock:
+            if self._idle:
+                worker = self._idle.pop()
+            elif len(self._busy) < self.workers:
+                from ..logs import logging_settings
+
+                self._started += 1
+                worker = _Worker(self.threads, logging_settings(), self._started)
+            else:
+                return None
+            self._busy.add(worker)
+            return worker
+
+    def _checkin(self, worker: _Worker, alive: bool = True) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if alive:
+                self._idle.append(worker)
+        if not alive:
+            worker.stop(timeout=1.0)
+
+    def close(self) -> None:
+        """Stop every worker (a job still running is terminated)."""
+        with self._lock:
+            workers, self._idle, self._busy = [*self._idle, *self._busy], [], set()
+        for worker in workers:
+            worker.stop()
+
+    def __enter__(self) -> "ProcessPoolJobExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ scheduling
+    def run(self, jobs: Sequence[Job], on_result: OnResult, on_start: OnStart | None = None) -> None:
+        train_keys = {job.key for job in jobs if isinstance(job, TrainJob)}
+        ready: collections.deque[Job] = collections.deque()
+        waiting: dict[str, list[Job]] = collections.defaultdict(list)
+        for job in jobs:
+            if isinstance(job, ScoreJob) and job.depends_on in train_keys:
+                waiting[job.depends_on].append(job)
+            else:
+                ready.append(job)
+        running: dict[_Worker, Job] = {}
+        tries: dict[str, int] = collections.Counter()
+        while ready or running:
+            self._start_ready(ready, running, tries, on_start)
+            if not running:  # another run holds every worker
+                time.sleep(POLL_S)
+                continue
+            signalled = set(wait([w.conn for w in running] + [w.process.sentinel for w in running],
+                                 timeout=POLL_S if ready else None))
+            for worker in [w for w in running if w.conn in signalled or w.process.sentinel in signalled]:
+                job = running.pop(worker)
+                result = worker.result()
+                self._checkin(worker, alive=result is not None)
+                result = result if result is not None else self._lost(job, worker, tries)
+                if result is None:  # run it again first
+                    ready.appendleft(job)
+                    continue
+                on_result(job, result)
+                for dependent in waiting.pop(job.key, []):
+                    if result["ok"]:
+                        ready.append(dependent)
+                    else:
+                        on_result(dependent, dependency_failed(dependent, result))
+
+    def _start_ready(self, ready, running, tries, on_start) -> None:
+        while ready and (worker := self._checkout()) is not None:
+            job = ready.popleft()
+            if on_start is not None and not tries[job.key]:
+                on_start(job)
+            tries[job.key] += 1
+            worker.conn.send((job, self.job_function))
+            running[worker] = job
+
+    def _lost(self, job: Job, worker: _Worker, tries) -> dict | None:
+        """None to run ``job`` again after its worker died; the failed result once it died too often."""
+        code = worker.process.exitcode
+        reason = f"worker process {worker.process.name} died (exit code {code})"
+        if tries[job.key] <= self.max_retries:
+            self.log(f"{reason}; running {type(job).__name__} {job.key[:16]} again", warning=True)
+            return None
+        return failure(job, "infrastructure", f"{reason}; the job was lost {tries[job.key]} times")

@@ -1,0 +1,141 @@
+"""The process-pool executor (``spoofbench run --jobs N``): same cells and score files as the local
+executor, a killed worker's job rerun once, dependencies honoured, one executor shared by two runs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from spoofbench.runner import pool_executor
+from spoofbench.runner.jobs import run_job
+from spoofbench.runner.orchestrator import run_benchmark
+
+from runner_corpus import bench_config, make_corpus, write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("pool_corpus"))
+
+
+def _scores(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "scores").rglob("*.txt"))}
+
+
+def _cells(result: dict) -> list[tuple]:
+    return sorted((c["detector"], c["seed"], c["test_set"], c["codec"], c["metrics"]["eer"]) for c in result["cells"])
+
+
+def _pinned(corpus: Path, **extra) -> dict:
+    """The tiny config with one torch thread for training and scoring (so any executor gives the same floats)."""
+    config = bench_config(corpus, **extra)
+    config["training"] = {**config["training"], "cpu_threads": 1}
+    config["scoring"] = {**config["scoring"], "cpu_threads": 1}
+    return config
+
+
+def test_pool_and_local_runs_give_identical_cells_and_score_files(corpus, tmp_path, require_ffmpeg):
+    config = write_config(corpus, "pool.yaml", _pinned(corpus, seeds=[0, 1]))
+    local = run_benchmark(config, tmp_path / "local", progress=False, tables=False)
+    with pool_executor.ProcessPoolJobExecutor(workers=2, threads=1) as executor:
+        pooled = run_benchmark(config, tmp_path / "pool", progress=False, tables=False, executor=executor)
+    assert not local["failed_cells"] and not pooled["failed_cells"]
+    assert len(_cells(local)) == 2 * 2 * 2 * 2  # detectors × seeds × test sets × codecs
+    assert _cells(pooled) == _cells(local)
+    assert _scores(tmp_path / "pool") == _scores(tmp_path / "local")
+
+
+def kill_worker_once(job):
+    """Kill this worker process the first time each job runs (a lost worker), then run the job."""
+    marker = Path(job.run_dir if job.run_dir else job.out_dir) / f".killed-{job.key[:12]}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), 9)
+    return run_job(job, None)
+
+
+def _gmm_only(corpus: Path, name: str) -> Path:
+    cfg = bench_config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])
+    return write_config(corpus, name, cfg)
+
+
+def test_a_killed_workers_job_is_run_again(corpus, tmp_path):
+    config = _gmm_only(corpus, "pool_kill.yaml")
+    with pool_executor.ProcessPoolJobExecutor(workers=2, job_function=kill_worker_once) as executor:
+        result = run_benchmark(config, tmp_path / "run", progress=False, tables=False, executor=executor)
+    assert not result["failed_cells"]
+    assert len(result["cells"]) == 2
+    assert list((tmp_path / "run").rglob(".killed-*")), "the fault was never injected"
+
+
+def test_a_job_lost_more_often_than_retried_is_a_failed_cell_of_stage_infrastructure(corpus, tmp_path):
+    config = _gmm_only(corpus, "pool_lost.yaml")
+    with pool_executor.ProcessPoolJobExecutor(workers=1, job_function=kill_worker_once, max_retries=0) as executor:
+        result = run_benchmark(config, tmp_path / "run", progress=False, tables=False, executor=executor)
+    assert not result["cells"]
+    assert result["failed_cells"]
+    assert {f["stage"] for f in result["failed_cells"]} == {"infrastructure"}
+    assert all("died (exit code -9)" in f["error"] for f in result["failed_cells"])
+
+
+def test_one_executor_serves_two_runs_at_once(corpus, tmp_path):
+    config = _gmm_only(corpus, "pool_two.yaml")
+    results = {}
+
+    def run(name):
+        results[name] = run_benchmark(config, tmp_path / name, progress=False, tables=False, executor=executor)
+
+    with pool_executor.ProcessPoolJobExecutor(workers=2) as executor:
+        threads = [threading.Thread(target=run, args=(name,)) for name in ("one", "two")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    assert set(results) == {"one", "two"}
+    assert _cells(results["one"]) == _cells(results["two"])
+    assert _scores(tmp_path / "one") == _scores(tmp_path / "two")
+
+
+def report_threads(job):
+    """A job function that reports its worker's thread pools instead of running the job."""
+    from threadpoolctl import threadpool_info
+
+    return {"kind": "train", "key": job.key, "ok": True, "torch": torch.get_num_threads(),
+            "blas": [lib["num_threads"] for lib in threadpool_info()]}
+
+
+def test_workers_run_with_the_requested_threads(corpus, tmp_path):
+    from spoofbench.runner.config import DetectorSpec
+    from spoofbench.runner.jobs import TrainJob
+    from spoofbench.runner.plan import TrainCell
+
+    cell = TrainCell(detector="lfcc_gmm", spec=DetectorSpec(name="lfcc_gmm"), seed=0, key="0" * 64)
+    job = TrainJob(cell=cell, run_dir=str(tmp_path), train_config=None, train_manifest=None, dev_manifest=None,
+                   train_root=None, dev_root=None)
+    results = []
+    with pool_executor.ProcessPoolJobExecutor(workers=1, threads=1, job_function=report_threads) as executor:
+        executor.run([job], lambda _job, result: results.append(result))
+    assert results[0]["torch"] == 1
+    assert results[0]["blas"] and set(results[0]["blas"]) == {1}
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="workers and threads must be >= 1"):
+        pool_executor.ProcessPoolJobExecutor(workers=0)
+
+
+def test_the_cli_runs_jobs_in_parallel_with_the_same_cells(corpus, tmp_path, require_ffmpeg):
+    config = write_config(corpus, "pool_cli.yaml", _pinned(corpus, codecs=["none"]))
+    local = run_benchmark(config, tmp_path / "local", progress=False, tables=False)
+    proc = subprocess.run([sys.executable, "-m", "spoofbench", "run", str(config), "--out", str(tmp_path / "cli"),
+                           "--jobs", "2", "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert _scores(tmp_path / "cli") == _scores(tmp_path / "local")
