@@ -47,6 +47,8 @@ RUNGS = {
     "la19_dev": ("la19_dev", "real ASVspoof 2019 LA attacks (A01-A06)"),
     "la19_pretrained": ("la19_pretrained", "subset of la19_dev (in the official AASIST's training data)"),
 }
+#: On a CPU the demo runs one job per usable core, at most this many, each on one thread (--jobs overrides).
+MAX_DEMO_JOBS = 8
 LA19_LABEL = "@la19"
 PRETRAINED_LABEL = "aasist_official"
 
@@ -67,6 +69,7 @@ class DemoSettings:
     real_attacks: bool = True
     corpus_sizes: DemoSizes | None = None     # overrides the quick/full corpus sizes (tests)
     la19_sizes: La19Sizes | None = None       # overrides the quick/full ASVspoof 2019 LA mini cuts
+    jobs: int | None = None                   # jobs at once (None: one per core on a CPU, one on a GPU)
 
     def la19_cuts(self) -> La19Sizes:
         return self.la19_sizes or (QUICK_LA19 if self.quick else FULL_LA19)
@@ -75,15 +78,34 @@ class DemoSettings:
         default = 4 if la19 else (2 if self.quick else 3)   # the LA mini half is 40-80 clips: 4 epochs
         epochs = self.epochs or default
         return {"epochs": epochs, "batch_size": 16, "eval_batch_size": 32, "num_workers": 1,
-                "patience": epochs, "optim": {"lr": 1e-3, "scheduler": "cosine"}}
+                "patience": epochs, "optim": {"lr": 1e-3, "scheduler": "cosine"}, **self.pinned_threads()}
+
+    def uses_gpu(self) -> bool:
+        if self.device == "cuda":
+            return True
+        import torch
+
+        return self.device == "auto" and torch.cuda.is_available()
+
+    def pinned_threads(self) -> dict[str, int]:
+        """On a CPU every job trains and scores on one thread: the demo's numbers then depend on neither
+        the core count nor ``jobs`` (a float sum's order follows the thread count), and jobs run side by side."""
+        return {} if self.uses_gpu() else {"cpu_threads": 1}
+
+    def job_workers(self) -> int:
+        """Jobs at once: ``jobs``, else one per usable core (at most :data:`MAX_DEMO_JOBS`) on a CPU, one on a GPU."""
+        if self.jobs:
+            return self.jobs
+        if self.uses_gpu():
+            return 1
+        from ..runner.pool_executor import usable_cpus
+
+        return max(1, min(MAX_DEMO_JOBS, usable_cpus()))
 
     def detector_names(self) -> tuple[str, ...]:
         if self.detectors:
             return self.detectors
-        import torch
-
-        gpu = self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available())
-        if gpu:
+        if self.uses_gpu():
             return DEMO_DETECTORS_GPU
         return DEMO_DETECTORS_QUICK if self.quick else DEMO_DETECTORS_CPU
 
@@ -122,7 +144,8 @@ def _detectors(settings: DemoSettings, suffix: str = "") -> tuple[DetectorSpec, 
 
 
 def _common(settings: DemoSettings, corpus: DemoCorpus) -> dict[str, Any]:
-    return {"scoring": {"batch_size": 16, "num_workers": 2}, "bootstrap": settings.resamples(),
+    return {"scoring": {"batch_size": 16, "num_workers": 2, **settings.pinned_threads()},
+            "bootstrap": settings.resamples(),
             "device": settings.device, "codec_cache": str(Path(corpus.root).parent / "codec_cache")}
 
 
@@ -211,38 +234,132 @@ OVERLAP_NOTE = ("these utterances are ASVspoof 2019 LA train/dev data, which the
 def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = True,
              corpus_dir: str | Path | None = None) -> tuple[dict, DemoCorpus]:
     """Build (or reuse) the demo corpus, run the four sub-benchmarks, merge them into ``out_dir``'s
-    ``result.json`` and write tables, plots, ``report.md|html`` and ``demo_summary.md``."""
-    from ..runner.orchestrator import run_benchmark
+    ``result.json`` and write tables, plots, ``report.md|html`` and ``demo_summary.md``.
 
+    With more than one job at once (:meth:`DemoSettings.job_workers`), the jobs run in worker processes,
+    started while the corpus is built, and the two independent chains (ladder → telephone; LA 2019 →
+    pretrained) run side by side on the same workers.
+    """
     out = Path(out_dir)
     corpus_dir = Path(corpus_dir) if corpus_dir else out / "corpus"
-    corpus = build_demo_corpus(corpus_dir, quick=settings.quick, seed=settings.seed, progress=progress,
-                               sizes=settings.corpus_sizes)
-    la19_root, la19 = (build_la19_manifests(corpus_dir / "la19", settings.la19_cuts(), seed=settings.seed)
-                       if settings.real_attacks else (None, None))
-    notes: list[str] = []
-    runs: dict[str, dict] = {}
-    ladder = demo_config(corpus, settings, la19, la19_root)
-    runs["ladder"] = run_benchmark(ladder, out / "ladder", progress=progress, tables=False)
-    checkpoints = trained_checkpoints(out / "ladder", ladder)
-    if checkpoints and settings.telephone_codecs():
-        runs["telephone"] = run_benchmark(telephone_config(corpus, settings, checkpoints), out / "telephone",
-                                          progress=progress, tables=False)
-    if la19:
-        runs["la19"] = run_benchmark(la19_config(corpus, settings, la19, la19_root), out / "la19",
-                                     progress=progress, tables=False)
+    corpus, executor = _corpus_and_workers(settings, corpus_dir, progress)
+    try:
+        la19_root, la19 = (build_la19_manifests(corpus_dir / "la19", settings.la19_cuts(), seed=settings.seed)
+                           if settings.real_attacks else (None, None))
+        chains = _Chains(out, settings, corpus, la19, la19_root, progress, executor)
+        runs = chains.run()
+        extra = {"quick": settings.quick, "seeds": list(settings.seed_list()), "notes": chains.notes,
+                 "rungs": {name: what for name, (_, what) in RUNGS.items()}}
+        merged = _merge(out, runs, settings, extra)
+        write_demo_outputs(merged, out, settings, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+    return merged, corpus
+
+
+def _corpus_and_workers(settings: DemoSettings, corpus_dir: Path, progress: bool):
+    """Build the corpus while this process loads torch and starts the job workers (when there are any)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="demo-corpus") as pool:
+        building = pool.submit(build_demo_corpus, corpus_dir, quick=settings.quick, seed=settings.seed,
+                               progress=progress, sizes=settings.corpus_sizes)
+        executor = None
+        try:
+            executor = _executor(settings)
+            if executor is not None:
+                executor.start()
+            return building.result(), executor
+        except BaseException:
+            if executor is not None:
+                executor.close()
+            raise
+
+
+def _executor(settings: DemoSettings):
+    """The shared worker pool when the demo runs more than one job at once, else None (in this process)."""
+    workers = settings.job_workers()
+    if workers <= 1:
+        return None
+    from ..runner.pool_executor import ProcessPoolJobExecutor
+
+    return ProcessPoolJobExecutor(workers=workers, threads=1)
+
+
+@dataclass
+class _Chains:
+    """The demo's sub-benchmarks: ladder → telephone (its checkpoints) and LA 2019 → pretrained."""
+    out: Path
+    settings: DemoSettings
+    corpus: DemoCorpus
+    la19: dict[str, Path] | None
+    la19_root: Path | None
+    progress: bool
+    executor: Any = None
+
+    def __post_init__(self) -> None:
+        self.notes: list[str] = []
+        self.runs: dict[str, dict] = {}
+
+    def run(self) -> dict[str, dict]:
+        chains = [self.ladder, self.la19_chain]
+        if self.executor is None:
+            for chain in chains:
+                chain()
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(chains), thread_name_prefix="demo-chain") as pool:
+                running = [pool.submit(chain) for chain in chains]
+                _preload_outputs()  # this thread only waits: load what the tables and the report need
+                for future in running:
+                    future.result()
+        order = ("ladder", "telephone", "la19", "pretrained")
+        return {name: self.runs[name] for name in order if name in self.runs}
+
+    def _run(self, name: str, config: BenchmarkConfig) -> dict:
+        from ..runner.orchestrator import run_benchmark
+
+        self.runs[name] = run_benchmark(config, self.out / name, progress=self.progress, tables=False,
+                                        executor=self.executor)
+        return self.runs[name]
+
+    def ladder(self) -> None:
+        settings, corpus = self.settings, self.corpus
+        ladder = demo_config(corpus, settings, self.la19, self.la19_root)
+        self._run("ladder", ladder)
+        checkpoints = trained_checkpoints(self.out / "ladder", ladder)
+        if checkpoints and settings.telephone_codecs():
+            self._run("telephone", telephone_config(corpus, settings, checkpoints))
+
+    def la19_chain(self) -> None:
+        """The pretrained row first (one long job: started early, it cannot be the last), then LA 2019."""
+        if not self.la19:
+            return
+        settings, corpus, la19, root = self.settings, self.corpus, self.la19, self.la19_root
         weights = Path(settings.aasist_weights) if settings.aasist_weights else None
         if weights is not None and weights.is_file():
-            runs["pretrained"] = run_benchmark(pretrained_config(corpus, settings, la19, la19_root, weights),
-                                               out / "pretrained", progress=progress, tables=False)
+            self._run("pretrained", pretrained_config(corpus, settings, la19, root, weights))
         else:
-            notes.append(f"The pretrained AASIST row is skipped: no official weights at {weights} "
-                         "(give --aasist-weights PATH).")
-    extra = {"quick": settings.quick, "seeds": list(settings.seed_list()), "notes": notes,
-             "rungs": {name: what for name, (_, what) in RUNGS.items()}}
-    merged = _merge(out, runs, settings, extra)
-    write_demo_outputs(merged, out, settings)
-    return merged, corpus
+            self.notes.append(f"The pretrained AASIST row is skipped: no official weights at {weights} "
+                              "(give --aasist-weights PATH).")
+        self._run("la19", la19_config(corpus, settings, la19, root))
+
+
+def draw_demo_plots(task: tuple[dict, str]) -> dict:
+    """EER heat maps, parameters vs OOD EER and DET curves of a demo result: ``{"ok", "plots": [path...]}``."""
+    from ..runner.plots import plot_det_curves, plot_eer_heatmaps, plot_params_vs_ood
+
+    result, out = task[0], Path(task[1])
+    plots = plot_eer_heatmaps(result, out / "plots", formats=("png",))
+    plots += plot_params_vs_ood(result, out / "plots", formats=("png",))
+    plots += plot_det_curves(result, out, formats=("png",))
+    return {"ok": True, "plots": [str(p) for p in plots]}
+
+
+def _preload_outputs() -> None:
+    from ..runner import report, results, tables  # noqa: F401  (metrics, scikit-learn, pandas)
 
 
 def _merge(out: Path, runs: dict, settings: DemoSettings, extra: dict) -> dict:
@@ -252,10 +369,10 @@ def _merge(out: Path, runs: dict, settings: DemoSettings, extra: dict) -> dict:
                          not_ood_evidence={PRETRAINED_LABEL: {"la19_pretrained": OVERLAP_NOTE}}, extra=extra)
 
 
-def write_demo_outputs(result: dict, out: Path, settings: DemoSettings) -> dict[str, Path]:
-    """Tables, plots, the report and the demo summary of a merged demo result."""
+def write_demo_outputs(result: dict, out: Path, settings: DemoSettings, executor: Any = None) -> dict[str, Path]:
+    """Tables, plots, the report and the demo summary of a merged demo result (the plots on one of
+    ``executor``'s workers, beside the report, when given)."""
     from ..atomic import write_text_atomic
-    from ..runner.plots import plot_det_curves, plot_eer_heatmaps, plot_params_vs_ood
     from ..runner.report import ReportSettings, build_report, report_html, report_markdown
     from ..runner.results import write_tidy
     from ..runner.tables import write_tables
@@ -263,15 +380,17 @@ def write_demo_outputs(result: dict, out: Path, settings: DemoSettings) -> dict[
     paths: dict[str, Path] = {}
     if not result["cells"]:
         return paths
+    drawing = executor.call(draw_demo_plots, (result, str(out))) if executor is not None else None
     write_tables(result, out / "tables")
     write_tidy(result, out)
-    plots = plot_eer_heatmaps(result, out / "plots", formats=("png",))
-    plots += plot_params_vs_ood(result, out / "plots", formats=("png",))
-    plots += plot_det_curves(result, out, formats=("png",))
     report_settings = ReportSettings(resamples=settings.resamples(), seed=settings.seed)
     report = build_report(out, report_settings)
     paths["report_md"], paths["report_html"] = out / "report.md", out / "report.html"
     write_text_atomic(paths["report_md"], report_markdown(report))
+    drawn = (drawing.result() if drawing is not None else draw_demo_plots((result, str(out))))
+    if not drawn["ok"]:
+        raise RuntimeError(f"drawing the demo's plots failed: {drawn['error']}\n{drawn.get('traceback', '')}")
+    plots = [Path(p) for p in drawn["plots"]]
     write_text_atomic(paths["report_html"], report_html(report, [str(p.relative_to(out)) for p in plots]))
     from .summary import demo_summary
 

@@ -9,15 +9,19 @@ each in a long-lived worker process (spawned, so that CUDA and forked locks are 
 - Each worker runs one job at a time over its own pipe, so a worker that dies (killed, out of memory) loses
   only its own job: that job is run again once in a fresh worker; lost twice, it is a failed cell with stage
   ``infrastructure``. An error of the job itself is a result, never retried.
-- One executor may serve several runs at once (threads calling :meth:`run`): they share its workers.
+- One executor may serve several runs at once (threads calling :meth:`run`): they share its workers, and
+  jobs start in the order they became ready, whichever run they belong to.
 - Results equal the local executor's when the config pins ``cpu_threads`` (training and scoring), since
   the order of a float sum depends on the number of threads; the demo pins one.
 """
 from __future__ import annotations
 
 import collections
+import itertools
+import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import traceback
@@ -40,7 +44,10 @@ def usable_cpus() -> int:
 
 
 def _start_worker(threads: int, log_settings: dict | None) -> None:
-    """Worker start-up: pin the thread pools, then mirror the parent's logging (progress as plain lines)."""
+    """Worker start-up: the platform's start method again for the job's own processes (a spawned worker
+    inherits ``spawn``, and a DataLoader worker would then import torch anew for every test set), the
+    thread pools pinned, the parent's logging mirrored (progress as plain lines)."""
+    multiprocessing.set_start_method(None, force=True)
     import numpy  # noqa: F401  (load every BLAS / OpenMP runtime now, so that the limit below reaches it)
     import scipy.linalg  # noqa: F401
     import torch
@@ -62,14 +69,19 @@ def _worker_main(conn, threads: int, log_settings: dict | None) -> None:
         try:
             task = conn.recv()
         except (EOFError, OSError):
-            return
-        if task is None:
-            return
+            task = None
+        if task is None:  # every result was sent and every file written: skip the slow interpreter tear-down
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         job, job_function = task
         try:
             result = job_function(job)
         except BaseException as err:  # run_job returns its failures; this is a bug or an interrupt
-            result = failure(job, "train" if isinstance(job, TrainJob) else "score", err, traceback.format_exc())
+            result = (failure(job, "train" if isinstance(job, TrainJob) else "score", err, traceback.format_exc())
+                      if isinstance(job, (TrainJob, ScoreJob)) else
+                      {"ok": False, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
         conn.send(result)
 
 
@@ -97,11 +109,14 @@ class _Worker:
             pass
         return None
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def ask_to_stop(self) -> None:
         try:
             self.conn.send(None)
         except (OSError, ValueError):
             pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.ask_to_stop()
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.terminate()
@@ -127,11 +142,16 @@ class ProcessPoolJobExecutor:
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._started = 0
+        self._tickets = itertools.count()
+        self._queued: set[int] = set()   # tickets of the jobs ready to start, over every run
 
     # ------------------------------------------------------------------ workers
-    def _checkout(self) -> _Worker | None:
-        """An idle worker (started on first need), or None when all ``workers`` are busy."""
+    def _checkout(self, ticket: int) -> _Worker | None:
+        """An idle worker (started on first need) for the job queued as ``ticket``; None when all
+        ``workers`` are busy or an older job (of another run) is queued."""
         with self._lock:
+            if ticket != min(self._queued):
+                return None
             if self._idle:
                 worker = self._idle.pop()
             elif len(self._busy) < self.workers:
@@ -142,7 +162,17 @@ class ProcessPoolJobExecutor:
             else:
                 return None
             self._busy.add(worker)
+            self._queued.discard(ticket)
             return worker
+
+    def start(self) -> None:
+        """Start every worker now (each loads torch while the caller goes on), not on first need."""
+        from ..logs import logging_settings
+
+        with self._lock:
+            while len(self._idle) + len(self._busy) < self.workers:
+                self._started += 1
+                self._idle.append(_Worker(self.threads, logging_settings(), self._started))
 
     def _checkin(self, worker: _Worker, alive: bool = True) -> None:
         with self._lock:
@@ -157,6 +187,8 @@ class ProcessPoolJobExecutor:
         with self._lock:
             workers, self._idle, self._busy = [*self._idle, *self._busy], [], set()
         for worker in workers:
+            worker.ask_to_stop()
+        for worker in workers:
             worker.stop()
 
     def __enter__(self) -> "ProcessPoolJobExecutor":
@@ -168,45 +200,75 @@ class ProcessPoolJobExecutor:
     # ------------------------------------------------------------------ scheduling
     def run(self, jobs: Sequence[Job], on_result: OnResult, on_start: OnStart | None = None) -> None:
         train_keys = {job.key for job in jobs if isinstance(job, TrainJob)}
-        ready: collections.deque[Job] = collections.deque()
+        ready: collections.deque[tuple[int, Job]] = collections.deque()
         waiting: dict[str, list[Job]] = collections.defaultdict(list)
         for job in jobs:
             if isinstance(job, ScoreJob) and job.depends_on in train_keys:
                 waiting[job.depends_on].append(job)
             else:
-                ready.append(job)
-        running: dict[_Worker, Job] = {}
+                ready.append(self._ticket(job))
+        running: dict[_Worker, tuple[int, Job]] = {}
         tries: dict[str, int] = collections.Counter()
-        while ready or running:
-            self._start_ready(ready, running, tries, on_start)
-            if not running:  # another run holds every worker
-                time.sleep(POLL_S)
-                continue
-            signalled = set(wait([w.conn for w in running] + [w.process.sentinel for w in running],
-                                 timeout=POLL_S if ready else None))
-            for worker in [w for w in running if w.conn in signalled or w.process.sentinel in signalled]:
-                job = running.pop(worker)
-                result = worker.result()
-                self._checkin(worker, alive=result is not None)
-                result = result if result is not None else self._lost(job, worker, tries)
-                if result is None:  # run it again first
-                    ready.appendleft(job)
+        try:
+            while ready or running:
+                self._start_ready(ready, running, tries, on_start)
+                if not running:  # another run holds every worker, or its jobs are older
+                    time.sleep(POLL_S)
                     continue
-                on_result(job, result)
-                for dependent in waiting.pop(job.key, []):
-                    if result["ok"]:
-                        ready.append(dependent)
-                    else:
-                        on_result(dependent, dependency_failed(dependent, result))
+                signalled = set(wait([w.conn for w in running] + [w.process.sentinel for w in running],
+                                     timeout=POLL_S if ready else None))
+                for worker in [w for w in running if w.conn in signalled or w.process.sentinel in signalled]:
+                    self._finished(worker, running.pop(worker), ready, waiting, tries, on_result)
+        finally:
+            with self._lock:
+                self._queued.difference_update(ticket for ticket, _ in ready)
+
+    def _ticket(self, job: Job) -> tuple[int, Job]:
+        """Queue ``job``: runs sharing this executor start their jobs in the order they became ready."""
+        with self._lock:
+            ticket = next(self._tickets)
+            self._queued.add(ticket)
+        return ticket, job
+
+    def _finished(self, worker: _Worker, entry: tuple[int, Job], ready, waiting, tries, on_result) -> None:
+        ticket, job = entry
+        result = worker.result()
+        self._checkin(worker, alive=result is not None)
+        result = result if result is not None else self._lost(job, worker, tries)
+        if result is None:  # its worker died: run it again, first
+            with self._lock:
+                self._queued.add(ticket)
+            ready.appendleft(entry)
+            return
+        on_result(job, result)
+        for dependent in waiting.pop(job.key, []):
+            if result["ok"]:
+                ready.append(self._ticket(dependent))
+            else:
+                on_result(dependent, dependency_failed(dependent, result))
 
     def _start_ready(self, ready, running, tries, on_start) -> None:
-        while ready and (worker := self._checkout()) is not None:
-            job = ready.popleft()
+        while ready and (worker := self._checkout(ready[0][0])) is not None:
+            ticket, job = ready.popleft()
             if on_start is not None and not tries[job.key]:
                 on_start(job)
             tries[job.key] += 1
             worker.conn.send((job, self.job_function))
-            running[worker] = job
+            running[worker] = (ticket, job)
+
+    def call(self, function: Callable[[object], dict], argument: object) -> "Call":
+        """Run ``function(argument)`` (module level, returning a dict) on a worker, beside this process;
+        waits for a free worker (in turn with queued jobs). ``.result()`` gives its dict."""
+        ticket, _ = self._ticket(None)  # type: ignore[arg-type]
+        try:
+            while (worker := self._checkout(ticket)) is None:
+                time.sleep(POLL_S)
+        except BaseException:
+            with self._lock:
+                self._queued.discard(ticket)
+            raise
+        worker.conn.send((argument, function))
+        return Call(self, worker)
 
     def _lost(self, job: Job, worker: _Worker, tries) -> dict | None:
         """None to run ``job`` again after its worker died; the failed result once it died too often."""
@@ -216,3 +278,25 @@ class ProcessPoolJobExecutor:
             self.log(f"{reason}; running {type(job).__name__} {job.key[:16]} again", warning=True)
             return None
         return failure(job, "infrastructure", f"{reason}; the job was lost {tries[job.key]} times")
+
+
+class Call:
+    """A function running on a worker (:meth:`ProcessPoolJobExecutor.call`)."""
+
+    def __init__(self, executor: ProcessPoolJobExecutor, worker: _Worker):
+        self._executor, self._worker, self._result = executor, worker, None
+
+    def result(self) -> dict:
+        """The function's dict (``{"ok": False, "error", "traceback"}`` when it raised); a worker that died
+        raises :class:`~spoofbench.errors.SpoofbenchError`."""
+        if self._result is None:
+            wait([self._worker.conn, self._worker.process.sentinel])
+            result = self._worker.result()
+            self._executor._checkin(self._worker, alive=result is not None)
+            if result is None:
+                from ..errors import SpoofbenchError
+
+                raise SpoofbenchError(f"worker process {self._worker.process.name} died (exit code "
+                                      f"{self._worker.process.exitcode})")
+            self._result = result
+        return self._result

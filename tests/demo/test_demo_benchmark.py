@@ -161,7 +161,7 @@ def test_tiny_demo_end_to_end(tmp_path):
     sizes = DemoSizes(8, 8, 4, 4, 4, 8, 4, 8, max_seconds=2.0, voices_spoof=4, families_spoof=8)
     settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0, 1), codecs=("g711_mulaw",),
                             bootstrap=50, corpus_sizes=sizes, la19_sizes=La19Sizes(8, 4, 6, 1),
-                            aasist_weights=str(AASIST) if AASIST.is_file() else None)
+                            aasist_weights=str(AASIST) if AASIST.is_file() else None, jobs=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result, _ = run_demo(tmp_path / "demo", settings, progress=False)
@@ -184,6 +184,58 @@ def test_tiny_demo_end_to_end(tmp_path):
         assert "pretrained AASIST row is skipped" in summary
     assert (out / "report.html").is_file() and (out / "tables").is_dir()
     assert json.loads((out / "result.json").read_text())["config"]["name"] == "demo-quick"
+
+
+@pytest.mark.slow
+def test_the_demos_numbers_do_not_depend_on_jobs(tmp_path):
+    """One job at a time in this process, or two side by side in workers: the same cells, the same EERs
+    (every job trains and scores on one thread), and the same plots and report sections."""
+    from spoofbench.demo import DemoSizes
+    from spoofbench.demo.runs import DemoSettings, run_demo
+
+    sizes = DemoSizes(8, 8, 4, 4, 4, 8, 4, 8, max_seconds=2.0, voices_spoof=4, families_spoof=8)
+    eers, plots = {}, {}
+    for jobs in (1, 2):
+        settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0, 1), codecs=("g711_mulaw",),
+                                bootstrap=20, corpus_sizes=sizes, la19_sizes=La19Sizes(8, 4, 6, 1),
+                                aasist_weights=None, jobs=jobs)
+        assert settings.pinned_threads() == {"cpu_threads": 1}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result, _ = run_demo(tmp_path / f"jobs{jobs}", settings, progress=False,
+                                 corpus_dir=tmp_path / "corpus")
+        assert result["failed_cells"] == []
+        eers[jobs] = {(c["detector"], c["seed"], c["test_set"], c["codec"]): c["metrics"]["eer"]
+                      for c in result["cells"]}
+        plots[jobs] = sorted(p.name for p in (tmp_path / f"jobs{jobs}" / "plots").iterdir())
+        assert (tmp_path / f"jobs{jobs}" / "report.html").is_file()
+    assert eers[1] == eers[2] and len(eers[1]) == 2 * (5 + 1 + 2)
+    assert plots[1] == plots[2] and plots[1]
+
+
+def test_job_workers_and_pinned_threads(monkeypatch):
+    from spoofbench.demo import runs
+    from spoofbench.runner import pool_executor
+
+    monkeypatch.setattr(pool_executor, "usable_cpus", lambda: 16)
+    assert runs.DemoSettings(device="cpu").job_workers() == runs.MAX_DEMO_JOBS
+    assert runs.DemoSettings(device="cpu", jobs=3).job_workers() == 3
+    assert runs.DemoSettings(device="cuda").job_workers() == 1
+    assert runs.DemoSettings(device="cuda").pinned_threads() == {}
+    cpu = runs.DemoSettings(device="cpu")
+    assert cpu.training()["cpu_threads"] == 1
+    monkeypatch.setattr(pool_executor, "usable_cpus", lambda: 1)
+    assert runs.DemoSettings(device="cpu").job_workers() == 1
+
+
+def test_demo_jobs_below_one_is_refused():
+    from spoofbench.cli import build_parser
+    from spoofbench.commands.demo import settings_from_args
+    from spoofbench.errors import SpoofbenchError
+
+    with pytest.raises(SpoofbenchError, match="--jobs must be >= 1"):
+        settings_from_args(build_parser().parse_args(["demo", "--jobs", "0"]))
+    assert settings_from_args(build_parser().parse_args(["demo", "--jobs", "2"])).jobs == 2
 
 
 def test_cli_settings():

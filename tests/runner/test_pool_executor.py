@@ -139,3 +139,17 @@ def test_the_cli_runs_jobs_in_parallel_with_the_same_cells(corpus, tmp_path, req
                            "--jobs", "2", "--no-progress"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert _scores(tmp_path / "cli") == _scores(tmp_path / "local")
+
+
+def test_run_jobs_below_one_is_refused_and_one_means_in_process():
+    from spoofbench.cli import build_parser
+    from spoofbench.commands.run import _executor
+    from spoofbench.errors import SpoofbenchError
+
+    parser = build_parser()
+    with pytest.raises(SpoofbenchError, match="--jobs and --threads-per-job must be >= 1"):
+        _executor(parser.parse_args(["run", "b.yaml", "--jobs", "0"]))
+    assert _executor(parser.parse_args(["run", "b.yaml"])) is None
+    pooled = _executor(parser.parse_args(["run", "b.yaml", "--jobs", "2", "--threads-per-job", "3"]))
+    assert (pooled.workers, pooled.threads) == (2, 3)
+    pooled.close()
