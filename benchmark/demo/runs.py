@@ -209,18 +209,28 @@ def pretrained_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str
 
 
 def trained_checkpoints(run_dir: Path, config: BenchmarkConfig) -> dict[tuple[str, int], str]:
-    """(detector label, seed) → best checkpoint of every finished training in a run folder."""
+    """(detector label, seed) → best checkpoint (absolute) of every finished training in a run folder."""
     found = {}
     for spec in config.detectors:
         slug = getattr(spec, "slug", spec.display)
         for seed in config.seeds:
-            for done in sorted(run_dir.rglob(f"{slug}__seed{seed}__*/done.json")):
+            for done in sorted(Path(run_dir).rglob(f"{slug}__seed{seed}__*/done.json")):
                 info = json.loads(done.read_text(encoding="utf-8"))
-                best = Path(info.get("best_checkpoint") or done.parent / "checkpoints" / "best.pt")
-                best = best if best.is_absolute() else done.parent / best
-                if best.is_file():
+                best = _checkpoint_file(done.parent, info.get("best_checkpoint"))
+                if best is not None:
                     found[(spec.display, seed)] = str(best)
     return found
+
+
+def _checkpoint_file(train_dir: Path, recorded: str | None) -> Path | None:
+    """The best checkpoint of a finished training. ``done.json`` records it as the trainer saw it: absolute,
+    or relative to the working directory of that run (``--out runs/demo``), not to the folder."""
+    fallback = train_dir / "checkpoints" / "best.pt"
+    candidates = [Path(recorded), train_dir / recorded] if recorded else []
+    for path in [*candidates, fallback]:
+        if path.is_file():
+            return path.resolve()
+    return None
 
 
 # ----------------------------------------------------------------------------- running
@@ -329,9 +339,14 @@ class _Chains:
         settings, corpus = self.settings, self.corpus
         ladder = demo_config(corpus, settings, self.la19, self.la19_root)
         self._run("ladder", ladder)
+        if not settings.telephone_codecs():
+            return
         checkpoints = trained_checkpoints(self.out / "ladder", ladder)
-        if checkpoints and settings.telephone_codecs():
+        if checkpoints:
             self._run("telephone", telephone_config(corpus, settings, checkpoints))
+        else:
+            self.notes.append(f"Rung 5 (telephone codecs) is skipped: no finished training with a best "
+                              f"checkpoint under {self.out / 'ladder' / 'train'}.")
 
     def la19_chain(self) -> None:
         """The pretrained row first (one long job: started early, it cannot be the last), then LA 2019."""

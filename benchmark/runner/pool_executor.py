@@ -21,6 +21,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -48,6 +49,7 @@ def _start_worker(threads: int, log_settings: dict | None) -> None:
     inherits ``spawn``, and a DataLoader worker would then import torch anew for every test set), the
     thread pools pinned, the parent's logging mirrored (progress as plain lines)."""
     multiprocessing.set_start_method(None, force=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     import numpy  # noqa: F401  (load every BLAS / OpenMP runtime now, so that the limit below reaches it)
     import scipy.linalg  # noqa: F401
     import torch
@@ -116,6 +118,7 @@ class _Worker:
             pass
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Ask it to stop; terminate it when it has not within ``timeout`` s (a job still running)."""
         self.ask_to_stop()
         self.process.join(timeout)
         if self.process.is_alive():
@@ -188,8 +191,9 @@ class ProcessPoolJobExecutor:
             workers, self._idle, self._busy = [*self._idle, *self._busy], [], set()
         for worker in workers:
             worker.ask_to_stop()
+        deadline = time.monotonic() + 10.0
         for worker in workers:
-            worker.stop()
+            worker.stop(timeout=max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> "ProcessPoolJobExecutor":
         return self

@@ -249,3 +249,22 @@ def test_cli_settings():
     assert full.seed_list() == (3, 4, 5) and full.telephone_codecs() == ("g711_mulaw",)
     assert full.aasist_weights.endswith("AASIST.pth") and full.real_attacks
     assert not settings_from_args(parser.parse_args(["demo", "--no-real-attacks"])).real_attacks
+
+
+def test_trained_checkpoints_found_when_the_run_folder_is_relative(tmp_path, monkeypatch):
+    """``--out runs/demo`` (the default): done.json records the checkpoint relative to the working
+    directory; rung 5 must still find it (it was silently skipped before)."""
+    from types import SimpleNamespace
+
+    from spoofbench.demo.runs import trained_checkpoints
+
+    monkeypatch.chdir(tmp_path)
+    train = Path("runs/demo/ladder/train/rawcnn_2m__seed0__abc")
+    (train / "checkpoints").mkdir(parents=True)
+    (train / "checkpoints" / "best.pt").write_bytes(b"weights")
+    (train / "done.json").write_text(json.dumps({"best_checkpoint": str(train / "checkpoints" / "best.pt")}))
+    config = SimpleNamespace(detectors=[SimpleNamespace(slug="rawcnn_2m", display="rawcnn_2m")], seeds=(0, 1))
+    found = trained_checkpoints(Path("runs/demo/ladder"), config)
+    assert found == {("rawcnn_2m", 0): str((tmp_path / train / "checkpoints" / "best.pt").resolve())}
+    monkeypatch.chdir(tmp_path / "runs")  # another working directory: the folder's own checkpoints/best.pt
+    assert trained_checkpoints(Path("demo/ladder"), config)[("rawcnn_2m", 0)].endswith("best.pt")
