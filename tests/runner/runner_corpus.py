@@ -1,6 +1,7 @@
 """A tiny synthetic two-corpus benchmark for runner tests: clips, manifests and configs."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,28 @@ def make_corpus(root: Path) -> Path:
     make_set(root, "a_eval", "A", 12, 2, ("a1", "a2"))
     make_set(root, "b_eval", "B", 12, 3, ("b1",))
     return root
+
+
+def score_files(out: Path) -> dict[str, bytes]:
+    """Every score file of a run folder, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "scores").rglob("*.txt"))}
+
+
+def cell_eers(result: dict) -> list[tuple]:
+    """(detector, seed, test set, codec, EER) of every cell, sorted."""
+    return sorted((c["detector"], c["seed"], c["test_set"], c["codec"], c["metrics"]["eer"]) for c in result["cells"])
+
+
+def kill_worker_once(job):
+    """Kill this worker process the first time each job runs (a lost worker or node), then run the job."""
+    from spoofbench.runner.jobs import run_job
+
+    marker = Path(job.run_dir if job.run_dir else job.out_dir) / f".killed-{job.key[:12]}"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), 9)
+    return run_job(job, None)
 
 
 def bench_config(root: Path, **extra) -> dict:

@@ -2,7 +2,6 @@
 executor, a killed worker's job rerun once, dependencies honoured, one executor shared by two runs."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -12,10 +11,9 @@ import pytest
 import torch
 
 from spoofbench.runner import pool_executor
-from spoofbench.runner.jobs import run_job
 from spoofbench.runner.orchestrator import run_benchmark
 
-from runner_corpus import bench_config, make_corpus, write_config
+from runner_corpus import bench_config, cell_eers, kill_worker_once, make_corpus, score_files, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +21,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("pool_corpus"))
-
-
-def _scores(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "scores").rglob("*.txt"))}
-
-
-def _cells(result: dict) -> list[tuple]:
-    return sorted((c["detector"], c["seed"], c["test_set"], c["codec"], c["metrics"]["eer"]) for c in result["cells"])
 
 
 def _pinned(corpus: Path, **extra) -> dict:
@@ -47,19 +37,9 @@ def test_pool_and_local_runs_give_identical_cells_and_score_files(corpus, tmp_pa
     with pool_executor.ProcessPoolJobExecutor(workers=2, threads=1) as executor:
         pooled = run_benchmark(config, tmp_path / "pool", progress=False, tables=False, executor=executor)
     assert not local["failed_cells"] and not pooled["failed_cells"]
-    assert len(_cells(local)) == 2 * 2 * 2 * 2  # detectors × seeds × test sets × codecs
-    assert _cells(pooled) == _cells(local)
-    assert _scores(tmp_path / "pool") == _scores(tmp_path / "local")
-
-
-def kill_worker_once(job):
-    """Kill this worker process the first time each job runs (a lost worker), then run the job."""
-    marker = Path(job.run_dir if job.run_dir else job.out_dir) / f".killed-{job.key[:12]}"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    if not marker.exists():
-        marker.write_text(str(os.getpid()))
-        os.kill(os.getpid(), 9)
-    return run_job(job, None)
+    assert len(cell_eers(local)) == 2 * 2 * 2 * 2  # detectors × seeds × test sets × codecs
+    assert cell_eers(pooled) == cell_eers(local)
+    assert score_files(tmp_path / "pool") == score_files(tmp_path / "local")
 
 
 def _gmm_only(corpus: Path, name: str) -> Path:
@@ -100,8 +80,8 @@ def test_one_executor_serves_two_runs_at_once(corpus, tmp_path):
         for thread in threads:
             thread.join(timeout=300)
     assert set(results) == {"one", "two"}
-    assert _cells(results["one"]) == _cells(results["two"])
-    assert _scores(tmp_path / "one") == _scores(tmp_path / "two")
+    assert cell_eers(results["one"]) == cell_eers(results["two"])
+    assert score_files(tmp_path / "one") == score_files(tmp_path / "two")
 
 
 def report_threads(job):
@@ -132,13 +112,13 @@ def test_bad_sizes_are_refused():
         pool_executor.ProcessPoolJobExecutor(workers=0)
 
 
-def test_the_cli_runs_jobs_in_parallel_with_the_same_cells(corpus, tmp_path, require_ffmpeg):
+def test_the_cli_runs_jobs_in_parallel_with_the_samecell_eers(corpus, tmp_path, require_ffmpeg):
     config = write_config(corpus, "pool_cli.yaml", _pinned(corpus, codecs=["none"]))
     local = run_benchmark(config, tmp_path / "local", progress=False, tables=False)
     proc = subprocess.run([sys.executable, "-m", "spoofbench", "run", str(config), "--out", str(tmp_path / "cli"),
                            "--jobs", "2", "--no-progress"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert _scores(tmp_path / "cli") == _scores(tmp_path / "local")
+    assert score_files(tmp_path / "cli") == score_files(tmp_path / "local")
 
 
 def test_run_jobs_below_one_is_refused_and_one_means_in_process():

@@ -6,16 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from spoofbench.errors import SpoofbenchError
 from spoofbench.runner import ray_executor
-from spoofbench.runner.jobs import run_job
 from spoofbench.runner.orchestrator import run_benchmark
 
-from runner_corpus import bench_config, make_corpus, write_config
+from runner_corpus import bench_config, cell_eers, kill_worker_once, make_corpus, score_files, write_config
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'spoofbench[ray]')")
 
@@ -34,14 +32,6 @@ def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("ray_corpus"))
 
 
-def _scores(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted((out / "scores").rglob("*.txt"))}
-
-
-def _cells(result: dict) -> list[tuple]:
-    return sorted((c["detector"], c["seed"], c["test_set"], c["codec"], c["metrics"]["eer"]) for c in result["cells"])
-
-
 def test_ray_and_local_runs_give_identical_cells_and_score_files(corpus, tmp_path, ray_local, require_ffmpeg):
     config = write_config(corpus, "ray.yaml", bench_config(corpus))
     local = run_benchmark(config, tmp_path / "local", progress=False, tables=False,
@@ -51,33 +41,25 @@ def test_ray_and_local_runs_give_identical_cells_and_score_files(corpus, tmp_pat
     remote = run_benchmark(config, tmp_path / "ray", progress=False, tables=False,
                            executor=ray_executor.RayExecutor(train=resources, score=resources))
     assert not local["failed_cells"] and not remote["failed_cells"]
-    assert len(_cells(local)) == 2 * 2 * 2  # detectors × test sets × codecs, one seed
-    assert _cells(remote) == _cells(local)
-    assert _scores(tmp_path / "ray") == _scores(tmp_path / "local")
+    assert len(cell_eers(local)) == 2 * 2 * 2  # detectors × test sets × codecs, one seed
+    assert cell_eers(remote) == cell_eers(local)
+    assert score_files(tmp_path / "ray") == score_files(tmp_path / "local")
     # A finished run is skipped by its content hash: nothing is re-scored through Ray either.
     again = run_benchmark(config, tmp_path / "ray", progress=False, tables=False,
                           executor=ray_executor.RayExecutor(train=resources, score=resources))
-    assert _cells(again) == _cells(local)
-
-
-def kill_worker_once(job):
-    """Kill this Ray worker process the first time each job runs (a lost node), then run the job."""
-    marker = Path(job.run_dir if job.run_dir else job.out_dir) / f".killed-{job.key[:12]}"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    if not marker.exists():
-        marker.write_text(str(os.getpid()))
-        os.kill(os.getpid(), 9)
-    return run_job(job, None)
+    assert cell_eers(again) == cell_eers(local)
 
 
 @pytest.fixture
 def by_value():
-    """Ray workers cannot import this test module: ship its functions by value."""
+    """Ray workers cannot import the tests' helper module: ship its functions by value."""
     from ray import cloudpickle
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    import runner_corpus
+
+    cloudpickle.register_pickle_by_value(runner_corpus)
     yield
-    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    cloudpickle.unregister_pickle_by_value(runner_corpus)
 
 
 def test_a_killed_workers_task_is_rerun(corpus, tmp_path, ray_local, by_value):
