@@ -165,3 +165,29 @@ def test_run_path_modules_use_the_one_progress_helper(module):
     text = (REPO / "benchmark" / module).read_text(encoding="utf-8")
     assert "rich.progress" not in text and "tqdm" not in text
     assert not re.search(r"print\([^)]*file=sys\.stderr", text)
+
+
+def test_plain_progress_prints_lines_even_on_a_terminal(monkeypatch, caplog):
+    """Worker processes share the parent's terminal: their progress is plain log lines, not tqdm bars."""
+    import logging
+
+    from spoofbench import logs
+
+    monkeypatch.setattr(logs.sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(logs, "_PLAIN_PROGRESS", False)
+    assert logs._tty(None) is True
+    logs.plain_progress()
+    assert logs._tty(None) is False
+    with caplog.at_level(logging.INFO, logger="spoofbench.progress"):
+        assert list(logs.progress(range(3), desc="scoring x")) == [0, 1, 2]
+    assert "scoring x: 3/3 (100%)" in caplog.text
+    logs.plain_progress(False)
+
+
+def test_logging_settings_are_those_of_the_last_setup(tmp_path):
+    from spoofbench import logs
+
+    logs.setup_logging(verbose=1, log_file=tmp_path / "log.txt")
+    assert logs.logging_settings() == {"verbose": 1, "quiet": False, "log_file": str(tmp_path / "log.txt")}
+    logs.setup_logging()
+    assert logs.logging_settings() == {"verbose": 0, "quiet": False, "log_file": None}

@@ -5,7 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..cli import add_device_option, command_parser
+from ..cli import add_device_option, command_parser, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="leave out the ASVspoof 2019 LA rungs and the pretrained row")
     add_device_option(parser)
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples for CIs and tests (default: 200 quick, 1000 full)")
-    parser.add_argument("--jobs", type=int, metavar="N",
+    parser.add_argument("--jobs", type=positive_int, metavar="N",
                         help="jobs at once, each in a worker process (default: one per usable core, at most 8, "
                              "on a CPU, where every job runs on one thread so that the numbers do not depend on "
                              "N; 1 on a GPU)")
@@ -59,15 +59,7 @@ def settings_from_args(args: argparse.Namespace):
                         codecs=tuple(args.codecs) if args.codecs else None, ssl_checkpoint=args.ssl_checkpoint,
                         device=args.device or "auto", bootstrap=args.bootstrap, seeds=seeds,
                         aasist_weights=None if weights.lower() == "none" else weights,
-                        real_attacks=not args.no_real_attacks, jobs=_jobs(args.jobs))
-
-
-def _jobs(jobs: int | None) -> int | None:
-    if jobs is not None and jobs < 1:
-        from ..errors import SpoofbenchError
-
-        raise SpoofbenchError(f"--jobs must be >= 1, got {jobs}")
-    return jobs
+                        real_attacks=not args.no_real_attacks, jobs=args.jobs)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..cli import command_parser
+from ..cli import command_parser, positive_int
 from ..logs import context_logger
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="where jobs run: this process (default) or Ray tasks (pip install 'spoofbench[ray]'); "
                              "with Ray every node must see the run folder and corpora at the same paths")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="local executor: run N jobs at once, each in a worker process (default 1: one "
                              "after another in this process); floats match --jobs 1 when the config pins "
                              "training/scoring cpu_threads")
-    parser.add_argument("--threads-per-job", type=int, default=None, metavar="T",
+    parser.add_argument("--threads-per-job", type=positive_int, default=None, metavar="T",
                         help="torch/BLAS threads of each of the --jobs workers (default: usable cores / N, "
                              "at least 1)")
     parser.add_argument("--address", default=None,
@@ -94,6 +94,11 @@ def _executor(args: argparse.Namespace):
     """None (the local executor), a local process pool (``--jobs N``) or a Ray executor built from the flags."""
     if args.executor != "ray":
         return _pool(args)
+    if args.jobs != 1 or args.threads_per_job is not None:
+        from ..errors import SpoofbenchError
+
+        raise SpoofbenchError("--jobs and --threads-per-job set the local executor's worker processes; with "
+                              "--executor ray, Ray schedules the jobs (size them with --job-cpus/--job-gpus)")
     from ..runner.ray_executor import RayExecutor, RayResources, import_ray
 
     ray = import_ray()
@@ -110,10 +115,6 @@ def _executor(args: argparse.Namespace):
 
 def _pool(args: argparse.Namespace):
     """The local executor's process pool for ``--jobs N`` (N > 1), else None (jobs run in this process)."""
-    from ..errors import SpoofbenchError
-
-    if args.jobs < 1 or (args.threads_per_job is not None and args.threads_per_job < 1):
-        raise SpoofbenchError(f"--jobs and --threads-per-job must be >= 1 (got {args.jobs}, {args.threads_per_job})")
     if args.jobs == 1:
         return None
     from ..runner.pool_executor import ProcessPoolJobExecutor, usable_cpus

@@ -123,7 +123,7 @@ class _Worker:
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.terminate()
-            self.process.join(timeout)
+            self.process.join(5.0)
         self.conn.close()
 
 

@@ -228,13 +228,15 @@ def test_job_workers_and_pinned_threads(monkeypatch):
     assert runs.DemoSettings(device="cpu").job_workers() == 1
 
 
-def test_demo_jobs_below_one_is_refused():
+def test_demo_jobs_below_one_is_refused(capsys):
     from spoofbench.cli import build_parser
     from spoofbench.commands.demo import settings_from_args
-    from spoofbench.errors import SpoofbenchError
 
-    with pytest.raises(SpoofbenchError, match="--jobs must be >= 1"):
-        settings_from_args(build_parser().parse_args(["demo", "--jobs", "0"]))
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args(["demo", "--jobs", bad])
+        assert exit_info.value.code == 2
+        assert "argument --jobs: expected a whole number >= 1" in capsys.readouterr().err
     assert settings_from_args(build_parser().parse_args(["demo", "--jobs", "2"])).jobs == 2
 
 
@@ -268,3 +270,18 @@ def test_trained_checkpoints_found_when_the_run_folder_is_relative(tmp_path, mon
     assert found == {("rawcnn_2m", 0): str((tmp_path / train / "checkpoints" / "best.pt").resolve())}
     monkeypatch.chdir(tmp_path / "runs")  # another working directory: the folder's own checkpoints/best.pt
     assert trained_checkpoints(Path("demo/ladder"), config)[("rawcnn_2m", 0)].endswith("best.pt")
+
+
+def test_a_skipped_rung_5_is_said_in_the_notes(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from spoofbench.demo import runs
+
+    ladder = SimpleNamespace(detectors=[SimpleNamespace(slug="rawcnn_2m", display="rawcnn_2m")], seeds=(0,))
+    monkeypatch.setattr(runs, "demo_config", lambda *args: ladder)
+    ran = []
+    monkeypatch.setattr(runs._Chains, "_run", lambda self, name, config: ran.append(name))
+    chains = runs._Chains(tmp_path, runs.DemoSettings(device="cpu"), None, None, None, False)
+    chains.ladder()  # the ladder "ran" but left no finished training behind
+    assert ran == ["ladder"]
+    assert chains.notes and "Rung 5 (telephone codecs) is skipped" in chains.notes[0]

@@ -2,6 +2,7 @@
 executor, a killed worker's job rerun once, dependencies honoured, one executor shared by two runs."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -121,15 +122,62 @@ def test_the_cli_runs_jobs_in_parallel_with_the_samecell_eers(corpus, tmp_path, 
     assert score_files(tmp_path / "cli") == score_files(tmp_path / "local")
 
 
-def test_run_jobs_below_one_is_refused_and_one_means_in_process():
+def test_run_jobs_below_one_is_refused_and_one_means_in_process(capsys):
     from spoofbench.cli import build_parser
     from spoofbench.commands.run import _executor
-    from spoofbench.errors import SpoofbenchError
 
     parser = build_parser()
-    with pytest.raises(SpoofbenchError, match="--jobs and --threads-per-job must be >= 1"):
-        _executor(parser.parse_args(["run", "b.yaml", "--jobs", "0"]))
+    for option in ("--jobs", "--threads-per-job"):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(["run", "b.yaml", option, "0"])
+        assert exit_info.value.code == 2
+        assert f"argument {option}: expected a whole number >= 1, got 0" in capsys.readouterr().err
     assert _executor(parser.parse_args(["run", "b.yaml"])) is None
     pooled = _executor(parser.parse_args(["run", "b.yaml", "--jobs", "2", "--threads-per-job", "3"]))
     assert (pooled.workers, pooled.threads) == (2, 3)
     pooled.close()
+    from spoofbench.errors import SpoofbenchError
+    with pytest.raises(SpoofbenchError, match="with --executor ray, Ray schedules the jobs"):
+        _executor(parser.parse_args(["run", "b.yaml", "--executor", "ray", "--jobs", "2"]))
+
+
+def test_jobs_start_in_the_order_they_became_ready_across_runs(monkeypatch):
+    """A run sharing the executor cannot overtake a job another run queued earlier."""
+    class FakeWorker:
+        def __init__(self, *args):
+            pass
+
+    monkeypatch.setattr(pool_executor, "_Worker", FakeWorker)
+    executor = pool_executor.ProcessPoolJobExecutor(workers=2)
+    older, _ = executor._ticket(None)
+    newer, _ = executor._ticket(None)
+    assert executor._checkout(newer) is None          # the older job (another run's) goes first
+    first = executor._checkout(older)
+    assert isinstance(first, FakeWorker)
+    assert isinstance(executor._checkout(newer), FakeWorker)
+    third, _ = executor._ticket(None)
+    assert executor._checkout(third) is None          # both workers busy
+    executor._checkin(first)
+    assert executor._checkout(third) is first         # an idle worker is reused, not a new one started
+
+
+def fail_loudly(_argument):
+    raise ValueError("drawing went wrong")
+
+
+def test_call_reports_an_exception_and_workers_ignore_ctrl_c(corpus, tmp_path):
+    import signal
+    import time
+
+    with pool_executor.ProcessPoolJobExecutor(workers=1) as executor:
+        executor.start()
+        worker = executor._idle[0]
+        failed = executor.call(fail_loudly, None).result()
+        assert not failed["ok"] and failed["error"] == "ValueError: drawing went wrong"
+        assert "Traceback" in failed["traceback"]
+        os.kill(worker.process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        time.sleep(0.5)
+        assert worker.process.is_alive()
+        assert executor.call(fail_loudly, None).result()["ok"] is False  # the same worker still answers
+        assert executor._idle == [worker]
+    assert not worker.process.is_alive()
