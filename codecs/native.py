@@ -1,7 +1,9 @@
-"""In-process GSM-FR, Speex and Codec 2 through the system's libgsm / libspeex / libcodec2 (ctypes).
+"""In-process GSM-FR, Speex, Codec 2, AMR-NB and AMR-WB through the system's libgsm / libspeex /
+libcodec2 / libopencore-amrnb / libvo-amrwbenc + libopencore-amrwb (ctypes).
 
 Codec 2 goes through :mod:`.codec2_lib`, which maps the library afresh per clip (its decoder keeps
-process-wide random state).
+process-wide random state); AMR through :mod:`.amr_lib` (encoder and decoder both from the system
+libraries, so AMR results do not depend on how a PyAV wheel's FFmpeg was built).
 
 These are the very libraries the Debian ffmpeg links for its ``libgsm``, ``libspeex`` and
 ``libcodec2`` encoders (Speex is set up as ffmpeg's libspeex does by default: CBR at the
@@ -19,7 +21,7 @@ import numpy as np
 
 from spoofbench.errors import CodecError
 
-from . import codec2_lib
+from . import amr_lib, codec2_lib
 from .base import Coded
 from .codec2_lib import CODEC2_MODES
 from .condition import CodecCondition
@@ -95,8 +97,12 @@ def _to_s16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
+#: Condition encoder names (FFmpeg's) the AMR codecs are coded for.
+_AMR_ENCODERS = {"amr_nb": "libopencore_amrnb", "amr_wb": "libvo_amrwbenc"}
+
+
 class NativeEngine:
-    """libgsm (GSM 06.10 full rate), libspeex and libcodec2 called in-process via ctypes."""
+    """libgsm (GSM 06.10 full rate), libspeex, libcodec2 and the AMR libraries called in-process via ctypes."""
 
     name = "native"
 
@@ -128,14 +134,31 @@ class NativeEngine:
             if not condition.bitrate or set(dict(condition.options)) - {"complexity"}:
                 return False, "native Speex needs a bitrate (CBR) and takes only the 'complexity' option"
             return True, ""
+        if condition.codec in _AMR_ENCODERS and condition.encoder == _AMR_ENCODERS[condition.codec]:
+            variant = amr_lib.VARIANTS[condition.codec]
+            why = amr_lib.missing_message(condition.codec)
+            if why:
+                return False, why
+            if (condition.sample_rate or 0) != variant.rate:
+                return False, f"{condition.codec.upper().replace('_', '-')} codes at {variant.rate} Hz only"
+            if not condition.bitrate or condition.options:
+                return False, (f"native {condition.codec} needs a bitrate (one of {list(variant.rates)} bit/s) "
+                               f"and takes no options (DTX is off)")
+            return True, ""
         return False, f"no native binding for encoder {condition.encoder!r}"
 
     def provenance_for(self, condition: CodecCondition) -> dict:
+        if condition.codec in _AMR_ENCODERS:
+            version = amr_lib.versions(condition.codec)
+            mode = amr_lib.mode_for(condition.bitrate or 0, amr_lib.VARIANTS[condition.codec].rates)
+            return {"engine": self.name, "library": f"{version} (system libraries via ctypes; mode {mode})",
+                    "version": version}
         version = {"gsm": _gsm, "speex": _speex}.get(condition.codec, _codec2_version)()[1]
         return {"engine": self.name, "library": f"{version} (system library via ctypes)", "version": version}
 
     def provenance(self) -> dict:
-        names = f"{_gsm()[1]}, {_speex()[1]}, {_codec2_version()[1]}"
+        names = (f"{_gsm()[1]}, {_speex()[1]}, {_codec2_version()[1]}, {amr_lib.versions('amr_nb')}, "
+                 f"{amr_lib.versions('amr_wb')}")
         return {"engine": self.name, "library": f"{names} (system libraries via ctypes)", "version": names}
 
     def code(self, x: np.ndarray, rate: int, condition: CodecCondition):
@@ -147,6 +170,10 @@ class NativeEngine:
             return self._speex(pcm, rate, condition)
         if condition.codec == "gsm":
             return self._gsm(pcm, rate)
+        if condition.codec in _AMR_ENCODERS:
+            packets = amr_lib.encode(pcm, condition.codec, condition.bitrate)
+            decoded = amr_lib.decode(packets, condition.codec)
+            return Coded(decoded.astype(np.float64) / 32768.0, rate, sum(len(p) for p in packets))
         # Rounded from float32, as the ffmpeg CLI reads the clip: output equals the CLI's bit for bit.
         pcm = _to_s16(x.astype(np.float32).astype(np.float64))
         return self._codec2(pcm, rate, CODEC2_MODES[dict(condition.options).get("mode", "3200")])
