@@ -145,6 +145,8 @@ class Difference:
 
 #: (key prefix, weight, why) for environment keys; the first matching prefix wins.
 _RULES: tuple[tuple[str, int, str], ...] = (
+    ("environment.lock", 70, "the environment was installed from another lock, or differs from its lock "
+     "(another tested set of package versions)"),
     ("environment.device", 80, "CPU vs GPU (or another GPU) runs other kernels"),
     ("environment.packages.torch", 75, "torch versions change kernels and defaults"),
     ("environment.torch.version", 75, "torch versions change kernels and defaults"),

@@ -4,7 +4,8 @@
 can move a score on the same code is here: package versions, the CPU model and the kernel libraries
 torch and numpy dispatch to (MKL / oneDNN / OpenBLAS and the instruction set they chose), thread
 counts, the device and deterministic-mode flags, ffmpeg and the native codec libraries, the audio
-decoders and the resampler. Each probe is guarded: a missing package is recorded as None, never raised.
+decoders and the resampler, and the lock the environment was installed from (its sha256 and
+whether the installed set matches it). Each probe is guarded: a missing package is recorded as None, never raised.
 """
 from __future__ import annotations
 
@@ -164,7 +165,13 @@ def collect_environment(*, device: str | None = None) -> dict[str, Any]:
         "cpu": cpu_info(), "packages": package_versions(), "torch": torch_info(), "numpy": numpy_info(),
         "media": media_info(), "device": {"requested": device, "name": _device_name(device)},
         "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
+        "lock": _guard(_lock_record),
     }
+
+
+def _lock_record() -> dict[str, Any]:
+    from ..lockfile import lock_record
+    return lock_record()
 
 
 def _device_name(device: str | None) -> str:
