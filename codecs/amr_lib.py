@@ -151,10 +151,11 @@ def library_version(library: Library) -> str | None:
 
 
 def versions(codec: str) -> str:
-    """The library (or encoder; decoder) versions that code ``codec``."""
+    """The version of the library that codes ``codec``, or ``encode: …; decode: …`` when two do."""
     variant = VARIANTS[codec]
-    needed = dict.fromkeys((variant.encoder, variant.decoder))
-    return "; ".join(str(library_version(library)) for library in needed)
+    if variant.encoder == variant.decoder:
+        return str(library_version(variant.encoder))
+    return f"encode: {library_version(variant.encoder)}; decode: {library_version(variant.decoder)}"
 
 
 def _frames(pcm: np.ndarray, size: int) -> np.ndarray:

@@ -5,9 +5,12 @@
 * :class:`FFmpegCLIEngine` pipes the clip through the system ``ffmpeg`` binary twice (encode to a
   container on stdout, decode from stdin) with ``ffmpeg-python``: the reference, and the fallback
   for encoders PyAV's bundled FFmpeg lacks (libvorbis, libgsm, libspeex, libcodec2).
+* :class:`~.native.NativeEngine` (system libgsm / libspeex / libcodec2 / AMR libraries via ctypes) and
+  :class:`~.vorbis.LibvorbisEngine` live in their own modules; this one only imports them (they
+  import :mod:`.base` and :mod:`.pcm`, never this module).
 
-Both return :class:`Coded`: the decoded samples at the decoder's rate and the encoded byte count.
-Neither aligns or trims; :mod:`spoofbench.codecs.apply` does that.
+All return :class:`Coded`: the decoded samples at the decoder's rate and the encoded byte count.
+None aligns or trims; :mod:`spoofbench.codecs.apply` does that. :func:`select_engine` picks one.
 """
 from __future__ import annotations
 
@@ -22,28 +25,9 @@ from spoofbench.errors import CodecError
 
 from .base import Coded, Engine
 from .condition import CodecCondition
-
-
-def _to_format(x: np.ndarray, fmt: str) -> np.ndarray:
-    if fmt.startswith("s16"):
-        return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
-    if fmt.startswith("s32"):
-        return np.clip(np.round(x * 2147483648.0), -2147483648, 2147483647).astype(np.int32)
-    if fmt.startswith("flt"):
-        return x.astype(np.float32)
-    if fmt.startswith("dbl"):
-        return x.astype(np.float64)
-    raise CodecError(f"unsupported sample format {fmt!r}")
-
-
-def _from_frame(frame) -> np.ndarray:
-    data = frame.to_ndarray()
-    data = data[:1].reshape(-1) if frame.format.is_planar else data.reshape(-1)[:: max(1, frame.layout.nb_channels)]
-    if data.dtype == np.int16:
-        return data.astype(np.float64) / 32768.0
-    if data.dtype == np.int32:
-        return data.astype(np.float64) / 2147483648.0
-    return data.astype(np.float64)
+from .native import NativeEngine
+from .pcm import from_frame, to_format
+from .vorbis import LibvorbisEngine
 
 
 class PyAVEngine:
@@ -92,7 +76,7 @@ class PyAVEngine:
                 encoder.options = options
             encoder.open()
             frame_size = encoder.frame_size or 1024
-            data = _to_format(x, fmt)
+            data = to_format(x, fmt)
             packets = []
             for start in range(0, len(data), frame_size):
                 chunk = data[start:start + frame_size]
@@ -120,9 +104,9 @@ class PyAVEngine:
             for packet in packets:
                 for frame in decoder.decode(packet):
                     out_rate = frame.sample_rate or rate
-                    pieces.append(_from_frame(frame))
+                    pieces.append(from_frame(frame))
             for frame in decoder.decode(None):
-                pieces.append(_from_frame(frame))
+                pieces.append(from_frame(frame))
         except CodecError:
             raise
         except Exception as err:  # av.error.FFmpegError and friends carry FFmpeg's message
@@ -316,7 +300,7 @@ class FFmpegEncodePyAVDecodeEngine(FFmpegCLIEngine):
                 decoded_rate = rate
                 for frame in source.decode(audio=0):
                     decoded_rate = frame.sample_rate
-                    pieces.append(_from_frame(frame))
+                    pieces.append(from_frame(frame))
         except Exception as err:
             raise CodecError(f"PyAV decode of {condition.codec} failed: {err}") from err
         if decoded_rate != rate:
@@ -324,27 +308,19 @@ class FFmpegEncodePyAVDecodeEngine(FFmpegCLIEngine):
         return np.concatenate(pieces) if pieces else np.zeros(0)
 
 
-def _native():
-    from .native import NativeEngine
-    return NativeEngine()
-
-
-def _native_vorbis():
-    from .vorbis import LibvorbisEngine
-    return LibvorbisEngine()
-
-
-ENGINES = {"pyav": PyAVEngine(), "native": _native(), "native+pyav": _native_vorbis(),
+ENGINES = {"native": NativeEngine(), "pyav": PyAVEngine(), "native+pyav": LibvorbisEngine(),
            "ffmpeg+pyav": FFmpegEncodePyAVDecodeEngine(), "ffmpeg": FFmpegCLIEngine()}
 
 
 def select_engine(condition: CodecCondition) -> tuple[Engine | None, str]:
     """The engine that will code ``condition`` here, or (None, reasons) when none can.
 
-    ``auto`` prefers the in-process engines (PyAV, then the system libgsm / libspeex / libcodec2
-    via ctypes, then libvorbisenc via ctypes with PyAV decoding: several times faster), then ffmpeg
-    CLI encoding with PyAV decoding, then the pure ffmpeg CLI (the reference)."""
-    order = (["pyav", "native", "native+pyav", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto"
+    ``auto`` prefers the in-process engines (the system libgsm / libspeex / libcodec2 / AMR
+    libraries via ctypes, then PyAV, then libvorbisenc via ctypes with PyAV decoding: several times
+    faster), then ffmpeg CLI encoding with PyAV decoding, then the pure ffmpeg CLI (the reference).
+    The system libraries come first so that a condition they code (AMR above all) is coded the
+    same whichever codecs a PyAV wheel's FFmpeg was built with."""
+    order = (["native", "pyav", "native+pyav", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto"
              else [condition.engine])
     reasons = []
     for name in order:

@@ -25,7 +25,7 @@ from . import amr_lib, codec2_lib
 from .base import Coded
 from .codec2_lib import CODEC2_MODES
 from .condition import CodecCondition
-
+from .pcm import to_s16
 
 
 @lru_cache(maxsize=None)
@@ -91,10 +91,6 @@ def _speex():
                      "speex_encoder_destroy", "speex_decoder_destroy"):
             getattr(lib, name).argtypes = [vp]
     return lib, version
-
-
-def _to_s16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
 #: Condition encoder names (FFmpeg's) the AMR codecs are coded for.
@@ -165,7 +161,7 @@ class NativeEngine:
         ok, why = self.available(condition)
         if not ok or rate != condition.sample_rate:
             raise CodecError(why or f"{condition.encoder} codes at {condition.sample_rate} Hz, got {rate} Hz")
-        pcm = _to_s16(x)
+        pcm = to_s16(x)
         if condition.codec == "speex":
             return self._speex(pcm, rate, condition)
         if condition.codec == "gsm":
@@ -175,7 +171,7 @@ class NativeEngine:
             decoded = amr_lib.decode(packets, condition.codec)
             return Coded(decoded.astype(np.float64) / 32768.0, rate, sum(len(p) for p in packets))
         # Rounded from float32, as the ffmpeg CLI reads the clip: output equals the CLI's bit for bit.
-        pcm = _to_s16(x.astype(np.float32).astype(np.float64))
+        pcm = to_s16(x.astype(np.float32).astype(np.float64))
         return self._codec2(pcm, rate, CODEC2_MODES[dict(condition.options).get("mode", "3200")])
 
     def _speex(self, pcm: np.ndarray, rate: int, condition: CodecCondition):

@@ -20,6 +20,7 @@ from spoofbench.errors import CodecError
 
 from .base import Coded
 from .condition import CodecCondition
+from .pcm import from_frame
 
 #: ffmpeg's LIBVORBIS_FRAME_SIZE: libvorbis's block decisions depend on how input arrives.
 FRAME = 64
@@ -120,7 +121,6 @@ def decode(headers: list[bytes], packets: list[bytes], rate: int, length: int) -
     """FFmpeg's Vorbis decoder over raw packets; the first ``length`` samples (the granule position)."""
     import av
 
-    from .engines import _from_frame
 
     decoder = av.CodecContext.create("vorbis", "r")
     decoder.extradata = b"\x02" + _lace(len(headers[0])) + _lace(len(headers[1])) + b"".join(headers)
@@ -129,7 +129,7 @@ def decode(headers: list[bytes], packets: list[bytes], rate: int, length: int) -
         for frame in decoder.decode(packet):
             if frame.sample_rate != rate:
                 raise CodecError(f"decoder returned {frame.sample_rate} Hz, expected {rate} Hz")
-            pieces.append(_from_frame(frame))
+            pieces.append(from_frame(frame))
     samples = np.concatenate(pieces) if pieces else np.zeros(0)
     return samples[:length]
 
