@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         if "detector" not in cli:
             raise ConfigError("no detector: pass --detector NAME or a --config with 'detector'", field="detector")
         config = TrainConfig.from_dict(cli)
+    _check_plugin(config)
     try:
         with disk_errors(args.out):
             result = train_from_files(config, root=args.root, out_dir=args.out, protocol=_protocol(args.protocol),
@@ -82,6 +83,15 @@ def run(args: argparse.Namespace) -> int:
     record_command(args.out, None, config, (config.seed,), {k: getattr(args, k) for k in (
         "root", "protocol", "manifests_dir", "train_manifest", "dev_manifest", "resume")}, command="train")
     return 0
+
+
+def _check_plugin(config) -> None:
+    """A ``module:factory`` detector is built, probed and saved/reloaded before any training (one-line error)."""
+    from spoofbench.models import DETECTORS
+    from spoofbench.models.module_detector import check_plugin
+
+    if config.detector not in DETECTORS:
+        check_plugin(config.detector, config.preset, dict(config.overrides))
 
 
 #: Errors of the disk rather than of the program: reported in one line (what to do), no traceback.

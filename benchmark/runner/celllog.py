@@ -103,6 +103,26 @@ def latest_cells(records: Iterable[dict]) -> dict[str, dict]:
     return cells
 
 
+def _ident(record: dict) -> tuple:
+    return (record.get("detector"), str(record.get("seed")), record.get("test_set"), record.get("codec"))
+
+
+def _kept_after_failure(failed: list[dict], finished: dict[tuple, dict]) -> list[dict]:
+    """Earlier finished cells of the same (detector, seed, test set, codec) as a cell that failed now.
+
+    A re-run that fails (a changed config, a broken plugin) does not wipe what the run folder already
+    had: the earlier result stays in the tables, marked ``stale`` with the hash of the failed cell.
+    """
+    kept = []
+    for cell in failed:
+        old = finished.get(_ident(cell))
+        if old is not None and old.get("hash") != cell.get("hash"):
+            kept.append({**_strip(old), "stale": {"failed_hash": cell.get("hash"), "reason": (
+                "from an earlier configuration: the re-run of this cell failed "
+                f"({cell.get('stage')}: {str(cell.get('error', ''))[:200]})")}})
+    return kept
+
+
 def _strip(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "type"}
 
@@ -111,6 +131,7 @@ def render_result(path: str | os.PathLike) -> dict:
     """The result.json dict of the last run in the cell log at ``path``."""
     header: dict | None = None
     latest: dict[str, dict] = {}
+    finished: dict[tuple, dict] = {}   # (detector, seed, test_set, codec) → its latest finished cell
     training: dict[tuple[str, str], dict] = {}
     end: dict | None = None
     for record in read_records(path):
@@ -119,6 +140,8 @@ def render_result(path: str | os.PathLike) -> dict:
             header, end = record, None
         elif kind in ("cell", "failed") and "hash" in record:
             latest[record["hash"]] = record
+            if kind == "cell":
+                finished[_ident(record)] = record
         elif kind == "training":
             training[(record["detector"], str(record["seed"]))] = record["summary"]
         elif kind == "end":
@@ -133,5 +156,6 @@ def render_result(path: str | os.PathLike) -> dict:
     chosen = [latest[h] for h in header["planned"] if h in latest]
     result["cells"] = [_strip(r) for r in chosen if r["type"] == "cell"]
     result["failed_cells"] = [_strip(r) for r in chosen if r["type"] == "failed"]
+    result["cells"] += _kept_after_failure(result["failed_cells"], finished)
     result["timing"] = {"last_run_seconds": end["seconds"]} if end else {"finished": False}
     return result
