@@ -288,7 +288,15 @@ class BenchmarkConfig(YamlConfig):
         """
         path = Path(path)
         data, lines = load_yaml_lines(path)
-        return cls.from_dict(data, path, lines, base=path.resolve().parent, check_files=check_files)
+        config = cls.from_dict(data, path, lines, base=path.resolve().parent, check_files=check_files)
+        add_plugin_folder(config, path.resolve().parent)
+        return config
+
+    def plugin_modules(self) -> list[str]:
+        """The module names of the ``module:factory`` detectors (those not in the registry)."""
+        from ..models import DETECTORS
+
+        return [d.name.partition(":")[0] for d in self.detectors if d.name not in DETECTORS]
 
     def resolve_paths(self, base: Path) -> "BenchmarkConfig":
         """Relative manifests, roots, checkpoints, the codec cache and ``*_path`` overrides → absolute under ``base``."""
@@ -311,3 +319,29 @@ class BenchmarkConfig(YamlConfig):
                 k: absolute(v) if k.endswith("_path") and isinstance(v, str) else v for k, v in d.overrides.items()})
                 for d in self.detectors),
             codec_cache=absolute(self.codec_cache))
+
+
+def add_plugin_folder(config: BenchmarkConfig, base: Path) -> Path | None:
+    """Resolve ``module:factory`` detector specs relative to the YAML first, like its manifest paths.
+
+    When a plugin module of ``config`` is a file (``my_detector.py``) or package beside the YAML (in
+    ``base``), ``base`` goes first on ``sys.path`` (and on ``PYTHONPATH``, for worker processes), so the
+    module beside the config wins over one of the same name elsewhere, whatever the working directory.
+    The spec itself is unchanged (it is part of the cells' cache keys). Returns ``base`` when added.
+    """
+    import importlib
+    import os
+    import sys
+
+    for module in config.plugin_modules():
+        stem = base.joinpath(*module.split("."))
+        if stem.with_suffix(".py").is_file() or (stem / "__init__.py").is_file():
+            folder = str(base)
+            if folder in sys.path:
+                sys.path.remove(folder)
+            sys.path.insert(0, folder)
+            entries = [folder] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != folder]
+            os.environ["PYTHONPATH"] = os.pathsep.join(entries)
+            importlib.invalidate_caches()
+            return base
+    return None

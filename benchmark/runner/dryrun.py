@@ -1,9 +1,14 @@
-"""``spoofbench run --dry-run``: the cells a config plans, without reading audio or training.
+"""``spoofbench run --dry-run``: the cells a config plans, without training or scoring.
 
-Lists the train cells (detector × seed) and the score cells (detector × seed × test set × codec),
-the inputs that are missing (a warning here; an error for a real run), and a compute estimate only
-where measured throughput exists: the scoring rate (clips/s) each detector reached in an earlier run
-recorded in the same run folder. Training time is never estimated (no measured figure).
+Resolves every detector spec first (a misspelled ``module:factory`` is an error here, as in the real
+run, which also builds and probes each plugin before any training). Lists the train cells
+(detector × seed) and the score cells (detector × seed × test set × codec), the inputs that are
+missing (a warning here; an error for a real run), which cells an earlier run in the same folder
+already finished (cached: they will be reused) and which will run, and a compute estimate of the cells
+that will run only, where measured throughput exists: the scoring rate (clips/s) each detector reached
+in that earlier run. Training time is never estimated (no measured figure). Matching cells needs their
+content hashes, so with an earlier run the test sets' audio digests are read (from the run folder's
+digest cache, copied: the dry run writes nothing into the run folder).
 """
 from __future__ import annotations
 
@@ -53,8 +58,76 @@ def _measured_rates(out: Path | None) -> dict[str, float]:
     return {d: sum(v) / len(v) for d, v in rates.items()}
 
 
+def resolve_specs(config: BenchmarkConfig) -> None:
+    """Import every ``module:factory`` detector spec; a misspelled one is a :class:`ConfigError` naming
+    ``detectors[i].name`` (with a did-you-mean over the module's callables)."""
+    from ..errors import ConfigError
+    from ..models import DETECTORS, resolve_detector
+
+    for i, spec in enumerate(config.detectors):
+        if spec.name in DETECTORS:
+            continue
+        try:
+            resolve_detector(spec.name)
+        except SpoofbenchError as err:
+            raise ConfigError(f"{err}{_did_you_mean(spec.name)}", field=f"detectors[{i}].name") from err
+
+
+def _did_you_mean(spec: str) -> str:
+    import difflib
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # the module itself is missing or broken: the error says so
+        return ""
+    names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
+    close = difflib.get_close_matches(attr, names, n=1, cutoff=0.5)
+    return f"; did you mean {module_name}:{close[0]}?" if close else f"; callables in {module_name}: {', '.join(names)}"
+
+
+def cached_cells(config: BenchmarkConfig, out: Path | None) -> tuple[set[str], set[str]] | None:
+    """(idents of the score cells an earlier run in ``out`` finished and a run would reuse, idents of all
+    planned cells), or None when ``out`` holds no earlier run. Reads the test sets' audio digests."""
+    import shutil
+    import tempfile
+
+    from .celllog import LOG_NAME, latest_cells, read_records
+    from .data import gather_inputs
+    from .orchestrator import _codec_provenance, environment, sha256_file
+    from .plan import PlanInputs, ScoreCell, plan_cells
+
+    if out is None or not ((out / LOG_NAME).is_file() or (out / "result.json").is_file()):
+        return None
+    try:
+        config.check_files()
+        if (out / LOG_NAME).is_file():
+            previous = latest_cells(read_records(out / LOG_NAME))
+        else:
+            from .results import load_result
+            previous = {c["hash"]: c for c in load_result(out / "result.json")["cells"]}
+        with tempfile.TemporaryDirectory(prefix="spoofbench-dryrun-") as tmp:
+            if (out / "digests").is_dir():
+                shutil.copytree(out / "digests", Path(tmp) / "digests")
+            data = gather_inputs(config, Path(tmp))
+            inputs = PlanInputs(data.test_sets, data.data_hash, environment(),
+                                _codec_provenance(expand_codecs(config.codecs)))
+            cells = [c for c in plan_cells(config, inputs) if isinstance(c, ScoreCell)]
+    except SpoofbenchError:
+        return None
+    cached = set()
+    for cell in cells:
+        old = previous.get(cell.key)
+        path = out / old["score_file"] if old else None
+        if old and old.get("complete", True) and path.is_file() and sha256_file(path) == old.get("score_sha256"):
+            cached.add(cell.ident)
+    return cached, {c.ident for c in cells}
+
+
 def describe_plan(config: BenchmarkConfig, out: Path | None = None) -> str:
-    """The dry-run text: cells, missing inputs, and a scoring-time estimate where measured."""
+    """The dry-run text: cells (cached or to run), missing inputs, and a scoring-time estimate where measured."""
+    resolve_specs(config)
     codecs = expand_codecs(config.codecs)
     tests = planned_test_sets(config)
     lines = [f"benchmark {config.name!r}: {len(config.detectors)} detector(s) × {len(config.seeds)} seed(s) × "
@@ -65,19 +138,30 @@ def describe_plan(config: BenchmarkConfig, out: Path | None = None) -> str:
         how = f"checkpoint {spec.checkpoint} (scored as is)" if spec.checkpoint else "trained in the run"
         lines.append(f"  {spec.display}: seeds {', '.join(map(str, config.seeds))}; {how}")
     lines.append(f"score cells (detector/seed/test_set/codec), codecs: {', '.join(codecs)}")
+    matched = cached_cells(config, out)
+    cached = matched[0] if matched else set()
     for spec in config.detectors:
         for seed in config.seeds:
             for name, _ in tests:
-                lines.append(f"  {spec.display}/{seed}/{name}/*  ({len(codecs)} cells)")
+                done = sum(f"{spec.display}/{seed}/{name}/{c}" in cached for c in codecs)
+                state = f"{done} cached, {len(codecs) - done} to run" if matched else f"{len(codecs)} to run"
+                lines.append(f"  {spec.display}/{seed}/{name}/*  ({len(codecs)} cells: {state})")
+    if matched:
+        lines.append(f"cached (finished in {out}, reused): {len(cached)} cell(s); to run: "
+                     f"{len(matched[1]) - len(cached)}")
+    elif out is not None and ((out / "cells.jsonl").is_file() or (out / "result.json").is_file()):
+        lines.append(f"cached: unknown (the inputs of {out}'s earlier run could not be matched); "
+                     "every cell is counted as to run")
     try:
         config.check_files()
     except SpoofbenchError as err:
         lines.append(f"warning: missing input (a real run stops here): {err}")
-    lines += _estimate(config, tests, codecs, out)
+    lines += _estimate(config, tests, codecs, out, cached)
     return "\n".join(lines)
 
 
-def _estimate(config: BenchmarkConfig, tests: list, codecs: list[str], out: Path | None) -> list[str]:
+def _estimate(config: BenchmarkConfig, tests: list, codecs: list[str], out: Path | None,
+              cached: set[str] = frozenset()) -> list[str]:
     rates = _measured_rates(out)
     counts = {name: _count_trials(manifest) for name, manifest in tests}
     if not rates:
@@ -90,8 +174,11 @@ def _estimate(config: BenchmarkConfig, tests: list, codecs: list[str], out: Path
         if not rate or len(known) != len(counts):
             lines.append(f"  {spec.display}: no estimate (no measured rate or unknown test-set sizes)")
             continue
-        seconds = sum(known) * len(codecs) * len(config.seeds) / rate
+        clips = sum(counts[name] for seed in config.seeds for name, _ in tests for codec in codecs
+                    if f"{spec.display}/{seed}/{name}/{codec}" not in cached)
+        seconds = clips / rate
         total += seconds
-        lines.append(f"  {spec.display}: scoring ≈ {seconds / 60:.1f} min at the measured {rate:.1f} clips/s")
-    return ["compute estimate (scoring only, from the rates measured in this folder's earlier run; "
-            f"training not estimated): ≈ {total / 60:.1f} min", *lines]
+        lines.append(f"  {spec.display}: scoring ≈ {seconds / 60:.1f} min at the measured {rate:.1f} clips/s "
+                     f"({clips:,} clips in the cells to run)")
+    return ["compute estimate of the cells to run (scoring only, from the rates measured in this folder's "
+            f"earlier run; cached cells cost nothing; training not estimated): ≈ {total / 60:.1f} min", *lines]

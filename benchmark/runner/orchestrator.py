@@ -106,6 +106,7 @@ class BenchmarkRunner:
             return self._run()
 
     def _run(self) -> dict:
+        check_plugins(self.config, self.log)  # a broken plugin stops the run before any work
         env = self._prepare_folder()
         data = gather_inputs(self.config, self.out, progress=self.progress)
         provenance = _codec_provenance(expand_codecs(self.config.codecs))
@@ -327,6 +328,29 @@ def _per_detector_labels(config: BenchmarkConfig, test) -> dict:
                                   "shared_corpora": sorted(set(test.corpora) & set(spec.trained_on)),
                                   "trials": "unknown (only corpus ids are declared)"}
     return {"domain_by_detector": domains, "overlap_by_detector": overlaps}
+
+
+def plugin_specs(config: BenchmarkConfig) -> list:
+    """The detector specs of ``config`` that are ``module:factory`` plugins (not registered names)."""
+    from ..models import DETECTORS
+
+    return [spec for spec in config.detectors if spec.name not in DETECTORS]
+
+
+def check_plugins(config: BenchmarkConfig, log: Log | None = None) -> None:
+    """Run :func:`spoofbench.models.module_detector.check_plugin` on every plugin that is trained in the run
+    (build, probe batch, save and reload a checkpoint); the first failure raises its one-line error."""
+    from ..models.module_detector import check_plugin
+    from .dryrun import resolve_specs
+
+    resolve_specs(config)  # a misspelled spec: one ConfigError naming detectors[i].name
+    note = as_note(log, __name__)
+    for spec in plugin_specs(config):
+        if spec.checkpoint:
+            continue  # scored as is: describe_detector builds it from its checkpoint
+        info = check_plugin(spec.name, spec.preset, dict(spec.overrides))
+        note(f"plugin check passed ({info['parameters']:,} parameters; build, probe batch of "
+             f"{info['probe_samples']} samples, checkpoint save and reload)", detector=spec.display)
 
 
 def describe_detector(spec) -> dict:
