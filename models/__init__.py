@@ -2,7 +2,8 @@
 
 ``import spoofbench.models`` does not import torch: the registry holds lazy ``"module:attr"`` entries
 and ``Detector``/``InputPolicy`` are loaded on first access. Third parties add detectors through the
-``spoofbench.detectors`` entry-point group (a callable ``build(preset=None, checkpoint=None, **overrides)``).
+``spoofbench.detectors`` entry-point group, or as a ``"module:factory"`` spec; the contract (factory,
+``Detector.logits``, metadata) is stated once in README.md, "Bring your own detector".
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ for _name, _target in {
     "lfcc_lcnn": "spoofbench.models.lfcc:LCNN_FAMILY",
     "lfcc_gmm": "spoofbench.models.lfcc:GMM_FAMILY",
     "hf_audio_classification": "spoofbench.models.hf:FAMILY",
+    "ge2e_speaker_head": "spoofbench.models.pretrained_encoder:FAMILY",
     **{name: f"spoofbench.models.ssl:{name}" for name in (
         "wavlm_base", "wavlm_base_plus", "wavlm_large", "wavlm_large_aasist", "hubert_base",
         "hubert_large", "xlsr_300m", "xlsr_300m_aasist")},
@@ -29,7 +31,8 @@ for _name, _target in {
     DETECTORS.register(_name, _target)
 DETECTORS.mark_builtins()
 
-__all__ = ["DETECTORS", "Detector", "InputPolicy", "build_detector", "count_parameters", "resolve_detector"]
+__all__ = ["DETECTORS", "Detector", "DetectorFamily", "InputPolicy", "build_detector", "check_plugin",
+           "count_parameters", "resolve_detector", "save_checkpoint"]
 
 
 def resolve_detector(name_or_spec: str) -> Any:
@@ -74,4 +77,11 @@ def __getattr__(attr: str) -> Any:
     if attr in ("InputPolicy", "collate"):
         from . import policy
         return getattr(policy, attr)
+    if attr in ("check_plugin", "PluginCheckError"):
+        from . import module_detector
+        return getattr(module_detector, attr)
     raise AttributeError(f"module 'spoofbench.models' has no attribute {attr!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
