@@ -191,7 +191,7 @@ class FFmpegCLIEngine:
 
     def available(self, condition: CodecCondition) -> tuple[bool, str]:
         if ffmpeg_binary() is None:
-            return False, "no ffmpeg binary on PATH (install ffmpeg)"
+            return False, "no ffmpeg binary on PATH (apt-get install ffmpeg)"
         if condition.codec not in _CONTAINERS:
             return False, f"no pipe container known for codec {condition.codec!r}"
         encoders, decoders = ffmpeg_codecs()
@@ -213,7 +213,7 @@ class FFmpegCLIEngine:
 
         binary = ffmpeg_binary()
         if binary is None:
-            raise CodecError("no ffmpeg binary on PATH (install ffmpeg)")
+            raise CodecError("no ffmpeg binary on PATH (apt-get install ffmpeg)")
         container, demux = _CONTAINERS.get(condition.codec, (None, {}))
         if container is None:
             raise CodecError(f"no pipe container known for codec {condition.codec!r}")
@@ -312,6 +312,20 @@ ENGINES = {"native": NativeEngine(), "pyav": PyAVEngine(), "native+pyav": Libvor
            "ffmpeg+pyav": FFmpegEncodePyAVDecodeEngine(), "ffmpeg": FFmpegCLIEngine()}
 
 
+def engine_attempts(condition: CodecCondition) -> list[tuple[str, str]]:
+    """The engines ``auto`` (or the condition's own engine) tries for ``condition``, in order, as
+    ``(name, why not)``, up to and including the first that can code it (its reason is ``""``)."""
+    order = (["native", "pyav", "native+pyav", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto"
+             else [condition.engine])
+    tried = []
+    for name in order:
+        ok, why = ENGINES[name].available(condition)
+        tried.append((name, "" if ok else why))
+        if ok:
+            break
+    return tried
+
+
 def select_engine(condition: CodecCondition) -> tuple[Engine | None, str]:
     """The engine that will code ``condition`` here, or (None, reasons) when none can.
 
@@ -320,12 +334,8 @@ def select_engine(condition: CodecCondition) -> tuple[Engine | None, str]:
     faster), then ffmpeg CLI encoding with PyAV decoding, then the pure ffmpeg CLI (the reference).
     The system libraries come first so that a condition they code (AMR above all) is coded the
     same whichever codecs a PyAV wheel's FFmpeg was built with."""
-    order = (["native", "pyav", "native+pyav", "ffmpeg+pyav", "ffmpeg"] if condition.engine == "auto"
-             else [condition.engine])
-    reasons = []
-    for name in order:
-        ok, why = ENGINES[name].available(condition)
-        if ok:
-            return ENGINES[name], ""
-        reasons.append(f"{name}: {why}")
-    return None, "; ".join(reasons)
+    tried = engine_attempts(condition)
+    name, why = tried[-1]
+    if not why:
+        return ENGINES[name], ""
+    return None, "; ".join(f"{name}: {why}" for name, why in tried)

@@ -106,7 +106,7 @@ class NativeEngine:
         if condition.encoder == "libgsm" and condition.codec == "gsm":
             lib, _ = _gsm()
             if lib is None:
-                return False, "the system libgsm (libgsm1) is not installed"
+                return False, "the system libgsm is not installed (apt-get install libgsm1)"
             if (condition.sample_rate or 0) != 8000:
                 return False, "GSM-FR codes at 8000 Hz only"
             return True, ""
@@ -114,7 +114,7 @@ class NativeEngine:
             # Deterministic although libcodec2 keeps process-wide random state: codec2_lib maps the
             # library afresh for every clip.
             if not codec2_lib.loadable():
-                return False, "the system libcodec2 is not installed"
+                return False, "the system libcodec2 is not installed (apt-get install libcodec2-1.0)"
             if (condition.sample_rate or 0) != 8000:
                 return False, "Codec 2 codes at 8000 Hz only"
             options = dict(condition.options)
@@ -124,7 +124,7 @@ class NativeEngine:
         if condition.encoder == "libspeex" and condition.codec == "speex":
             lib, _ = _speex()
             if lib is None:
-                return False, "the system libspeex is not installed"
+                return False, "the system libspeex is not installed (apt-get install libspeex1)"
             if (condition.sample_rate or 0) not in _SPEEX_MODES:
                 return False, "native Speex codes at 8000 (narrow band) or 16000 Hz (wide band) only"
             if not condition.bitrate or set(dict(condition.options)) - {"complexity"}:

@@ -145,7 +145,7 @@ class LibvorbisEngine:
         if condition.quality is None or condition.options:
             return False, "in-process libvorbis takes a quality (-q:a) and no other options"
         if _libraries()[0] is None:
-            return False, "the system libvorbis / libvorbisenc is not installed"
+            return False, "the system libvorbis / libvorbisenc is not installed (apt-get install libvorbisenc2)"
         try:
             import av
             av.Codec("vorbis", "r")

@@ -104,14 +104,28 @@ def _check(args) -> int:
     conditions = _selected(args)
     statuses = check_conditions(conditions, smoke=True)
     rows = _rows(conditions, statuses)
+    for row, status in zip(rows, statuses):
+        row["tried"] = [{"engine": name, "reason": why} for name, why in status.tried]
+        row["install"] = list(status.install)
     bad = [r for r in rows if not r["available"] or r["works"] is False]
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
         print()
-    else:
-        _print_table(rows, extra=True)
-        print(f"\n{len(rows) - len(bad)}/{len(rows)} conditions run here"
-              + (f"; cannot run: {', '.join(r['id'] for r in bad)}" if bad else ""))
+        return 1 if (bad and args.strict) else 0
+    # The table names the engine that runs each condition; the ones that cannot run follow, engine by engine.
+    _print_table([{**r, "reason": "see below"} if r in bad else r for r in rows], extra=True)
+    for r in bad:
+        print(f"\n{r['id']} cannot run here" + (f": {r['reason']}" if r["available"] else "") + ". Engines tried:")
+        for attempt in r["tried"]:
+            print(f"  {attempt['engine']:12} {attempt['reason'] or 'available, but coding a test tone failed'}")
+        if r["install"]:
+            print(f"  to install: {'; '.join(r['install'])}")
+    print(f"\n{len(rows) - len(bad)}/{len(rows)} conditions run here"
+          + (f"; cannot run: {', '.join(r['id'] for r in bad)}" if bad else ""))
+    all_install = dict.fromkeys(command for r in bad for command in r["install"])
+    if all_install:
+        packages = " ".join(c.removeprefix("apt-get install ") for c in all_install)
+        print(f"install what is missing with: apt-get install {packages} (setup.sh installs them)")
     return 1 if (bad and args.strict) else 0
 
 

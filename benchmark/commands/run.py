@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(describe_plan(config, out))
         return 0
     config = BenchmarkConfig.from_yaml(_config_path(args.config), check_files=True)
+    _require_codecs(config)
     out = Path(args.out) if args.out else Path("runs") / config.name
     executor = _executor(args)
     try:
@@ -88,6 +89,15 @@ def run(args: argparse.Namespace) -> int:
                   "retry the failed trials, or pass --allow-incomplete to accept them")
         return 1
     return 0
+
+
+def _require_codecs(config) -> None:
+    """Refuse a config naming a codec condition no engine can run here before any work starts (no run
+    folder, no training): a :class:`~spoofbench.errors.CodecError`, one line naming what to install (exit 2)."""
+    from ..codecs.availability import require_runnable
+    from ..runner.plan import expand_codecs
+
+    require_runnable(expand_codecs(config.codecs))
 
 
 def _executor(args: argparse.Namespace):
