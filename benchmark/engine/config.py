@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from ..configs import YamlConfig
 from ..configs import config_dataclass as dataclass  # frozen pydantic dataclasses: typed, no unknown keys
@@ -109,6 +109,19 @@ class SSLConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    """Where clips come from: a packed waveform store (``spoofbench pack``, docs/packs.md) or the files.
+
+    ``pack``: ``auto`` reads a clip from the pack when one is found (``pack_dir``, else
+    ``ROOT/.spoofbench_pack``) and holds the clip's current file, else decodes the file; ``on`` requires
+    a pack at the detector's sample rate; ``off`` always decodes. Pack-fed and file-fed clips are
+    bit-identical for packs of ``dtype: auto`` (the default).
+    """
+    pack: Literal["auto", "on", "off"] = "auto"
+    pack_dir: str | None = None
+
+
+@dataclass(frozen=True)
 class TrainConfig(YamlConfig):
     """Everything that defines a training run (the run dir records it as ``config.yaml``)."""
     detector: str
@@ -132,6 +145,7 @@ class TrainConfig(YamlConfig):
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
+    data: DataConfig = field(default_factory=DataConfig)
 
     def validate(self, path: Any = None) -> "TrainConfig":
         if not isinstance(self.detector, str) or not self.detector:
@@ -173,6 +187,7 @@ class ScoreConfig(YamlConfig):
     # the intra-op threads above when the detector allows it (``concurrent_inference``), else 1.
     # Scores then depend on neither the core count nor the load; 1 = one batch at a time on all threads.
     streams: int = 0
+    data: DataConfig = field(default_factory=DataConfig)   # read clips from a pack (auto|on|off)
 
     def validate(self, path: Any = None) -> "ScoreConfig":
         _positive(self.batch_size, "batch_size", path)

@@ -1,12 +1,16 @@
 """Training/dev data for the engine: a map-style dataset and a length-bucketing batch sampler.
 
-The sampler yields batches of ``(epoch, index)`` pairs, so every worker process derives the
+Clips come from a packed waveform store (:mod:`.pack`, ``spoofbench pack``) when the root has one and
+it holds the clip's current file (:func:`with_pack`, :func:`read_clip`), else from the audio file; both give
+the same float32 samples. The sampler yields batches of ``(epoch, index)`` pairs, so every worker process derives the
 same per-clip generator (:func:`~spoofbench.engine.augment.sample_generator`) however batches
 are spread over workers, and a resumed epoch is bit-identical to the uninterrupted one.
 """
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -14,12 +18,82 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ManifestError
-from .audio import AudioReadError, probe_audio, read_audio
+from .audio import AudioReadError, probe_audio, read_audio, read_audio_info
 from .augment import Augmenter, sample_generator
+
+
+@dataclass(frozen=True)
+class PackedRoot:
+    """A corpus root (or ``{corpus: root}``) with the pack its clips are read from (:func:`with_pack`)."""
+    root: Any
+    pack: Any             # spoofbench.engine.pack.Pack
+
+    def rows(self, trials: Sequence[Any]) -> np.ndarray:
+        """Each trial's row in the pack (-1: not packed)."""
+        return self.pack.rows_of(trials)
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """Where a clip's samples came from: ``decoder`` (libsndfile | pyav, also for packed clips: the
+    decoder that packed it) and ``source`` (pack | file)."""
+    decoder: str
+    source: str
+
+
+_PACKS: dict[tuple, Any] = {}
+
+
+def with_pack(root: Any, sample_rate: int, data: Any = None) -> Any:
+    """``root`` wrapped with its pack (a :class:`PackedRoot`), or ``root`` itself when no pack is used.
+
+    ``data`` (a :class:`~spoofbench.engine.config.DataConfig`): ``pack: auto`` uses a pack found at
+    ``pack_dir`` or ``ROOT/.spoofbench_pack`` at ``sample_rate``; ``on`` requires one; ``off`` never reads one.
+    """
+    from .pack import Pack, find_pack, shard_dir
+
+    mode, pack_dir = (getattr(data, "pack", "auto"), getattr(data, "pack_dir", None)) if data is not None else ("auto", None)
+    if mode == "off" or isinstance(root, PackedRoot):
+        return root
+    directory = find_pack(root, pack_dir)
+    if directory is None or not (directory / "pack.json").is_file():
+        if mode == "on":
+            raise ConfigError(f"data.pack is 'on' but there is no pack at {directory or Path(str(root)) / '.spoofbench_pack'}; "
+                              "run `spoofbench pack MANIFEST --root ROOT` first (or data.pack: auto)", field="data.pack")
+        return root
+    parts = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(shard_dir(directory).glob("*.index.npz")))
+    key = (str(directory.resolve()), parts)
+    pack = _PACKS.get(key)
+    if pack is None:
+        pack = Pack(directory)
+        _PACKS.clear()  # one pack at a time: a 600k-clip index is about 100 MB
+        _PACKS[key] = pack
+    if pack.sample_rate != sample_rate:
+        if mode == "on":
+            raise ConfigError(f"the pack {directory} holds {pack.sample_rate} Hz audio; the detector reads "
+                              f"{sample_rate} Hz (pack again with --sample-rate {sample_rate})", field="data.pack")
+        logging.getLogger(__name__).info("pack %s is %d Hz, the detector %d Hz: decoding the files", directory,
+                                         pack.sample_rate, sample_rate)
+        return root
+    return PackedRoot(root, pack)
+
+
+def read_clip(trial: Any, root: Any, sample_rate: int, row: int | None = None) -> tuple[np.ndarray, ClipInfo]:
+    """``(samples (T,) float32, info)`` of ``trial``: from the pack of a :class:`PackedRoot` when it holds
+    the trial's file unchanged (size and mtime as packed), else decoded from the file (:func:`read_audio`)."""
+    file = trial.audio_path(resolve_root(root, trial))
+    if isinstance(root, PackedRoot):
+        if row is None:
+            row = int(root.rows([trial])[0])
+        if row >= 0 and root.pack.fresh(row, file):
+            return root.pack.read(row), ClipInfo(root.pack.decoder(row), "pack")
+    wave, info = read_audio_info(file, sample_rate)
+    return wave, ClipInfo(info.decoder, "file")
 
 
 def check_roots(root: Any, what: str) -> None:
     """A corpus root (or each root of a ``{corpus: root}`` mapping) must be an existing folder."""
+    root = root.root if isinstance(root, PackedRoot) else root
     roots = root.items() if isinstance(root, Mapping) else [(None, root)]
     for corpus, path in roots:
         field = f"{what}[{corpus}]" if corpus is not None else what
@@ -45,6 +119,7 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
 
 def resolve_root(root: Any, trial: Any) -> Path:
     """The corpus root of ``trial``: ``root`` itself, or ``root[trial.corpus]`` for a mapping."""
+    root = root.root if isinstance(root, PackedRoot) else root
     if isinstance(root, Mapping):
         if trial.corpus not in root:
             raise ManifestError(f"trial {trial.id!r}: no root given for corpus {trial.corpus!r} "
@@ -62,12 +137,15 @@ def fit_length(wave: torch.Tensor, min_samples: int, pad: str) -> torch.Tensor:
     return torch.nn.functional.pad(wave, (0, min_samples - wave.numel()))
 
 
-def estimated_samples(trial: Any, root: Any, sample_rate: int) -> int:
-    """Length of ``trial`` in samples at ``sample_rate``, from the manifest or the file header."""
+def estimated_samples(trial: Any, root: Any, sample_rate: int, row: int = -1) -> int:
+    """Length of ``trial`` in samples at ``sample_rate``, from the manifest, the pack (``row`` of a
+    :class:`PackedRoot`: the packed file's own rate and length) or the file header."""
     if trial.num_samples and trial.sampling_rate:
         return int(trial.num_samples * sample_rate / trial.sampling_rate)
     if trial.duration:
         return int(trial.duration * sample_rate)
+    if row >= 0 and isinstance(root, PackedRoot) and root.pack.fresh(row, trial.audio_path(resolve_root(root, trial))):
+        return root.pack.source_length(row, sample_rate)
     try:
         info = probe_audio(trial.audio_path(resolve_root(root, trial)))  # the one reader's header
         return int(info.num_samples * sample_rate / info.sample_rate)
@@ -91,6 +169,8 @@ class TrainDataset(torch.utils.data.Dataset):
         self.sample_rate, self.policy, self.min_samples = sample_rate, policy, min_samples
         self.train, self.seed, self.max_samples, self.augmenter = train, seed, max_samples, augmenter
         self.targets = np.array([t.target for t in self.trials], dtype=np.int64)
+        # each trial's row in the pack (-1: read from its file); looked up once, vectorised
+        self.rows = root.rows(self.trials) if isinstance(root, PackedRoot) else np.full(len(self.trials), -1)
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -99,7 +179,7 @@ class TrainDataset(torch.utils.data.Dataset):
         epoch, index = item if isinstance(item, tuple) else (0, item)
         trial = self.trials[index]
         try:
-            wave = read_audio(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+            wave = read_clip(trial, self.root, self.sample_rate, int(self.rows[index]))[0]
         except AudioReadError:
             return None
         rng = sample_generator(self.seed, epoch, index)

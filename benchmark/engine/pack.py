@@ -49,9 +49,11 @@ DECODERS = ("libsndfile", "pyav")
 ALIGN = 4
 INT16_SCALE = np.float32(1 / 32768)
 
-#: One index row per packed clip (77 bytes).
+#: One index row per packed clip (89 bytes): where its samples are, how they are stored, the file's
+#: sha256 and stat when packed, and its own rate and length (what a header probe of the file says).
 ROW = np.dtype([("key", "<u8"), ("shard", "<u4"), ("dtype", "u1"), ("decoder", "u1"), ("offset", "<u8"),
-                ("length", "<u8"), ("size", "<u8"), ("mtime_ns", "<i8"), ("digest", "S32")])
+                ("length", "<u8"), ("size", "<u8"), ("mtime_ns", "<i8"), ("digest", "S32"),
+                ("source_rate", "<u4"), ("source_samples", "<u8")])
 
 
 class PackError(SpoofbenchError):
@@ -132,18 +134,20 @@ class PackIndex:
         parts = sorted(shard_dir(directory).glob("*.index.npz"))
         if not parts:
             return cls.empty()
-        rows, ids, keys = [], [], []
-        for part in parts:
+        rows, ids, keys, recency = [], [], [], []
+        for number, part in enumerate(parts):
             try:
                 with np.load(part, allow_pickle=False) as data:
                     rows.append(data["rows"].astype(ROW, copy=False))
                     ids.append(data["ids"])
                     keys.append(data["keys"])
+                    recency.append(np.full(len(rows[-1]), number, dtype=np.int64))
             except (OSError, ValueError, KeyError) as err:
                 raise PackError(f"{part}: damaged shard index ({err}); delete it and its .bin, then pack again") from err
         all_rows, all_ids, all_keys = np.concatenate(rows), np.concatenate(ids), np.concatenate(keys)
-        # newest first (higher shard ids are later packs), then keep the first row of each key
-        order = np.lexsort((-all_rows["shard"].astype(np.int64), all_rows["key"]))
+        # newest first (later index files are later packs; a kept entry's row may point at an older
+        # shard's bytes), then keep the first row of each key
+        order = np.lexsort((-np.concatenate(recency), all_rows["key"]))
         all_rows, all_ids, all_keys = all_rows[order], all_ids[order], all_keys[order]
         first = np.ones(len(all_rows), bool)
         first[1:] = all_rows["key"][1:] != all_rows["key"][:-1]
@@ -173,6 +177,9 @@ def shard_dir(directory: Path) -> Path:
 
 # --- packing ------------------------------------------------------------------------------------
 
+_KEPT = ("shard", "dtype", "decoder", "offset", "length", "source_rate", "source_samples")
+
+
 @dataclass(frozen=True)
 class _Clip:
     """One clip to pack: where it is and what the index knew of it."""
@@ -181,7 +188,7 @@ class _Clip:
     path: str
     file: str
     old_digest: bytes = b""
-    old_row: tuple = ()          # (shard, dtype, decoder, offset, length) of the entry it may keep
+    old_row: tuple = ()          # the _KEPT fields of the entry it may keep
 
 
 @dataclass
@@ -297,8 +304,7 @@ def _plan(manifests: Any, root: Any, index: PackIndex, result: PackResult) -> li
                     result.unchanged += 1
                     continue
                 todo.append(_Clip(trial.id, trial.corpus, trial.path, file, bytes(r["digest"]),
-                                  (int(r["shard"]), int(r["dtype"]), int(r["decoder"]), int(r["offset"]),
-                                   int(r["length"]))))
+                                  tuple(int(r[f]) for f in _KEPT)))
             else:
                 todo.append(_Clip(trial.id, trial.corpus, trial.path, file))
         batch.clear()
@@ -362,9 +368,9 @@ def pack_shard(directory: Path, shard: int, clips: Sequence[_Clip], settings: Pa
                 before = os.stat(clip.file)
                 digest = bytes.fromhex(sha256_file(clip.file))
                 if clip.old_row and digest == clip.old_digest:  # touched, same bytes: keep the entry
-                    old_shard, code, decoder, old_offset, length = clip.old_row
+                    old_shard, code, decoder, old_offset, length, rate, count = clip.old_row
                     rows.append((0, old_shard, code, decoder, old_offset, length, before.st_size,
-                                 before.st_mtime_ns, digest))
+                                 before.st_mtime_ns, digest, rate, count))
                     refreshed += 1
                 else:
                     wave, info = read_audio(clip.file, sample_rate=settings.sample_rate)
@@ -372,7 +378,7 @@ def pack_shard(directory: Path, shard: int, clips: Sequence[_Clip], settings: Pa
                     data = samples.tobytes()
                     handle.write(data + b"\0" * (-len(data) % ALIGN))
                     rows.append((0, shard, code, DECODERS.index(info.decoder), offset, samples.size,
-                                 before.st_size, before.st_mtime_ns, digest))
+                                 before.st_size, before.st_mtime_ns, digest, info.sample_rate, info.num_samples))
                     offset += len(data) + (-len(data) % ALIGN)
                     packed += 1
             except (AudioReadError, InputFileError, OSError) as err:
@@ -449,6 +455,11 @@ class Pack:
 
     def length(self, row: int) -> int:
         return int(self.index.rows[row]["length"])
+
+    def source_length(self, row: int, sample_rate: int) -> int:
+        """The clip's length at ``sample_rate`` computed as from its file's header (bucketing uses it)."""
+        r = self.index.rows[row]
+        return int(int(r["source_samples"]) * sample_rate / int(r["source_rate"]))
 
     def decoder(self, row: int) -> str:
         return DECODERS[int(self.index.rows[row]["decoder"])]

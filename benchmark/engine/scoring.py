@@ -202,8 +202,9 @@ class _ScoringStream(torch.utils.data.IterableDataset):
     def _trial(self, trial: Any, todo: list[int], coders: list[Any], cache: Any,
                pools: list[list], failures: list[list]) -> None:
         """Decode ``trial`` once; add its coded view (or the reason it failed) per condition in ``todo``."""
+        from .data import read_clip  # from the pack (spoofbench pack) when it holds the clip's file, else decoded
         try:
-            wave, info = read_audio_info(trial.audio_path(resolve_root(self.root, trial)), self.sample_rate)
+            wave, info = read_clip(trial, self.root, self.sample_rate)
         except (AudioReadError, SpoofbenchError) as err:  # unreadable or non-finite audio
             for k in todo:
                 failures[k].append((trial.id, str(err)))
@@ -343,7 +344,8 @@ def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_Con
                 config: ScoreConfig, rt: Runtime, progress: bool, expected: int, extra: dict,
                 eager: bool, log_context: dict, streams: int = 1) -> list[ScoreFileResult]:
     """One pass over the trials scoring every condition of ``group``; one result per condition."""
-    stream = _ScoringStream(source, root, [f.codec for f in group], [f.done for f in group], detector,
+    from .data import with_pack  # the root's pack per config.data (auto|on|off)
+    stream = _ScoringStream(source, with_pack(root, detector.sample_rate, config.data), [f.codec for f in group], [f.done for f in group], detector,
                             config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes,
                             eager=eager)
     loader = torch.utils.data.DataLoader(

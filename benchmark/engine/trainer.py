@@ -32,8 +32,8 @@ from ..errors import ConfigError, ManifestError
 from . import checkpoint as ck
 from .augment import Augmenter
 from .config import TrainConfig
-from .data import (BucketBatchSampler, TrainDataset, check_roots, collate_train, estimated_samples,
-                   prepare_out_dir, worker_init)
+from .data import (BucketBatchSampler, PackedRoot, TrainDataset, check_roots, collate_train, estimated_samples,
+                   prepare_out_dir, with_pack, worker_init)
 from .locks import exclusive
 from .runtime import Runtime, configure_backends, cpu_threads, environment_record, seeded, setup_runtime
 from .ssl import apply_ssl_options
@@ -41,7 +41,8 @@ from .ssl import apply_ssl_options
 LOG_COLUMNS = ["epoch", "train_loss", "dev_eer", "best_dev_eer", "lr", "train_samples", "samples_per_s",
                "failed_clips", "seconds"]
 #: Config fields that may change between a run and its resume.
-RESUMABLE_CHANGES = {"epochs", "num_workers", "cpu_threads", "device", "log_every", "eval_batch_size", "patience"}
+RESUMABLE_CHANGES = {"epochs", "num_workers", "cpu_threads", "device", "log_every", "eval_batch_size", "patience",
+                     "data"}  # a pack gives the same samples as the files
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _loader(dataset: TrainDataset, sampler: BucketBatchSampler, cfg: TrainConfig
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_train,
         worker_init_fn=worker_init if workers else None, pin_memory=rt.device.type == "cuda",
-        prefetch_factor=4 if workers else None)
+        prefetch_factor=4 if workers else None, persistent_workers=workers > 0)
 
 
 def evaluate_eer(detector: torch.nn.Module, loader: torch.utils.data.DataLoader, targets: np.ndarray,
@@ -306,15 +307,17 @@ def _clip_lengths(trials: list, root: Any, policy: Any, sample_rate: int, cap: i
     """Per-clip input lengths for length bucketing (the policy's fixed length, else the clip's)."""
     if policy.mode == "fixed":
         return [policy.num_samples] * len(trials)
-    est = [estimated_samples(t, root, sample_rate) for t in trials]
+    rows = root.rows(trials) if isinstance(root, PackedRoot) else [-1] * len(trials)
+    est = [estimated_samples(t, root, sample_rate, int(row)) for t, row in zip(trials, rows)]
     return [min(e, cap) for e in est] if cap else est
 
 
 def _dev_loader(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInputs) -> tuple[TrainDataset, Any]:
     sr, policy = detector.sample_rate, detector.input_policy
-    dev_set = TrainDataset(data.dev, data.dev_root, sample_rate=sr, policy=policy,
+    dev_root = with_pack(data.dev_root, sr, config.data)
+    dev_set = TrainDataset(data.dev, dev_root, sample_rate=sr, policy=policy,
                            min_samples=detector.min_samples, train=False, seed=config.seed)
-    shards = _EvalShards(_clip_lengths(data.dev, data.dev_root, policy, sr, None), dev_set.targets,
+    shards = _EvalShards(_clip_lengths(data.dev, dev_root, policy, sr, None), dev_set.targets,
                          config.eval_batch_size, rt.rank, rt.world_size)
     return dev_set, _loader(dev_set, shards, config, rt, config.num_workers)
 
@@ -322,12 +325,13 @@ def _dev_loader(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInp
 def _make_loaders(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInputs) -> _Loaders:
     sr, policy = detector.sample_rate, detector.input_policy
     max_samples = int(config.max_train_seconds * sr)
-    train_set = TrainDataset(data.train, data.root, sample_rate=sr, policy=policy,
+    root = with_pack(data.root, sr, config.data)
+    train_set = TrainDataset(data.train, root, sample_rate=sr, policy=policy,
                              min_samples=detector.min_samples, train=True, seed=config.seed,
                              max_samples=max_samples, augmenter=Augmenter(config.augment, sr),
                              eval_crop=config.ssl.cache_features)
     dev_set, dev_loader = _dev_loader(config, rt, detector, data)
-    sampler = BucketBatchSampler(_clip_lengths(data.train, data.root, policy, sr, max_samples), train_set.targets,
+    sampler = BucketBatchSampler(_clip_lengths(data.train, root, policy, sr, max_samples), train_set.targets,
                                  config.batch_size, seed=config.seed, balance=config.balance == "sampler",
                                  bucket=config.bucket, rank=rt.rank, world_size=rt.world_size)
     return _Loaders(train_set, dev_set, sampler, _loader(train_set, sampler, config, rt, config.num_workers),
@@ -527,14 +531,15 @@ def _tensorboard(out: Path) -> Any:
 
 def _fit(ctx: _RunContext, detector: Any, data: _TrainInputs) -> TrainResult:
     """Closed-form detectors (``training_mode == "fit"``, e.g. lfcc_gmm): ``detector.fit(waves, labels)``."""
-    from .audio import AudioReadError, read_audio
-    from .data import resolve_root
+    from .audio import AudioReadError
+    from .data import read_clip
 
     config, rt = ctx.config, ctx.rt
     waves, labels = [], []
+    root = with_pack(data.root, detector.sample_rate, config.data)
     for trial in show_progress(data.train, desc="reading train audio", logger=ctx.log, enabled=ctx.progress):
         try:
-            waves.append(read_audio(trial.audio_path(resolve_root(data.root, trial)), detector.sample_rate))
+            waves.append(read_clip(trial, root, detector.sample_rate)[0])
         except AudioReadError:
             continue
         labels.append(trial.target)
