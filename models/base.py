@@ -32,7 +32,11 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 
 
 class Detector(nn.Module):
-    """Base class: subclasses set the metadata and implement ``logits(waves, lengths)``."""
+    """Base class: subclasses set the metadata and implement ``logits(waves, lengths)``.
+
+    The contract (factory, ``logits``, metadata, checkpoints) is stated once, in README.md,
+    "Bring your own detector: the Detector contract".
+    """
 
     name: str = "detector"
     preset: str | None = None

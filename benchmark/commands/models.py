@@ -67,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "weights (only to test a pipeline: its scores mean nothing)")
     p.add_argument("--model-module", metavar="PKG.MODULE:FACTORY", default=None,
                    help="a detector from your own module: FACTORY(**overrides) returns a spoofbench Detector "
-                        "(the module is imported from sys.path or the current directory)")
+                        "implementing logits(waves, lengths) -> (batch, 2); the contract and an example: "
+                        "README.md, 'Bring your own detector' (the module is imported from sys.path or the "
+                        "current directory)")
     p.add_argument("--bonafide-label", default=None,
                    help="hf_audio_classification: the model's label (name or index) that means bona fide")
     p.add_argument("--score-mode", choices=("log_odds", "logit"), default=None,

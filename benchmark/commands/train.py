@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         spoofbench train --detector rawcnn_2m --preset tiny --protocol data_manifests/demo/protocol.yaml --manifests-dir runs/demo-quick/corpus --root runs/demo-quick/corpus --out runs/rawcnn_protocol --epochs 5""")
     p.add_argument("--detector", help="detector name (spoofbench models); may come from --config")
     p.add_argument("--model-module", dest="detector", metavar="PKG.MODULE:FACTORY",
-                   help="instead of --detector: a detector from your own module (see `models score --help`)")
+                   help="instead of --detector: a detector from your own module (the contract: README.md, "
+                        "'Bring your own detector'); checked (build, probe batch, checkpoint reload) first")
     p.add_argument("--preset", help="detector preset (default: the detector's default)")
     p.add_argument("--protocol", help="protocol YAML whose train/dev sets are used")
     p.add_argument("--manifests-dir", help="where the protocol's manifests live (default: the protocol's)")
