@@ -16,7 +16,7 @@ def test_list_json(capsys):
     ids = [r["id"] for r in rows]
     assert "tel_amr_loss10" in ids and "mp3_32k" not in ids
     row = rows[ids.index("amr_nb_12k2")]
-    assert row["engine"] == "pyav" and row["available"] and row["bitrate"] == 12200 and row["sample_rate"] == 8000
+    assert row["engine"] == "native" and row["available"] and row["bitrate"] == 12200 and row["sample_rate"] == 8000
 
 
 def test_list_table(capsys):

@@ -89,8 +89,10 @@ def test_registered_mapping_and_callable_like_an_entry_point():
 
 
 def test_provenance_names_engine_library_version_and_resampler():
-    prov = condition_provenance("amr_nb_12k2")
+    prov = condition_provenance("mp3_32k")
     assert prov["engine"] == "pyav" and "libavcodec" in prov["library"] and prov["version"].startswith("av ")
+    prov = condition_provenance("amr_nb_12k2")  # the system library, whatever PyAV's FFmpeg was built with
+    assert prov["engine"] == "native" and "libopencore-amrnb" in prov["library"]
     assert prov["resampler"].startswith("soxr ")  # the one resampler (spoofbench.audio_io)
     prov = condition_provenance("none")
     assert prov["engine"] == "none" and prov["available"]

@@ -20,9 +20,9 @@ def test_ffmpeg_message_is_passed_on():
 
 
 def test_pyav_message_is_passed_on():
-    bad = CodecCondition(id="amr_bad_rate", codec="amr_nb", encoder="libopencore_amrnb", bitrate=12200,
-                         sample_rate=16000, engine="pyav")
-    with pytest.raises(CodecError, match=r"amr_bad_rate.*clip 'k9'.*libopencore_amrnb"):
+    bad = CodecCondition(id="opus_bad_rate", codec="opus", encoder="libopus", bitrate=12000,
+                         sample_rate=11025, engine="pyav")  # libopus codes at 8/12/16/24/48 kHz only
+    with pytest.raises(CodecError, match=r"opus_bad_rate.*clip 'k9'.*PyAV \(libopus\).*avcodec_open2"):
         apply_condition(speech_like(16000, 0.5), 16000, bad, key="k9")
 
 

@@ -20,7 +20,7 @@ PLAUSIBLE = {
     "mp3_128k": (20, 1.5), "aac_128k": (20, 1.5), "mp3_32k": (8, 6), "aac_32k": (8, 6),
     "opus_64k": (12, 4), "opus_24k": (8, 5.5), "opus_12k": (4, 7.5), "vorbis_q6": (15, 4),
     "vorbis_q2": (10, 6.5), "g726_16k": (8, 10.5), "gsm_fr": (5, 8.5), "amr_nb_12k2": (0, 7.5),
-    "amr_nb_4k75": (0, 10), "speex_8k": (0, 9), "codec2_3200": (-10, 10.5),
+    "amr_nb_4k75": (0, 10), "amr_wb_12k65": (3, 7.5), "amr_wb_23k85": (4, 6.5), "speex_8k": (0, 9), "codec2_3200": (-10, 10.5),
     "tel_g711_loss5": (3, 5), "tel_amr_loss10": (2, 9.5), "tel_gsm": (5, 10),
 }
 
@@ -126,7 +126,8 @@ def test_quality_ordering(synthetic, real):
             mulaw, codec2 = measure("g711_mulaw"), measure("codec2_3200")
             assert mulaw[0] > codec2[0] + 25 and mulaw[1] < codec2[1] - 4
             for low, high in (("mp3_32k", "mp3_128k"), ("aac_32k", "aac_128k"), ("opus_12k", "opus_64k"),
-                              ("vorbis_q2", "vorbis_q6"), ("amr_nb_4k75", "amr_nb_12k2")):
+                              ("vorbis_q2", "vorbis_q6"), ("amr_nb_4k75", "amr_nb_12k2"),
+                              ("amr_wb_12k65", "amr_wb_23k85")):
                 assert measure(high)[1] < measure(low)[1], (low, high, name)
 
 
