@@ -69,6 +69,9 @@ def _register_leaderboard(sub: argparse._SubParsersAction) -> None:
                    help="export only these seeds (default: all; a zip needs exactly one)")
     p.add_argument("--per-seed", action="store_true",
                    help="df-arena: one row per detector and seed (default: the mean EER over seeds)")
+    p.add_argument("--allow-dev-as-test", action="store_true",
+                   help="export cells of a test set that shares trials with the run's dev set (refused by "
+                        "default: the dev set selected the checkpoints, so those are not held-out results)")
     p.set_defaults(func=_leaderboard)
 
 
@@ -77,7 +80,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
     selection = ExportSelection(maps=tuple(ColumnMap.parse(m) for m in args.maps or ()),
                                 detectors=tuple(args.detectors or ()), seeds=tuple(args.seeds or ()),
-                                per_seed=args.per_seed)
+                                per_seed=args.per_seed, allow_dev_as_test=args.allow_dev_as_test)
     out = export_leaderboard(args.run, args.leaderboard_format, args.out, selection)
     log.info("%s: %s layout from %s", out, args.leaderboard_format, args.run)
     print(out)

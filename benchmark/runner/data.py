@@ -139,10 +139,11 @@ def gather_inputs(config: BenchmarkConfig, out: Path, *, progress: bool = False)
         dev_root = config.dev.root if config.dev else None
     tests += [(t.name, t.manifest, t.root, t.domain) for t in config.test_sets]
     train = TrainProfile.of(read_manifest(train_manifest)) if train_manifest else None
+    dev = _DevSet.of(dev_manifest) if dev_manifest else None
     data_hash = content_hash(*(file_sha256(p) if p else None for p in (train_manifest, dev_manifest)),
                              train_root, dev_root)
     with DigestCache(out / "digests") as digests:
-        sets = tuple(_test_set(name, manifest, root, forced, labelled.get(name), train, out, digests, progress)
+        sets = tuple(_test_set(name, manifest, root, forced, labelled.get(name), train, out, digests, progress, dev)
                      for name, manifest, root, forced in tests)
     return RunData(train_manifest and str(train_manifest), dev_manifest and str(dev_manifest), train_root, dev_root,
                    sets, data_hash)
@@ -161,7 +162,8 @@ def _write_protocol(config: BenchmarkConfig, out: Path) -> tuple[str, str, dict,
 
 
 def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled: tuple[str, str] | None,
-              train: TrainProfile | None, out: Path, digests: Any, progress: bool) -> TestSet:
+              train: TrainProfile | None, out: Path, digests: Any, progress: bool,
+              dev: "_DevSet | None" = None) -> TestSet:
     """One streamed pass over a test manifest: key file, labels, overlap and the audio content digest."""
     from ..corpora.manifest import read_manifest
     from ..reproduce.digest import digest_of, file_sha256
@@ -170,9 +172,12 @@ def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled:
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     profile = TestProfile()
     hashes: dict[str, str] = {}   # trial id → audio sha256: what reproduce.digest.audio_digest digests
+    shared_dev: list[str] = []
     with atomic_path(keys_path) as tmp, open(tmp, "w", encoding="utf-8") as keys:
         for trial in _progress(read_manifest(manifest), progress, f"reading {name}", manifest):
             profile.add(trial, train)
+            if dev is not None and (trial.corpus, trial.id) in dev.trials:
+                shared_dev.append(f"{trial.corpus}:{trial.id}")
             keys.write(_key_line(trial))
             hashes[trial.id] = _audio_sha256(digests, root, trial)
     if not profile.n_trials:
@@ -186,8 +191,29 @@ def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled:
     else:
         domain, reason = "ood", "no training data known (pretrained checkpoints)"
     overlap = profile.overlap() if train is not None else {}
-    return TestSet(name, str(manifest), root, file_sha256(manifest), digest_of(hashes), profile.n_trials, domain,
-                   reason, overlap, str(keys_path), tuple(sorted(profile.corpora)), forced_domain=bool(forced))
+    sha256 = file_sha256(manifest)
+    dev_overlap = dev.overlap(shared_dev, profile.n_trials, sha256) if dev is not None else {}
+    return TestSet(name, str(manifest), root, sha256, digest_of(hashes), profile.n_trials, domain,
+                   reason, overlap, str(keys_path), tuple(sorted(profile.corpora)), forced_domain=bool(forced),
+                   dev_overlap=dev_overlap)
+
+
+@dataclass
+class _DevSet:
+    """The dev set's trial ids (corpus, id) and manifest sha256: a test set sharing them is not held out."""
+    trials: set
+    sha256: str
+
+    @classmethod
+    def of(cls, manifest: str) -> "_DevSet":
+        from ..corpora.manifest import read_manifest
+        from ..reproduce.digest import file_sha256
+
+        return cls({(t.corpus, t.id) for t in read_manifest(manifest)}, file_sha256(manifest))
+
+    def overlap(self, shared: list[str], n_trials: int, sha256: str) -> dict:
+        return {"n_shared_trials": len(shared), "n_trials": n_trials, "same_manifest": sha256 == self.sha256,
+                "examples": sorted(shared)[:10]}
 
 
 def _audio_sha256(digests: Any, root: Any, trial: Any) -> str:

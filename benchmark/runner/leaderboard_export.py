@@ -36,6 +36,7 @@ from pathlib import Path
 from ..atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from ..errors import ConfigError, InputFileError
 from ..hashing import sha256_file
+from .results import dev_as_test
 
 LEADERBOARD_FORMATS: dict[str, str] = {
     "df-arena": "Speech DF Arena results: one row per detector, one EER (%) column per dataset (.csv or .json)",
@@ -86,14 +87,16 @@ class ExportSelection:
     detectors: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     per_seed: bool = False
+    allow_dev_as_test: bool = False  # export cells of a test set that shares trials with the dev set
 
 
 class _Run:
     """A run's cells indexed by (detector, seed, test set, codec), with the file they came from."""
 
-    def __init__(self, run: str | os.PathLike):
+    def __init__(self, run: str | os.PathLike, allow_dev_as_test: bool = False):
         from .results import load_result, result_file
 
+        self.allow_dev_as_test = allow_dev_as_test
         path = result_file(run)
         self.result = load_result(path)
         self.folder = path.parent
@@ -136,6 +139,10 @@ class _Run:
                 "(`spoofbench run` redoes incomplete cells)", self.where)
         if cell.get("metrics", {}).get("eer") is None:
             raise InputFileError(f"{name}: no EER in its metrics", self.where)
+        why = dev_as_test(self.result, test_set)
+        if why and not self.allow_dev_as_test:
+            raise InputFileError(f"{name}: {why}; a leaderboard takes held-out results only (pass "
+                                 "--allow-dev-as-test to export it anyway)", self.where)
         return cell
 
 
@@ -145,7 +152,7 @@ def export_leaderboard(run: str | os.PathLike, fmt: str, out: str | os.PathLike,
     if fmt not in LEADERBOARD_FORMATS:
         raise ConfigError(f"unknown leaderboard format {fmt!r}; expected one of {', '.join(LEADERBOARD_FORMATS)}",
                           field="--format")
-    state = _Run(run)
+    state = _Run(run, selection.allow_dev_as_test)
     out = Path(out)
     if fmt == "df-arena":
         return _write_df_arena(state, out, selection)
@@ -159,7 +166,7 @@ def df_arena_table(run: str | os.PathLike, selection: ExportSelection = ExportSe
                    ) -> tuple[list[str], list[dict]]:
     """``(dataset columns, rows)``: each row ``{"Model", "Seeds", column: EER %, ..., "Average EER (%)",
     "Pooled EER (%)"}`` (EERs in percent)."""
-    return _df_arena_rows(_Run(run), selection)
+    return _df_arena_rows(_Run(run, selection.allow_dev_as_test), selection)
 
 
 def _df_arena_rows(state: _Run, selection: ExportSelection) -> tuple[list[str], list[dict]]:

@@ -148,6 +148,7 @@ class BenchmarkRunner:
                 "test_sets": {t.name: {"domain": t.domain, "reason": t.reason, "n_trials": t.n_trials,
                                        "manifest": t.manifest, "manifest_sha256": t.sha256,
                                        "audio_sha256": t.audio_sha256, "overlap": dict(t.overlap),
+                                       "dev_overlap": dict(t.dev_overlap),
                                        **_per_detector_labels(self.config, t)}
                               for t in inputs.test_sets},
                 "planned": [c.key for c in scored]}

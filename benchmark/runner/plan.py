@@ -60,6 +60,9 @@ class TestSet:
     keys_path: str
     corpora: tuple[str, ...] = ()
     forced_domain: bool = False    # the config set the domain: it holds for every detector
+    #: trials shared with the run's dev set (checkpoint selection, calibration): {"n_shared_trials",
+    #: "n_trials", "same_manifest", "examples"}; empty without a dev set. Not part of any cache key.
+    dev_overlap: Mapping[str, Any] = field(default_factory=dict)
 
     def label_for(self, trained_on: tuple[str, ...] | None) -> tuple[str, str]:
         """(domain, reason) for a detector trained on ``trained_on`` corpora (None: the config's training set)."""

@@ -30,7 +30,7 @@ from rich.console import Console
 from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
 from ..metrics.catalog import metric_info
-from .results import load_result
+from .results import dev_as_test, load_result
 from .tables import Table, codec_robustness_table, domain_gap_table, pivot_table, render
 
 
@@ -189,7 +189,7 @@ def _not_evidence(result: dict, detector: str, test_set: str) -> str | None:
     overlap = (result.get("test_sets", {}).get(test_set, {}).get("overlap_by_detector") or {}).get(detector)
     if overlap and overlap.get("n_shared_trials"):
         return f"{overlap['n_shared_trials']} test trials are in its training data"
-    return None
+    return dev_as_test(result, test_set)
 
 
 def _trained_on(result: dict, detector: str) -> tuple[str, ...] | None:
@@ -295,7 +295,7 @@ def _estimates_table(estimates: list[Estimate], result: dict) -> Table:
     display = pd.DataFrame(index=list(dict.fromkeys(e.detector for e in estimates)), columns=tests, dtype=object)
     numeric = pd.DataFrame(index=display.index, columns=tests, dtype=float)
     for e in estimates:
-        mark = "" if e.evidence else " †"
+        mark = "" if e.evidence else (" ‡" if dev_as_test(result, e.test_set) else " †")
         spread = f" ± {eer.format(e.sd, unit=False)}" if e.sd is not None else ""
         display.loc[e.detector, e.test_set] = (f"{eer.format(e.mean, unit=False)}{spread} "
                                                f"[{eer.format(e.ci[0], unit=False)}, {eer.format(e.ci[1], unit=False)}]{mark}")
@@ -304,7 +304,10 @@ def _estimates_table(estimates: list[Estimate], result: dict) -> Table:
     display.columns = [f"{t} ({result['test_sets'][t].get('domain', '?')})" for t in tests]
     display.index.name = numeric.index.name = "detector"
     notes = ("† trained on these trials (pretrained weights whose training data hold this test set): "
-             "shown, never counted as OOD evidence.",) if any(not e.evidence for e in estimates) else ()
+             "shown, never counted as OOD evidence.",) if any(not e.evidence and not dev_as_test(result, e.test_set)
+                                                              for e in estimates) else ()
+    notes += tuple(f"‡ dev set used as a test set: {why}; shown, never ranked or counted as evidence."
+                   for t in tests if (why := dev_as_test(result, t)))
     return Table("EER (%) per test set, uncoded audio, with 95% CIs", display, numeric,
                  caption="Mean ± sd over training seeds, then [mean of the seeds' 95% percentile bootstrap "
                          "CIs] (trials resampled within class). Lower is better. The domain in each column "

@@ -73,6 +73,20 @@ def _checked(result: object, path: Path) -> dict:
     return result
 
 
+def dev_as_test(result: dict, test_set: str) -> str | None:
+    """Why ``test_set`` is not a held-out test (it shares trials with the run's dev set, which selected the
+    checkpoints and fitted the calibration), or None."""
+    info = (result.get("test_sets", {}).get(test_set) or {}).get("dev_overlap") or {}
+    shared, total = info.get("n_shared_trials") or 0, info.get("n_trials")
+    if not shared:
+        return None
+    if info.get("same_manifest") or shared == total:
+        return (f"{test_set} is the dev set ({shared} trials) that selected the checkpoints and fitted the "
+                "calibration: not a held-out result")
+    return (f"{shared} of {total} trials of {test_set} are in the dev set that selected the checkpoints and "
+            "fitted the calibration: not a held-out result")
+
+
 def tidy_cells(result: dict):
     """One row per finished cell (pandas DataFrame): identifiers, domain and every metric."""
     import pandas as pd
@@ -88,10 +102,12 @@ def tidy_cells(result: dict):
         ci = metrics.get("eer_ci95")
         row["eer_ci_low"], row["eer_ci_high"] = (ci if ci else (None, None))
         row["parameters"] = result.get("detectors", {}).get(cell["detector"], {}).get("parameters")
+        row["dev_as_test"] = dev_as_test(result, cell["test_set"]) is not None
+        row["stale"] = bool(cell.get("stale"))
         rows.append(row)
     columns = ["detector", "seed", "test_set", "codec", "domain", "complete", "coverage", "n_scored", "n_expected",
                "n_failed", *METRIC_KEYS, *RAW_KEYS, "calibrated",
-               "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters"]
+               "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters", "dev_as_test", "stale"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
 from ..metrics.catalog import metric_info
-from .results import METRIC_KEYS, tidy_cells
+from .results import METRIC_KEYS, dev_as_test, tidy_cells
 
 FORMATS = ("md", "csv", "latex", "html")
 SUFFIX = {"md": "md", "csv": "csv", "latex": "tex", "html": "html"}
@@ -94,6 +94,33 @@ def _display(metric: str, mean, sd, count, *, delta: bool = False):
     return display
 
 
+DEV_MARK, STALE_MARK = "‡", "*"
+
+
+def flags(result: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """({test set: why it is not held out (dev-as-test)}, {detector: why some of its cells are stale})."""
+    dev = {t: why for t in result.get("test_sets", {}) if (why := dev_as_test(result, t))}
+    stale: dict[str, str] = {}
+    for cell in result.get("cells", []):
+        if cell.get("stale"):
+            stale.setdefault(cell["detector"], (cell["stale"] or {}).get("reason", "from an earlier configuration"))
+    return dev, stale
+
+
+def mark_flags(table: Table, result: dict) -> Table:
+    """Mark dev-as-test test sets (‡) and detectors with stale cells (*) in the labels, with a note each."""
+    import dataclasses
+
+    dev, stale = flags(result)
+    if not dev and not stale:
+        return table
+    labels = {**{t: f"{t} {DEV_MARK}" for t in dev}, **{d: f"{d} {STALE_MARK}" for d in stale}}
+    frame = table.frame.rename(index=lambda v: labels.get(v, v), columns=lambda v: labels.get(v, v))
+    notes = [f"{DEV_MARK} dev set used as a test set: {why}." for why in dev.values()]
+    notes += [f"{STALE_MARK} {d}: some cells are {why}." for d, why in stale.items()]
+    return dataclasses.replace(table, frame=frame, notes=tuple(table.notes) + tuple(notes))
+
+
 def _seed_note(cells) -> str:
     seeds = sorted(cells.seed.dropna().unique().tolist())
     if len(seeds) > 1:
@@ -121,9 +148,9 @@ def pivot_table(result: dict, metric: str = "eer", rows: tuple[str, ...] = ("det
     better = "Lower is better." if info.lower_is_better else "Higher is better."
     caption = (f"{info.label}: {info.description}. Unit: {unit}. Rows: {' × '.join(rows)}; columns: "
                f"{' × '.join(columns)}. {_seed_note(cells)} {better}")
-    return Table(f"{info.column_label} by {' × '.join(rows)} and {' × '.join(columns)}",
-                 _display(metric, mean, sd, count), mean, caption=caption, unit=unit, metric=metric,
-                 sd=sd, count=count)
+    return mark_flags(Table(f"{info.column_label} by {' × '.join(rows)} and {' × '.join(columns)}",
+                            _display(metric, mean, sd, count), mean, caption=caption, unit=unit, metric=metric,
+                            sd=sd, count=count), result)
 
 
 def domain_gap_table(result: dict, metric: str = "eer") -> Table:
@@ -157,8 +184,8 @@ def domain_gap_table(result: dict, metric: str = "eer") -> Table:
                  f"{', '.join(ood_sets) or 'none'}")
     caption = (f"{info.label} in {unit}; the gap (ood − in-domain) is in {unit_text(metric, delta=True)}. {where} "
                f"(uncoded audio unless the column says all codecs), and over seeds.")
-    return Table(f"{info.column_label}: in-domain vs out-of-distribution", display, numeric,
-                 caption=caption, unit=unit, metric=metric)
+    return mark_flags(Table(f"{info.column_label}: in-domain vs out-of-distribution", display, numeric,
+                            caption=caption, unit=unit, metric=metric), result)
 
 
 def codec_robustness_table(result: dict, metric: str = "eer") -> Table:
@@ -190,9 +217,9 @@ def codec_robustness_table(result: dict, metric: str = "eer") -> Table:
                f"the codec). One column block per test set ("
                + ", ".join(f"{t}: {domains.get(t, '?')}" for t in dict.fromkeys(coded.test_set))
                + f"). {_seed_note(cells)}")
-    return Table(f"{info.label} increase over uncoded audio, per test set ({unit})",
-                 _display(metric, mean, sd, count, delta=True), mean, caption=caption, unit=unit,
-                 metric=metric, delta=True, sd=sd, count=count)
+    return mark_flags(Table(f"{info.label} increase over uncoded audio, per test set ({unit})",
+                            _display(metric, mean, sd, count, delta=True), mean, caption=caption, unit=unit,
+                            metric=metric, delta=True, sd=sd, count=count), result)
 
 
 # ----------------------------------------------------------------------------- rendering

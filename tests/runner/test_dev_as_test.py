@@ -1,0 +1,47 @@
+"""A test set that is (or overlaps) the dev set is flagged in result, cells.csv, tables, report, exports."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from runner_corpus import bench_config, make_corpus, write_config
+
+from spoofbench.errors import InputFileError
+from spoofbench.runner.leaderboard_export import ExportSelection, export_leaderboard
+from spoofbench.runner.orchestrator import run_benchmark
+from spoofbench.runner.report import build_report, report_markdown
+from spoofbench.runner.tables import pivot_table, render
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Path, dict]:
+    corpus = make_corpus(tmp_path_factory.mktemp("dev_corpus"))
+    config = bench_config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}],
+                          test_sets=[{"name": "a_eval", "manifest": "a_eval.jsonl.gz", "root": "."},
+                                     {"name": "a_dev_again", "manifest": "a_dev.jsonl.gz", "root": "."}])
+    out = tmp_path_factory.mktemp("dev_run") / "run"
+    result = run_benchmark(write_config(corpus, "dev.yaml", config), out, progress=False, log=lambda _: None)
+    return out, result
+
+
+def test_dev_overlap_is_recorded_and_flagged(run):
+    out, result = run
+    assert result["test_sets"]["a_dev_again"]["dev_overlap"]["n_shared_trials"] == 12
+    assert result["test_sets"]["a_dev_again"]["dev_overlap"]["same_manifest"] is True
+    assert result["test_sets"]["a_eval"]["dev_overlap"]["n_shared_trials"] == 0
+    rows = {r["test_set"]: r["dev_as_test"] for r in csv.DictReader((out / "cells.csv").open())}
+    assert rows == {"a_eval": "False", "a_dev_again": "True"}
+    text = render(pivot_table(result), "md")
+    assert "a_dev_again ‡" in text and "‡ dev set used as a test set: a_dev_again is the dev set" in text
+    assert "a_eval ‡" not in text
+    report = report_markdown(build_report(out))
+    assert "‡ dev set used as a test set" in report
+
+
+def test_leaderboard_export_refuses_dev_as_test_unless_allowed(run, tmp_path):
+    out, _ = run
+    with pytest.raises(InputFileError, match="a_dev_again is the dev set.*--allow-dev-as-test"):
+        export_leaderboard(out, "df-arena", tmp_path / "arena.csv")
+    export_leaderboard(out, "df-arena", tmp_path / "arena.csv", ExportSelection(allow_dev_as_test=True))
+    assert "a_dev_again" in (tmp_path / "arena.csv").read_text()
