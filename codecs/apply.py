@@ -1,5 +1,8 @@
 """Apply a codec condition to one clip: the public entry point of the codec matrix.
 
+Channel conditions (laundering, reverb, replay, silence, neural codecs, chains with codecs) go
+to :mod:`.channel_apply`; what follows describes the classic codec path.
+
 ``input rate → [band-limit] → coding rate → engine (encode+decode) → align (delay removed,
 length = input) → [frame loss] → input rate``. The encoder's delay (priming, look-ahead, decoder
 delay) is measured once per (condition, engine) by coding a fixed probe signal and
@@ -18,6 +21,7 @@ from spoofbench.errors import CodecError
 from . import dsp
 from .cache import CodecCache
 from .catalog import get_condition
+from .channel import ChannelCondition
 from .condition import CodecCondition
 from .engines import select_engine
 
@@ -39,7 +43,7 @@ class CodingReport:
     seconds: float
 
 
-def _condition(condition: CodecCondition | str) -> CodecCondition:
+def _condition(condition: CodecCondition | ChannelCondition | str) -> CodecCondition | ChannelCondition:
     return get_condition(condition) if isinstance(condition, str) else condition
 
 
@@ -51,6 +55,9 @@ def condition_provenance(condition: CodecCondition | str) -> dict:
     """Engine, library and version that code ``condition`` here (for result.json), plus the
     resampler, the encoder and whether it can run at all (``available``, ``reason``)."""
     condition = _condition(condition)
+    if isinstance(condition, ChannelCondition):
+        from .channel_apply import channel_provenance
+        return {**channel_provenance(condition), "resampler": dsp.RESAMPLER}
     out = {"condition": condition.id, "codec": condition.codec, "encoder": condition.encoder,
            "resampler": dsp.RESAMPLER}
     if condition.is_identity:
@@ -114,6 +121,8 @@ def apply_condition_report(wave: np.ndarray, sample_rate: int, condition: CodecC
     condition = _condition(condition)
     wave = _validate(wave, sample_rate, condition, key)
     start = time.perf_counter()
+    if isinstance(condition, ChannelCondition):
+        return _apply_channel(wave, int(sample_rate), condition, key, cache, start)
     if condition.is_identity:
         return CodingReport(wave.astype(np.float32, copy=False), 0, "none", 0, False, 0.0)
     engine, why = select_engine(condition)
@@ -140,10 +149,31 @@ def apply_condition(wave: np.ndarray, sample_rate: int, condition: CodecConditio
     """Code ``wave`` (T,) float in [-1, 1] at ``sample_rate`` through ``condition``.
 
     Returns (T,) float32 at the same rate, time-aligned to the input. ``key`` (the trial id)
-    seeds random elements (packet loss). With ``cache`` a clip is coded once. Raises
+    seeds random elements (packet loss; noise, babble and replay of channel conditions). With
+    ``cache`` a clip is coded once. A :class:`~.channel.ChannelCondition` runs its steps in this
+    process; one with ``vad_trim`` / ``silence_pad`` returns a shorter / longer clip. Raises
     :class:`~spoofbench.errors.CodecError` naming the condition and clip, with FFmpeg's message.
     """
     return apply_condition_report(wave, sample_rate, condition, key=key, cache=cache).wave
+
+
+def _apply_channel(wave: np.ndarray, rate: int, condition: ChannelCondition, key: str,
+                   cache: CodecCache | None, start: float) -> CodingReport:
+    """A channel condition, in this process (:mod:`.channel_apply`); cached like a codec."""
+    from .channel_apply import cache_key, run_chain
+
+    ck = cache_key(cache, wave, rate, condition, key) if cache is not None else None
+    if ck is not None:
+        hit = cache.get(ck)
+        if hit is not None and (len(hit) == len(wave) or not condition.keeps_length):
+            return CodingReport(hit, None, "in-process", 0, True, time.perf_counter() - start)
+    try:
+        out = run_chain(wave.astype(np.float64), rate, condition, key, cache).astype(np.float32)
+    except CodecError as err:
+        raise CodecError(f"condition {condition.id!r}, clip {key!r}: {err}") from err
+    if ck is not None:
+        cache.put(ck, out)
+    return CodingReport(out, None, "in-process", 0, False, time.perf_counter() - start)
 
 
 def _code(x: np.ndarray, rate: int, condition: CodecCondition, engine, key: str) -> tuple[np.ndarray, int, int]:

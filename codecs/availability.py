@@ -63,7 +63,8 @@ def check_conditions(conditions: list[CodecCondition], *, smoke: bool = True) ->
         if prov["available"] and smoke:
             try:
                 coded = apply_condition(tone, rate, condition, key="check")
-                works = len(coded) == len(tone) and bool(np.all(np.isfinite(coded)))
+                same_length = len(coded) == len(tone) or not getattr(condition, "keeps_length", True)
+                works = same_length and bool(np.all(np.isfinite(coded)))
                 reason = "" if works else f"coded length {len(coded)} != {len(tone)} or non-finite output"
             except CodecError as err:
                 works, reason = False, str(err)

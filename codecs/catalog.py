@@ -1,6 +1,9 @@
 """The condition registry and named matrices.
 
-Built-in conditions and matrices come from ``conditions.yaml`` next to this module. Users add
+Built-in conditions and matrices come from ``conditions.yaml`` (classic codecs) and then
+``channels.yaml`` (channel conditions: laundering, reverb, replay, silence, neural codecs and
+chains; :mod:`.channel`) next to this module. A condition mapping with ``steps:`` is a
+:class:`~.channel.ChannelCondition`, any other a :class:`CodecCondition`. Users add
 their own with :func:`load_conditions` (a YAML of the same shape) or a wheel exposing entry points
 in the ``spoofbench.codecs`` group whose target is a :class:`CodecCondition`, a mapping of its
 fields, or a zero-argument callable returning either.
@@ -18,12 +21,16 @@ from spoofbench.configs import LineMap, build, config_dataclass, line_of, load_y
 from spoofbench.errors import ConfigError, UnknownPluginError
 from spoofbench.registry import Registry
 
+from .channel import ChannelCondition, channel_from_dict, is_channel_mapping
 from .condition import CodecCondition, condition_from_dict
 
 BUILTIN_YAML = Path(__file__).with_name("conditions.yaml")
+CHANNELS_YAML = Path(__file__).with_name("channels.yaml")
+#: Either kind of condition.
+Condition = CodecCondition | ChannelCondition
 
-CONDITIONS: Registry = Registry("codec condition", "spoofbench.codecs", base=(CodecCondition, Mapping),
-                                factories=True)
+CONDITIONS: Registry = Registry("codec condition", "spoofbench.codecs",
+                                base=(CodecCondition, Mapping, ChannelCondition), factories=True)
 #: Matrix name → condition ids (in order).
 MATRICES: dict[str, tuple[str, ...]] = {}
 
@@ -36,11 +43,18 @@ class ConditionsFile:
     matrices: Mapping[str, tuple[StrictStr, ...]] | None = None
 
 
-def _read(path: Path) -> tuple[list[CodecCondition], dict[str, tuple[str, ...]], LineMap]:
+def _from_dict(raw: Mapping[str, Any], path: Any = None, where: Any = None, lines: LineMap | None = None):
+    """A channel condition (the mapping has ``steps``) or a codec condition."""
+    if is_channel_mapping(raw):
+        return channel_from_dict(raw, path, where, lines)
+    return condition_from_dict(raw, path, where, lines)
+
+
+def _read(path: Path) -> tuple[list[Condition], dict[str, tuple[str, ...]], LineMap]:
     """The typed conditions and matrices of a YAML file and its line map; errors give file:line: field."""
     data, lines = load_yaml_lines(path)
     parsed = build(ConditionsFile, data, path=path, lines=lines)
-    conditions = [condition_from_dict(item, path, ("conditions", i), lines)
+    conditions = [_from_dict(item, path, ("conditions", i), lines)
                   for i, item in enumerate(parsed.conditions or ())]
     seen: dict[str, int] = {}
     for i, cond in enumerate(conditions):
@@ -66,6 +80,15 @@ def load_conditions(path: str | os.PathLike, *, overwrite: bool = False,
                               f"conditions.{cond.id}")
     for cond in conditions:
         CONDITIONS.register(cond.id, cond, overwrite=overwrite, source=source or str(path))
+    for i, cond in enumerate(conditions):
+        for j, step in enumerate(getattr(cond, "steps", ())):
+            if step.kind == "codec" and step.id not in CONDITIONS:
+                raise ConfigError(f"unknown condition id {step.id!r}; known: {', '.join(CONDITIONS.names())}",
+                                  path, line_of(lines, ("conditions", i, "steps", j)),
+                                  f"conditions[{i}].steps[{j}].id")
+            if step.kind == "codec" and step.id == cond.id:
+                raise ConfigError("a condition cannot apply itself", path,
+                                  line_of(lines, ("conditions", i, "steps", j)), f"conditions[{i}].steps[{j}].id")
     for name, ids in matrices.items():
         missing = [i for i in ids if i not in CONDITIONS]
         where = line_of(lines, ("matrices", name))
@@ -79,23 +102,24 @@ def load_conditions(path: str | os.PathLike, *, overwrite: bool = False,
     return conditions
 
 
-def get_condition(condition_id: str | CodecCondition) -> CodecCondition:
-    """The registered condition ``condition_id`` (a :class:`CodecCondition` passes through)."""
-    if isinstance(condition_id, CodecCondition):
+def get_condition(condition_id: str | Condition) -> Condition:
+    """The registered condition ``condition_id`` (a condition record passes through)."""
+    if isinstance(condition_id, (CodecCondition, ChannelCondition)):
         return condition_id
     obj = CONDITIONS.get(condition_id)
-    if callable(obj) and not isinstance(obj, CodecCondition):
+    if callable(obj) and not isinstance(obj, (CodecCondition, ChannelCondition)):
         obj = obj()
     if isinstance(obj, Mapping):
-        obj = condition_from_dict({"id": condition_id, **obj}, CONDITIONS.source(condition_id))
-    if not isinstance(obj, CodecCondition):
+        obj = _from_dict({"id": condition_id, **obj}, CONDITIONS.source(condition_id))
+    if not isinstance(obj, (CodecCondition, ChannelCondition)):
         raise ConfigError(f"codec condition {condition_id!r} from {CONDITIONS.source(condition_id)} is a "
-                          f"{type(obj).__name__}; expected a CodecCondition or a mapping of its fields")
+                          f"{type(obj).__name__}; expected a CodecCondition, a ChannelCondition or a "
+                          f"mapping of its fields")
     CONDITIONS.register(condition_id, obj, overwrite=True, source=CONDITIONS.source(condition_id))
     return obj
 
 
-def get_matrix(name: str) -> list[CodecCondition]:
+def get_matrix(name: str) -> list[Condition]:
     """The conditions of the named matrix, in order."""
     if name not in MATRICES:
         raise UnknownPluginError(f"unknown codec matrix {name!r} (known: {', '.join(sorted(MATRICES))})")
@@ -103,4 +127,5 @@ def get_matrix(name: str) -> list[CodecCondition]:
 
 
 load_conditions(BUILTIN_YAML, source="spoofbench")
+load_conditions(CHANNELS_YAML, source="spoofbench")
 CONDITIONS.mark_builtins()

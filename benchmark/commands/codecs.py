@@ -40,8 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        example="spoofbench codecs apply gsm_fr data_manifests/demo/audio/librispeech/librispeech-103-1240-0000-c0.flac speech_gsm.wav")
     p.add_argument("condition", help="condition id (see `spoofbench codecs list`)")
     p.add_argument("input", type=Path, help="input audio file (WAV, FLAC, MP3, ...: libsndfile, else FFmpeg)")
-    p.add_argument("output", type=Path, help="output WAV (same rate and length as the input)")
-    p.add_argument("--key", default="", help="trial key seeding packet loss (default: the file name)")
+    p.add_argument("output", type=Path, help="output WAV (same rate as the input; same length unless the "
+                                             "condition trims or pads silence)")
+    p.add_argument("--key", default="", help="trial key seeding packet loss, noise, babble and replay "
+                                             "(default: the file name)")
     p.add_argument("--conditions", type=Path, default=None, help="a YAML of extra conditions to load first")
     p.set_defaults(func=_apply)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
@@ -68,6 +70,10 @@ def _rows(conditions, statuses=None):
                "channel": cond.channel.to_dict() if cond.channel else None,
                "engine": prov["engine"], "library": prov["library"], "available": prov["available"],
                "reason": prov["reason"]}
+        if hasattr(cond, "steps"):  # a channel condition: its steps and parameters
+            row.update(kind="channel", steps=[s for s in cond.to_dict()["steps"]], summary=cond.summary(),
+                       simulation=cond.is_simulation, keeps_length=cond.keeps_length, sources=list(cond.sources))
+        row["description"] = cond.description
         if statuses is not None:
             row["works"] = statuses[i].works
             row["reason"] = statuses[i].reason
@@ -75,7 +81,9 @@ def _rows(conditions, statuses=None):
     return rows
 
 
-def _print_table(rows, extra: bool = False) -> None:
+def _print_table(rows, extra: bool = False, params: bool = False) -> None:
+    """One line per condition; ``params``: a channel condition's steps with their parameters (and
+    its description) on the lines below it."""
     header = f"{'id':16} {'codec':10} {'bitrate':>8} {'rate':>6} {'engine':7} available"
     print(header)
     for r in rows:
@@ -86,6 +94,10 @@ def _print_table(rows, extra: bool = False) -> None:
         if ok == "NO" or (extra and r["reason"]):
             line += f"  ({r['reason']})"
         print(line)
+        if params and r.get("summary"):
+            print(f"    {r['summary']}")
+            if r.get("description"):
+                print(f"    {r['description']}")
 
 
 def _list(args) -> int:
@@ -94,7 +106,7 @@ def _list(args) -> int:
         json.dump(rows, sys.stdout, indent=2)
         print()
     else:
-        _print_table(rows)
+        _print_table(rows, params=True)
     return 0
 
 
@@ -161,6 +173,11 @@ def _apply(args) -> int:
     except OSError as err:
         raise InputFileError(f"cannot write the output: {err.strerror or err}", args.output) from err
     prov = condition_provenance(condition)
+    if hasattr(condition, "steps"):
+        note = " (a SIMULATION)" if condition.is_simulation else ""
+        print(f"{args.output}: {condition.id}{note}: {condition.summary()}; {prov['library']}; "
+              f"{len(report.wave)} samples at {rate} Hz (input {len(mono)})")
+        return 0
     seconds = len(mono) / rate
     kbps = f", {report.encoded_bytes * 8 / seconds / 1000:.2f} kbit/s measured" if report.encoded_bytes else ""
     print(f"{args.output}: {condition.id} via {prov['engine']} ({prov['library']}), "

@@ -1,0 +1,234 @@
+"""Neural codecs (EnCodec, SNAC) through their pip packages, from local weights only.
+
+spoofbench never downloads weights. A ``neural`` step finds them at
+
+* its ``weights:`` field: a file (EnCodec's ``.th`` state dict) or a folder (SNAC's hub layout:
+  ``config.json`` + ``pytorch_model.bin``; or a folder holding EnCodec's checkpoint), else
+* the neural weights folder ``$SPOOFBENCH_NEURAL_WEIGHTS`` (default
+  ``$XDG_CACHE_HOME/spoofbench/neural_codecs``, i.e. ``~/.cache/spoofbench/neural_codecs``), in
+  ``<model>/`` (e.g. ``encodec_24khz/encodec_24khz-d7cc33bc.th``, ``snac_24khz/config.json``).
+
+The architecture is built by the package itself (``EncodecModel.encodec_model_24khz(pretrained=False)``,
+``SNAC.from_config``) and the state dict loaded into it, so a state dict of the wrong shape fails
+with the file's name. The weights' sha256 is part of the condition's provenance and therefore of the
+codec cache key. The clip is resampled (soxr) to the model's rate, coded (encode → quantise →
+decode), cut to the input's length (both codecs are frame-aligned with no look-ahead delay to remove)
+and resampled back. SNAC's decoder adds noise: it is drawn from a seed of the clip key, so coding is
+deterministic per clip on a CPU.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from spoofbench.errors import CodecError
+
+
+@dataclass(frozen=True)
+class NeuralModel:
+    """One neural codec architecture: its package, rate, weights layout and bitrates."""
+
+    name: str
+    package: str            # pip distribution
+    module: str             # import name
+    rate: int
+    files: tuple[str, ...]  # the weights files a folder must hold
+    bandwidths: tuple[float, ...] = ()
+    default_bandwidth: float | None = None
+    hub: str = ""           # where a user gets the weights (said in errors; never fetched)
+
+
+MODELS: dict[str, NeuralModel] = {
+    "encodec_24khz": NeuralModel("encodec_24khz", "encodec", "encodec", 24000, ("encodec_24khz-d7cc33bc.th",),
+                                 (1.5, 3.0, 6.0, 12.0, 24.0), 6.0,
+                                 "https://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th"),
+    "snac_24khz": NeuralModel("snac_24khz", "snac", "snac", 24000, ("config.json", "pytorch_model.bin"),
+                              hub="huggingface hubertsiuzdak/snac_24khz (config.json, pytorch_model.bin)"),
+    "snac_32khz": NeuralModel("snac_32khz", "snac", "snac", 32000, ("config.json", "pytorch_model.bin"),
+                              hub="huggingface hubertsiuzdak/snac_32khz (config.json, pytorch_model.bin)"),
+    "snac_44khz": NeuralModel("snac_44khz", "snac", "snac", 44100, ("config.json", "pytorch_model.bin"),
+                              hub="huggingface hubertsiuzdak/snac_44khz (config.json, pytorch_model.bin)"),
+}
+_LOCK = threading.RLock()
+
+
+def weights_root() -> Path:
+    """The neural weights folder (``$SPOOFBENCH_NEURAL_WEIGHTS``, else the user cache)."""
+    if os.environ.get("SPOOFBENCH_NEURAL_WEIGHTS"):
+        return Path(os.environ["SPOOFBENCH_NEURAL_WEIGHTS"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spoofbench" / "neural_codecs"
+
+
+def find_weights(step) -> tuple[Path | None, str]:
+    """``(path, "")`` of the weights ``step`` uses (a file for EnCodec, a folder for SNAC), or
+    ``(None, why)`` naming where they were looked for."""
+    spec = MODELS[step.model]
+    candidates = [Path(step.weights).expanduser()] if step.weights else [weights_root() / spec.name, weights_root()]
+    for place in candidates:
+        if spec.module == "encodec":
+            if place.is_file():
+                return place, ""
+            if (place / spec.files[0]).is_file():
+                return place / spec.files[0], ""
+        elif place.is_dir() and all((place / f).is_file() for f in spec.files):
+            return place, ""
+    looked = " or ".join(str(c) for c in candidates)
+    need = spec.files[0] if spec.module == "encodec" else "a folder with " + " and ".join(spec.files)
+    return None, (f"no weights for {spec.name}: expected {need} at {looked}; download them yourself from "
+                  f"{spec.hub} and give the path as `weights:` or put them in {weights_root() / spec.name}")
+
+
+@lru_cache(maxsize=32)
+def _sha_file(path: str, size: int, mtime_ns: int) -> str:
+    from spoofbench.hashing import sha256_file
+    return sha256_file(path)
+
+
+def weights_sha256(path: Path) -> str:
+    """sha256 of the weights file, or of ``name:sha256`` lines of a folder's weights files."""
+    import hashlib
+
+    def one(p: Path) -> str:
+        st = p.stat()
+        return _sha_file(str(p), st.st_size, st.st_mtime_ns)
+    if path.is_file():
+        return one(path)
+    digest = hashlib.sha256()
+    for name in sorted(f.name for f in path.iterdir() if f.is_file() and f.suffix in (".json", ".bin", ".th",
+                                                                                      ".pt", ".safetensors")):
+        digest.update(f"{name}:{one(path / name)}\n".encode())
+    return digest.hexdigest()
+
+
+def _device(step) -> str:
+    if step.device != "auto":
+        return step.device
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _bandwidth(step) -> float | None:
+    spec = MODELS[step.model]
+    if not spec.bandwidths:
+        if step.bandwidth is not None:
+            raise CodecError(f"{spec.name} has a fixed bitrate; remove `bandwidth` ({step.bandwidth})")
+        return None
+    bandwidth = step.bandwidth if step.bandwidth is not None else spec.default_bandwidth
+    if bandwidth not in spec.bandwidths:
+        raise CodecError(f"{spec.name}: bandwidth {bandwidth} kbit/s is not one of {list(spec.bandwidths)}")
+    return bandwidth
+
+
+def provenance(step) -> dict:
+    """Library, version, model, bandwidth, weights path and sha256, device; ``available`` and
+    ``reason`` (package missing, weights absent, bad bandwidth)."""
+    spec = MODELS[step.model]
+    out = {"library": spec.package, "version": _version(spec.package), "model": spec.name,
+           "model_rate": spec.rate, "bandwidth_kbps": step.bandwidth, "weights": None, "weights_sha256": None}
+    if out["version"] is None:
+        return {**out, "available": False, "reason": f"the {spec.package} package is not installed "
+                                                     f"(pip install {spec.package})"}
+    try:
+        out["bandwidth_kbps"] = _bandwidth(step)
+    except CodecError as err:
+        return {**out, "available": False, "reason": str(err)}
+    path, why = find_weights(step)
+    if path is None:
+        return {**out, "available": False, "reason": why}
+    import torch
+    return {**out, "weights": str(path), "weights_sha256": weights_sha256(path), "device": _device(step),
+            "torch": torch.__version__, "available": True, "reason": ""}
+
+
+def _load_state(path: Path):
+    import torch
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file: torch raises many kinds
+        raise CodecError(f"cannot read neural-codec weights {path}: {type(err).__name__}: {err}") from err
+
+
+def build_model(model: str, path: Path, sha: str, device: str):
+    """The architecture built by its package with the weights at ``path`` loaded (cached per sha)."""
+    return _build(model, str(path), sha, device)
+
+
+@lru_cache(maxsize=4)
+def _build(model: str, path_text: str, sha: str, device: str):
+    spec = MODELS[model]
+    path = Path(path_text)
+    if spec.module == "encodec":
+        from encodec import EncodecModel
+        net = EncodecModel.encodec_model_24khz(pretrained=False)
+        state, where = _load_state(path), path
+    else:
+        from snac import SNAC
+        try:
+            net = SNAC.from_config(str(path / "config.json"))
+        except (OSError, ValueError, TypeError) as err:
+            raise CodecError(f"{path / 'config.json'}: not a SNAC config: {err}") from err
+        state, where = _load_state(path / "pytorch_model.bin"), path / "pytorch_model.bin"
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise CodecError(f"{where}: not {spec.name} weights: {str(err).splitlines()[0]}") from err
+    if spec.module == "snac" and int(net.sampling_rate) != spec.rate:
+        raise CodecError(f"{path / 'config.json'}: sampling_rate {net.sampling_rate}, expected {spec.rate} "
+                         f"for {spec.name}")
+    return net.to(device).eval()
+
+
+def code(x: np.ndarray, rate: int, step, seed: int) -> np.ndarray:
+    """``x`` (n,) at ``rate`` → the neural codec's reconstruction, (n,) float64 at ``rate``."""
+    return code_batch([x], rate, step, [seed])[0]
+
+
+def code_batch(waves: list[np.ndarray], rate: int, step, seeds: list[int]) -> list[np.ndarray]:
+    """Code several clips in one forward pass (zero-padded at the end to the longest). EnCodec
+    24 kHz is causal, so a clip's output does not depend on what it is batched with (up to float
+    rounding); SNAC's local attention looks ahead, so for it prefer one clip per call."""
+    import torch
+
+    from spoofbench.audio_io import resample
+
+    spec = MODELS[step.model]
+    prov = provenance(step)
+    if not prov["available"]:
+        raise CodecError(prov["reason"])
+    device = prov["device"]
+    net = build_model(spec.name, Path(prov["weights"]), prov["weights_sha256"], device)
+    at_rate = [np.asarray(resample(np.asarray(w, dtype=np.float32), rate, spec.rate), dtype=np.float32)
+               for w in waves]
+    longest = max(len(w) for w in at_rate)
+    batch = np.zeros((len(at_rate), 1, longest), np.float32)
+    for i, w in enumerate(at_rate):
+        batch[i, 0, :len(w)] = w
+    with _LOCK, torch.inference_mode(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seeds[0]) % (2 ** 63))
+        x = torch.from_numpy(batch).to(device)
+        if spec.module == "encodec":
+            net.set_target_bandwidth(float(prov["bandwidth_kbps"]))
+            y = net.decode(net.encode(x))
+        else:
+            y = net.decode(net.encode(x))
+        y = y[:, 0, :].float().cpu().numpy().astype(np.float64)
+    out = []
+    for i, w in enumerate(waves):
+        back = resample(y[i, :len(at_rate[i])], spec.rate, rate)
+        back = back[:len(w)] if len(back) >= len(w) else np.concatenate([back, np.zeros(len(w) - len(back))])
+        out.append(back)
+    return out
