@@ -108,7 +108,7 @@ class CodecCondition:
         quality: encoder quality (Vorbis ``-q:a``), or None.
         sample_rate: the rate the codec runs at (Hz); None means the input's rate.
         channel: telephone channel chain, or None.
-        engine: ``auto`` (PyAV, then the native libgsm/libspeex/libcodec2 binding, then native
+        engine: ``auto`` (the native libgsm/libspeex/libcodec2/AMR bindings, then PyAV, then native
             libvorbis, then the ffmpeg CLI), ``pyav``, ``native``, ``native+pyav`` (libvorbisenc via
             ctypes, PyAV decode), ``ffmpeg+pyav`` (CLI encode, in-process decode) or ``ffmpeg``.
         options: extra encoder options as ``(name, value)`` string pairs (a mapping is sorted by name).
