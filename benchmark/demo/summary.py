@@ -3,13 +3,52 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runs import RUNGS
+from .runs import LA19_LABEL, RUNGS
 
 
 def _seed_words(seeds: list[int]) -> str:
     if len(seeds) > 1:
         return f"Mean ± sd over {len(seeds)} training seeds"
     return "One training seed (no spread across seeds; the full demo trains 3)"
+
+
+def seed_question(result: dict, out: Path, comparisons: list, settings) -> list[tuple[str, list[dict]]]:
+    """(title, :func:`~spoofbench.demo.verdict.verdict_rows`) of each direction whose detectors include both of
+    the seed's families: corpus A → ladder, 2019 LA → its dev half and demo rung 4."""
+    from .verdict import ENCODER, RAW, verdict_rows
+
+    info = result["detectors"]
+    out_parts = []
+    for run, suffix, tests, title in (
+            ("ladder", "", [("r1_speakers", False), ("r2_voices", True), ("r3_families", True),
+                            ("r4_corpora", True), ("la19_dev", True)],
+             "The seed's question, trained on demo corpus A"),
+            ("la19", LA19_LABEL, [("la19_dev", False), ("r4_corpora", True)],
+             "The seed's question, trained on ASVspoof 2019 LA (mini train half)")):
+        raw, encoder = f"{RAW}{suffix}", f"{ENCODER}{suffix}"
+        if raw not in info or encoder not in info:
+            continue
+        detectors = [d for d, i in info.items() if i.get("run") == run]
+        rows = verdict_rows(comparisons, out, [t for t in tests if t[0] in result.get("test_sets", {})],
+                            detectors, raw, encoder, settings.alpha)
+        if rows:
+            out_parts.append((title, rows))
+    return out_parts
+
+
+def encoder_note(result: dict) -> str | None:
+    """How the frozen pretrained encoder row is labelled: what it is and its frozen / trained parameters."""
+    from .verdict import ENCODER
+
+    rows = [(label, i) for label, i in result["detectors"].items() if i.get("name") == ENCODER]
+    if not rows:
+        return None
+    frontend = rows[0][1].get("frontend") or ""
+    counts = frontend.split("frozen: ", 1)[1] if "frozen: " in frontend else "frozen and trained counts unknown"
+    return (f"{', '.join(label for label, _ in rows)}: a frozen pretrained encoder + small trained head — "
+            "resemblyzer's GE2E speaker encoder (3-layer LSTM on 40 mel bands, trained by its authors for speaker "
+            f"verification; a speaker encoder, not an SSL model like WavLM), {counts}; only the head is trained "
+            "here. It stands in for the 'large pretrained encoder' family: no SSL weights are available offline.")
 
 
 def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
@@ -51,6 +90,13 @@ def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
         lines = separability_lines(comparisons, ["la19_dev", "r1_speakers", "r4_corpora"], la_dets)
         if lines:
             parts.append("\n".join(f"- {line}" for line in lines) + "\n")
+    note = encoder_note(result)
+    if note:
+        parts.append(f"{note}\n")
+    from .verdict import verdict_markdown
+
+    for title, rows in seed_question(result, out, comparisons, settings):
+        parts.append(verdict_markdown(rows, title, len(comparisons), settings.alpha))
     for note in result.get("demo", {}).get("notes", []):
         parts.append(f"Note: {note}\n")
     return "\n".join(parts)

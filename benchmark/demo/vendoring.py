@@ -24,12 +24,15 @@ from ..errors import ManifestError
 from .audio import SAMPLE_RATE, cut_at_quiet_point, resample, trim_silences, write_flac_atomic
 from .index import INDEX_COLUMNS, LICENCES, VendoredClip
 
-#: Corpus A: LibriSpeech train-clean-100 speakers (one utterance each), per split and sex.
-A_SPEAKERS_PER_SEX = {"train": 40, "dev": 13, "eval": 16}
-A_CLIPS_PER_SPEAKER = 2
+#: Corpus A: LibriSpeech train-clean-100 speakers (one utterance each), per split and sex; ``None``: every
+#: speaker left after the splits before it (the held-out pool is as large as the source allows).
+A_SPEAKERS_PER_SEX = {"train": 40, "dev": 13, "eval": None}
+#: Clips cut from each speaker's utterance, per split (held-out speakers give more: larger test sets).
+A_CLIPS_PER_SPEAKER = {"train": 2, "dev": 2, "eval": 4}
 #: Corpus B: LibriSpeech test-other (other speakers), LJSpeech and CMU ARCTIC.
-B_TEST_OTHER_CLIPS_PER_SPEAKER = 4
-B_LJSPEECH_UTTERANCES = 14
+B_TEST_OTHER_UTTERANCES_PER_SPEAKER = 10
+B_TEST_OTHER_CLIPS_PER_UTTERANCE = 3
+B_LJSPEECH_CLIPS_PER_UTTERANCE = 2
 CLIP_MAX_S, CLIP_MIN_S = 3.0, 1.5
 
 
@@ -83,22 +86,22 @@ def _plan(corpora: Path) -> list[tuple[str, str, _Utterance, int]]:
         files.sort(key=lambda f: _order_key(f.name.split("-")[0]))
         start = 0
         for split, n in A_SPEAKERS_PER_SEX.items():
-            for flac in files[start:start + n]:
+            chosen = files[start:] if n is None else files[start:start + n]
+            for flac in chosen:
                 utt = _Utterance(flac, str(flac.relative_to(corpora)), "librispeech",
                                  flac.name.split("-")[0], sex)
-                plan.append(("A", split, utt, A_CLIPS_PER_SPEAKER))
-            start += n
+                plan.append(("A", split, utt, A_CLIPS_PER_SPEAKER[split]))
+            start += len(chosen)
     test_other = libri / "test-other"
     sexes = _speaker_sexes(test_other / "SPEAKERS.TXT")
     for speaker_dir in sorted(p for p in test_other.iterdir() if p.is_dir()):
-        for flac in sorted(speaker_dir.glob("*.flac"))[:B_TEST_OTHER_CLIPS_PER_SPEAKER]:
+        for flac in sorted(speaker_dir.glob("*.flac"))[:B_TEST_OTHER_UTTERANCES_PER_SPEAKER]:
             utt = _Utterance(flac, str(flac.relative_to(corpora)), "librispeech", speaker_dir.name,
                              sexes.get(speaker_dir.name, "-"))
-            plan.append(("B", "eval", utt, 1))
-    lj = sorted((corpora / "ljspeech").glob("*.flac"))[::2][:B_LJSPEECH_UTTERANCES]
-    for flac in lj:
+            plan.append(("B", "eval", utt, B_TEST_OTHER_CLIPS_PER_UTTERANCE))
+    for flac in sorted((corpora / "ljspeech").glob("*.flac")):
         plan.append(("B", "eval", _Utterance(flac, str(flac.relative_to(corpora)), "ljspeech",
-                                             "LJ", "F"), 1))
+                                             "LJ", "F"), B_LJSPEECH_CLIPS_PER_UTTERANCE))
     for wav in sorted((corpora / "cmu_arctic").glob("*.wav")):
         speaker = wav.stem.split("_")[3]  # cmu_arctic_us_<speaker>_<utt>
         plan.append(("B", "eval", _Utterance(wav, str(wav.relative_to(corpora)), "cmu_arctic",

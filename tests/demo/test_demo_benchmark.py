@@ -150,17 +150,36 @@ def test_sub_run_configs(tmp_path):
         assert spec.trained_on == ("asvspoof2019_la",)
 
 
+def test_the_frozen_encoder_row_is_a_default_detector_in_both_directions(tmp_path):
+    from spoofbench.demo.runs import (DEMO_DETECTORS_CPU, DEMO_DETECTORS_GPU, ENCODER_DETECTOR, DemoSettings,
+                                      demo_config, la19_config)
+
+    assert ENCODER_DETECTOR in DEMO_DETECTORS_CPU and ENCODER_DETECTOR in DEMO_DETECTORS_GPU
+    corpus = _fake_corpus(tmp_path)
+    root, la19 = build_la19_manifests(tmp_path / "la19", QUICK_LA19)
+    settings = DemoSettings(detectors=DEMO_DETECTORS_CPU, aasist_weights=None)
+    for config, label, epochs in ((demo_config(corpus, settings, la19, root), ENCODER_DETECTOR, 3 * 3),
+                                  (la19_config(corpus, settings, la19, root), f"{ENCODER_DETECTOR}@la19", 3 * 4)):
+        spec = next(d for d in config.detectors if d.display == label)
+        assert spec.overrides == {"num_samples": 48000}  # the demo's 3-s window, as the other fixed-window rows
+        train = config.train_config(list(config.detectors).index(spec), 0)
+        assert train.epochs == epochs and train.optim.lr == 3e-3 and train.cpu_threads == 1
+        other = config.train_config(0, 0)
+        assert other.epochs == epochs // 3 and other.optim.lr == 1e-3
+
+
 # --------------------------------------------------------------------------- end to end
 
 @pytest.mark.slow
 def test_tiny_demo_end_to_end(tmp_path):
-    """Every sub-run, the merge, tables, plots, report and summary on tiny sizes (lfcc_gmm, 2 seeds)."""
+    """Every sub-run, the merge, tables, plots, report and summary on tiny sizes (lfcc_gmm, 2 seeds; the raw CNN
+    and the frozen pretrained encoder for the seed's question)."""
     from spoofbench.demo import DemoSizes
     from spoofbench.demo.runs import DemoSettings, run_demo
 
     sizes = DemoSizes(8, 8, 4, 4, 4, 8, 4, 8, max_seconds=2.0, voices_spoof=4, families_spoof=8)
-    settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0, 1), codecs=("g711_mulaw",),
-                            bootstrap=50, corpus_sizes=sizes, la19_sizes=La19Sizes(8, 4, 6, 1),
+    settings = DemoSettings(quick=True, detectors=("lfcc_gmm", "rawcnn_2m", "ge2e_speaker_head"), seeds=(0, 1),
+                            codecs=("g711_mulaw",), bootstrap=50, corpus_sizes=sizes, la19_sizes=La19Sizes(8, 4, 6, 1),
                             aasist_weights=str(AASIST) if AASIST.is_file() else None, jobs=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -183,6 +202,14 @@ def test_tiny_demo_end_to_end(tmp_path):
     else:
         assert "pretrained AASIST row is skipped" in summary
     assert (out / "report.html").is_file() and (out / "tables").is_dir()
+    assert "not an SSL model" in summary and "1,423,616 frozen + 50,882 trained parameters" in summary
+    for direction in ("trained on demo corpus A", "trained on ASVspoof 2019 LA"):
+        assert f"The seed's question, {direction}" in summary
+    for label in ("ge2e_speaker_head", "ge2e_speaker_head@la19"):
+        assert (label, 0, "r4_corpora", "none") in cells
+    report = (out / "report.md").read_text()
+    assert "## The seed's question: small raw-waveform model vs frozen pretrained encoder" in report
+    assert "detectable Δ EER" in report and "ge2e_speaker_head" in (out / "report.html").read_text()
     assert json.loads((out / "result.json").read_text())["config"]["name"] == "demo-quick"
 
 
