@@ -26,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "domain (default: detector:test_set,codec)")
     parser.add_argument("--view", choices=("all", "pivot", "gap", "codecs"), default="all",
                         help="which tables to print (default: all)")
+    parser.add_argument("--by", choices=("attack", "codec,attack"), default=None,
+                        help="instead: EER per attack with 95%% bootstrap CIs from the score files (uncoded), "
+                             "or per codec × attack (every codec of the run)")
+    parser.add_argument("--resamples", type=int, default=200,
+                        help="bootstrap resamples of the --by attack CIs (default: 200)")
     parser.set_defaults(func=run)
 
 
@@ -46,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
     result = load_result(args.result)
     if args.render:
         _render(args.result, result)
+    if args.by:
+        from ..runner.results import result_file
+        from ..runner.tables import attack_table
+
+        table = attack_table(result, result_file(args.result).parent,
+                             codecs=("none",) if args.by == "attack" else None, resamples=args.resamples)
+        print(render(table, args.format))
+        return 0
     rows, cols = parse_pivot(args.pivot)
     tables = []
     if args.view in ("all", "pivot"):

@@ -475,6 +475,24 @@ def _codec_section(result: dict, store: ScoreStore | None, settings: ReportSetti
     return section
 
 
+def _attack_section(result: dict, run: Path, store_ok: bool) -> Section:
+    """EER per attack (uncoded), and per codec × attack when the run has codecs, with 95% CIs."""
+    from .tables import attack_table
+
+    section = Section("Per attack", [])
+    if not store_ok:
+        section.blocks.append("No per-attack breakdown: the run's score or key files are not available.")
+        return section
+    codecs = {c["codec"] for c in result["cells"]}
+    for which in ((("none",),) if codecs == {"none"} or "none" not in codecs else (("none",), None)):
+        try:
+            section.blocks.append(attack_table(result, run, codecs=which))
+        except SpoofbenchError as err:
+            section.blocks.append(f"No per-attack breakdown: {err}.")
+            break
+    return section
+
+
 def build_report(run_dir: str | os.PathLike, settings: ReportSettings = ReportSettings()) -> Report:
     """The report of the run in ``run_dir`` (its ``result.json`` plus score and key files)."""
     run = Path(run_dir)
@@ -502,7 +520,7 @@ def build_report(run_dir: str | os.PathLike, settings: ReportSettings = ReportSe
     comparisons = _adjust(comparisons, settings.alpha)
     sections = [_overview(result, store_ok, settings), _ladder_section(result, estimates, comparisons),
                 _gap_section(result, estimates), _size_section(result, estimates, comparisons),
-                _codec_section(result, store_or_none, settings)]
+                _codec_section(result, store_or_none, settings), _attack_section(result, run, store_ok)]
     title = f"spoofbench report: {result.get('config', {}).get('name') or result.get('run_id', run.name)}"
     return Report(title, sections, comparisons, estimates)
 

@@ -222,6 +222,74 @@ def codec_robustness_table(result: dict, metric: str = "eer") -> Table:
                             metric=metric, delta=True, sd=sd, count=count), result)
 
 
+def attack_table(result: dict, run_dir: str | os.PathLike, *, codecs: tuple[str, ...] | None = ("none",),
+                 resamples: int = 200, seed: int = 0) -> Table:
+    """EER per attack with 95% bootstrap CIs: rows detector (× codec when several), columns test set × attack.
+
+    Each attack's EER pits the test set's bona fide trials against that attack's spoofs (the ASVspoof
+    evaluation packages' breakdown), from the cells' score files and the run's key files. Several seeds:
+    mean EER and the mean of the seeds' CI bounds. ``codecs=None``: every codec of the run (the per
+    codec × attack breakdown).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..metrics import bootstrap_ci, compute_eer, read_keys, read_scores
+
+    run = Path(run_dir)
+    cells = [c for c in result["cells"] if codecs is None or c["codec"] in codecs]
+    if not cells:
+        raise SpoofbenchError(f"no finished cells with codec(s) {', '.join(codecs or ())}")
+    keys: dict[str, object] = {}
+    values: dict[tuple, list[tuple[float, float, float]]] = {}
+    for cell in cells:
+        test = cell["test_set"]
+        if test not in keys:
+            keys[test] = read_keys(run / "keys" / f"{test}.txt")
+        key = keys[test]
+        attacks = key.columns.get("attack")
+        if attacks is None:
+            raise SpoofbenchError(f"{run / 'keys' / (test + '.txt')}: no attack column; no per-attack breakdown")
+        scores = read_scores(run / cell["score_file"])
+        present = np.fromiter((i in scores for i in key.ids), dtype=bool, count=len(key))
+        got = np.fromiter((scores[i] for i in key.ids[present]), dtype=np.float64, count=int(present.sum()))
+        labels, names = key.labels[present], np.asarray(attacks)[present]
+        bona = got[labels == 1]
+        for attack in sorted(set(names[labels == 0].tolist())):
+            spoof = got[(labels == 0) & (names == attack)]
+            eer, _ = compute_eer(bona, spoof)
+            subset = np.concatenate([bona, spoof])
+            y = np.concatenate([np.ones(len(bona), dtype=np.int8), np.zeros(len(spoof), dtype=np.int8)])
+            ci = bootstrap_ci(subset, y, n_resamples=resamples, seed=seed + int(cell["seed"]), metrics=("eer",))["eer"]
+            values.setdefault((cell["detector"], cell["codec"], test, attack), []).append((eer, ci.low, ci.high))
+    several = len({k[1] for k in values}) > 1 or codecs is None
+    rows = ["detector", "codec"] if several else ["detector"]
+    records = [{"detector": d, "codec": c, "test_set": t, "attack": a, "mean": float(np.mean([v[0] for v in vs])),
+                "low": float(np.mean([v[1] for v in vs])), "high": float(np.mean([v[2] for v in vs])), "n": len(vs)}
+               for (d, c, t, a), vs in values.items()]
+    frame = pd.DataFrame(records)
+    mean = frame.pivot_table(index=rows, columns=["test_set", "attack"], values="mean", sort=False)
+    low = frame.pivot_table(index=rows, columns=["test_set", "attack"], values="low", sort=False).reindex_like(mean)
+    high = frame.pivot_table(index=rows, columns=["test_set", "attack"], values="high", sort=False).reindex_like(mean)
+    count = frame.pivot_table(index=rows, columns=["test_set", "attack"], values="n", sort=False).reindex_like(mean)
+    info = metric_info("eer")
+    display = pd.DataFrame(index=mean.index, columns=mean.columns, dtype=object)
+    for r in mean.index:
+        for c in mean.columns:
+            m = mean.loc[r, c]
+            display.loc[r, c] = "—" if m != m else (f"{info.format(m, unit=False)} "
+                                                     f"[{info.format(low.loc[r, c], unit=False)}, "
+                                                     f"{info.format(high.loc[r, c], unit=False)}]")
+    seeds = sorted({int(c["seed"]) for c in cells})
+    spread = (f"mean over {len(seeds)} seeds, then the mean of the seeds' CI bounds" if len(seeds) > 1
+              else f"one seed ({seeds[0]})")
+    caption = (f"EER (%) per attack: the test set's bona fide trials against one attack's spoofs; [95% percentile "
+               f"bootstrap CI, {resamples} resamples within class]; {spread}. Codec(s): "
+               f"{', '.join(sorted({c['codec'] for c in cells}))}. Lower is better.")
+    title = "EER per attack" + (" and codec" if several else "") + " with 95% CIs"
+    return mark_flags(Table(title, display, mean, caption=caption, unit="%", metric="eer", count=count), result)
+
+
 # ----------------------------------------------------------------------------- rendering
 
 def _flat_columns(frame):
@@ -344,5 +412,5 @@ def _slug(text: str) -> str:
     return slug.strip("_")[:60]
 
 
-__all__ = ["FORMATS", "Table", "codec_robustness_table", "domain_gap_table", "format_cell", "pivot_table",
+__all__ = ["FORMATS", "Table", "attack_table", "codec_robustness_table", "domain_gap_table", "format_cell", "pivot_table",
            "render", "standard_tables", "unit_text", "write_tables"]

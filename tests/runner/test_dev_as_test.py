@@ -45,3 +45,20 @@ def test_leaderboard_export_refuses_dev_as_test_unless_allowed(run, tmp_path):
         export_leaderboard(out, "df-arena", tmp_path / "arena.csv")
     export_leaderboard(out, "df-arena", tmp_path / "arena.csv", ExportSelection(allow_dev_as_test=True))
     assert "a_dev_again" in (tmp_path / "arena.csv").read_text()
+
+
+def test_table_by_attack_with_cis(run, capsys):
+    from spoofbench.cli import main
+    from spoofbench.runner.tables import attack_table
+
+    out, result = run
+    assert main(["table", str(out), "--by", "attack", "--resamples", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "EER per attack with 95% CIs" in text and "a_eval / a1" in text and "a_eval / a2" in text
+    assert "[" in text.split("a_eval / a1")[1]  # the CI of each value
+    table = attack_table(result, out, codecs=None, resamples=50)
+    assert list(table.numeric.index.names) == ["detector", "codec"]
+    value = table.numeric.loc[("lfcc_gmm:tiny", "none"), ("a_eval", "a1")]
+    assert 0.0 <= value <= 1.0
+    report = report_markdown(build_report(out))
+    assert "## Per attack" in report or "Per attack" in report
