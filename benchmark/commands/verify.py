@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reproduce.verify import verify_submission
+    from ..submission.verify import verify_submission
 
     report = verify_submission(args.submission, detector=args.detector, preset=args.preset,
                                checkpoint=args.checkpoint, out_dir=args.out or ".", timeout_s=args.timeout,

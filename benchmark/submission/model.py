@@ -28,7 +28,7 @@ def model_checkpoint(spec: SubmissionSpec, folder: Path) -> Path | None:
 def verify_model(spec: SubmissionSpec, folder: Path, run_dir: Path, *, timeout_s: float = 600.0) -> dict:
     """Run ``spoofbench verify`` on the model (report in ``run_dir/verification.json``); returns
     ``{parameters, rtf, verification}`` or raises :class:`SubmissionError` with the failed check."""
-    from ..reproduce.verify import verify_submission
+    from ..submission.verify import verify_submission
 
     model = spec.model
     if model.wheel:
