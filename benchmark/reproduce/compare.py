@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import InputFileError
-from .digest import changed_trials, read_trial_hashes
+from ..digests import changed_trials, read_trial_hashes
 from .manifest import sha256_json
 
 

@@ -22,7 +22,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..atomic import write_json_atomic
 from ..errors import InputFileError
-from .digest import DigestCache, audio_digest, digest_of, tree_digest, write_trial_hashes
+from ..digests import DigestCache, digest_of, tree_digest, write_trial_hashes
+from .digest import audio_digest
 
 MANIFEST_NAME = "manifest.json"
 PROVENANCE_DIR = "provenance"

@@ -142,7 +142,7 @@ def record_command(out_dir: str | os.PathLike, argv: Sequence[str] | None, confi
         else:
             raise ValueError(f"unknown command {command!r}")
         if command == "demo" and inputs.get("corpus_dir"):
-            from .digest import tree_digest
+            from ..digests import tree_digest
             tree = tree_digest(Path(inputs["corpus_dir"]) / "audio", suffix="", cache=None)
             extra = {"demo_corpus": {"directory": str(inputs["corpus_dir"]), "sha256": tree.digest,
                                      "n_files": tree.n_files}}

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import ConfigError, InputFileError, SpoofbenchError
 from .compare import CellComparison, cell_id, compare_cells, manifest_differences, read_cells, to_json
-from .digest import DigestCache
+from ..digests import DigestCache
 from .manifest import MANIFEST_NAME, edited_sections, load_manifest, output_hashes, sha256_json
 
 EXIT = {"reproduced": 0, "not_reproduced": 1, "error": 2}
@@ -317,7 +317,7 @@ def _hash_findings(manifest: Mapping, run_dir: Path, cache: DigestCache) -> list
         except SpoofbenchError:
             continue
         if now_digest.digest != record["sha256"]:
-            from .digest import changed_trials, read_trial_hashes
+            from ..digests import changed_trials, read_trial_hashes
             detail = ""
             if record.get("trial_hashes") and (run_dir / record["trial_hashes"]).is_file():
                 detail = ": " + changed_trials(read_trial_hashes(run_dir / record["trial_hashes"]), now_digest).describe()

@@ -41,7 +41,8 @@ def test_second_pass_reads_nothing_and_a_changed_clip_is_named(tmp_path, monkeyp
 
     reads = []
     original = dg.file_sha256
-    monkeypatch.setattr(dg, "file_sha256", lambda p, *a: reads.append(p) or original(p, *a))
+    from spoofbench import digests  # where the digests live (spoofbench.reproduce.digest re-exports them)
+    monkeypatch.setattr(digests, "file_sha256", lambda p, *a: reads.append(p) or original(p, *a))
     with dg.DigestCache(cache_dir) as cache:  # a new process: only the on-disk cache is shared
         again = dg.audio_digest(manifest, tmp_path, cache=cache)
         assert cache.hits == 6 and cache.misses == 0
