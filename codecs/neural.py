@@ -169,19 +169,23 @@ def build_model(model: str, path: Path, sha: str, device: str):
 
 @lru_cache(maxsize=4)
 def _build(model: str, path_text: str, sha: str, device: str):
+    import warnings
+
     spec = MODELS[model]
     path = Path(path_text)
-    if spec.module == "encodec":
-        from encodec import EncodecModel
-        net = EncodecModel.encodec_model_24khz(pretrained=False)
-        state, where = _load_state(path), path
-    else:
-        from snac import SNAC
-        try:
-            net = SNAC.from_config(str(path / "config.json"))
-        except (OSError, ValueError, TypeError) as err:
-            raise CodecError(f"{path / 'config.json'}: not a SNAC config: {err}") from err
-        state, where = _load_state(path / "pytorch_model.bin"), path / "pytorch_model.bin"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the packages' weight_norm / jit.script notices
+        if spec.module == "encodec":
+            from encodec import EncodecModel
+            net = EncodecModel.encodec_model_24khz(pretrained=False)  # the architecture, no download
+            state, where = _load_state(path), path
+        else:
+            from snac import SNAC
+            try:
+                net = SNAC.from_config(str(path / "config.json"))
+            except (OSError, ValueError, TypeError) as err:
+                raise CodecError(f"{path / 'config.json'}: not a SNAC config: {err}") from err
+            state, where = _load_state(path / "pytorch_model.bin"), path / "pytorch_model.bin"
     try:
         net.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as err:
