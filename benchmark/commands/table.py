@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--by", choices=("attack", "codec,attack"), default=None,
                         help="instead: EER per attack with 95%% bootstrap CIs from the score files (uncoded), "
                              "or per codec × attack (every codec of the run)")
+    parser.add_argument("--paths", action="store_true",
+                        help="instead: where each detector's outputs are (per seed: overrides, train folder, "
+                             "checkpoint, score folder; paths relative to the run folder)")
     parser.add_argument("--resamples", type=int, default=200,
                         help="bootstrap resamples of the --by attack CIs (default: 200)")
     parser.set_defaults(func=run)
@@ -51,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     result = load_result(args.result)
     if args.render:
         _render(args.result, result)
+    if args.paths:
+        print(paths_text(result))
+        return 0
     if args.by:
         from ..runner.results import result_file
         from ..runner.tables import attack_table
@@ -75,6 +81,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"incomplete: {cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}: "
               f"{cell.get('n_scored')} of {cell.get('n_expected')} trials scored")
     return 0
+
+
+def paths_text(result: dict) -> str:
+    """Per detector label and seed: its overrides, train folder, checkpoint and score folder."""
+    lines = []
+    for label, info in result.get("detectors", {}).items():
+        runs = info.get("runs") or {}
+        if not runs:
+            lines.append(f"{label}: no folders recorded (a run from before they were)")
+        for seed, where in runs.items():
+            overrides = ", ".join(f"{k}={v}" for k, v in (where.get("overrides") or {}).items()) or "defaults"
+            lines.append(f"{label} seed {seed} ({info.get('name', '?')}, {overrides}): train {where['train_dir']}  "
+                         f"checkpoint {where['checkpoint']}  scores {where['scores_dir']}")
+    return "\n".join(lines)
 
 
 def _render(source: str, result: dict) -> None:

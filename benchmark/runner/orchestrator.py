@@ -50,7 +50,7 @@ Log = Callable[[str], None]   # a caller's own sink for notes; by default they a
 
 def sha256_file(path: str | Path) -> str:
     """sha256 of a file; of a checkpoint *folder* (a Hugging Face model directory), its files' digest."""
-    from ..reproduce.digest import file_sha256, tree_digest
+    from ..digests import file_sha256, tree_digest
 
     if Path(path).is_dir():
         return tree_digest(path).digest
@@ -117,6 +117,7 @@ class BenchmarkRunner:
         previous, logged = self._previous()
         self.detectors: dict[str, dict] = {}
         broken = self._describe_detectors()
+        self._record_folders(cells)
         scored = [c for c in cells if isinstance(c, ScoreCell)]
         with writing(self.out / LOG_NAME):
             self.cell_log = CellLog(self.out / LOG_NAME)
@@ -190,6 +191,17 @@ class BenchmarkRunner:
                 broken[spec.display] = f"{type(err).__name__}: {err}"
                 self.log(f"build failed: {broken[spec.display]}", warning=True, detector=spec.display)
         return broken
+
+    def _record_folders(self, cells: list[Cell]) -> None:
+        """Per detector and seed: its train folder and the checkpoint its cells are scored with (relative to
+        the run folder, or the config's checkpoint as given), and the overrides that went into it."""
+        for cell in (c for c in cells if isinstance(c, TrainCell)):
+            info = self.detectors.setdefault(cell.detector, {})
+            folder = f"train/{cell.folder}"
+            checkpoint = cell.spec.checkpoint or f"{folder}/checkpoints/best.pt"
+            info.setdefault("runs", {})[str(cell.seed)] = {
+                "train_dir": folder, "checkpoint": checkpoint, "scores_dir": f"scores/{cell.folder}",
+                "train_key": cell.key, "overrides": dict(cell.spec.overrides)}
 
     def _reuse(self, cell: ScoreCell, old: dict | None, logged: bool) -> bool:
         """Keep a finished cell (True) or prepare it to be scored (False)."""

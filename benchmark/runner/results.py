@@ -4,7 +4,8 @@ A run writes one JSON object with nested keys and real numbers::
 
     {"schema": 1, "run_id": ..., "config": {...}, "environment": {...},
      "detectors": {name: {"parameters": int, "frontend": str, "sample_rate": int,
-                          "input_policy": {...}, "checkpoint_sha256": ...}},
+                          "input_policy": {...}, "checkpoint_sha256": ...,
+                          "runs": {seed: {"train_dir", "checkpoint", "scores_dir", "train_key", "overrides"}}}},
      "test_sets": {name: {"domain": "in-domain" | "ood", "reason": str, "n_trials": int,
                           "manifest_sha256": str}},
      "codecs": {id: {"codec": ..., "bitrate": ..., "engine": ..., "library": ..., "version": ...}},
@@ -102,12 +103,17 @@ def tidy_cells(result: dict):
         ci = metrics.get("eer_ci95")
         row["eer_ci_low"], row["eer_ci_high"] = (ci if ci else (None, None))
         row["parameters"] = result.get("detectors", {}).get(cell["detector"], {}).get("parameters")
+        run = ((result.get("detectors", {}).get(cell["detector"]) or {}).get("runs") or {}).get(str(cell["seed"])) or {}
+        row["score_file"] = cell.get("score_file")
+        row["checkpoint"] = run.get("checkpoint")
+        row["train_dir"] = run.get("train_dir")
         row["dev_as_test"] = dev_as_test(result, cell["test_set"]) is not None
         row["stale"] = bool(cell.get("stale"))
         rows.append(row)
     columns = ["detector", "seed", "test_set", "codec", "domain", "complete", "coverage", "n_scored", "n_expected",
                "n_failed", *METRIC_KEYS, *RAW_KEYS, "calibrated",
-               "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters", "dev_as_test", "stale"]
+               "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters", "dev_as_test", "stale",
+               "score_file", "checkpoint", "train_dir"]
     return pd.DataFrame(rows, columns=columns)
 
 

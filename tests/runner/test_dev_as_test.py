@@ -62,3 +62,15 @@ def test_table_by_attack_with_cis(run, capsys):
     assert 0.0 <= value <= 1.0
     report = report_markdown(build_report(out))
     assert "## Per attack" in report or "Per attack" in report
+
+
+def test_paths_per_cell_and_table_paths(run, capsys):
+    from spoofbench.cli import main
+
+    out, result = run
+    runs = result["detectors"]["lfcc_gmm:tiny"]["runs"]["0"]
+    assert runs["checkpoint"].endswith("checkpoints/best.pt") and (out / runs["checkpoint"]).is_file()
+    rows = list(csv.DictReader((out / "cells.csv").open()))
+    assert all((out / r["score_file"]).is_file() and r["checkpoint"] == runs["checkpoint"] for r in rows)
+    assert main(["table", str(out), "--paths"]) == 0
+    assert f"lfcc_gmm:tiny seed 0 (lfcc_gmm, defaults): train {runs['train_dir']}" in capsys.readouterr().out
