@@ -146,11 +146,34 @@ def pivot_table(result: dict, metric: str = "eer", rows: tuple[str, ...] = ("det
     info = metric_info(metric)
     unit = unit_text(metric)
     better = "Lower is better." if info.lower_is_better else "Higher is better."
+    display = _display(metric, mean, sd, count)
+    with_ci = metric == "eer" and _single_seed_cis(display, cells, rows, columns, info)
+    ci_note = " [95% bootstrap CI of the one seed's cell]." if with_ci else ""
     caption = (f"{info.label}: {info.description}. Unit: {unit}. Rows: {' × '.join(rows)}; columns: "
-               f"{' × '.join(columns)}. {_seed_note(cells)} {better}")
+               f"{' × '.join(columns)}. {_seed_note(cells)}{ci_note} {better}")
     return mark_flags(Table(f"{info.column_label} by {' × '.join(rows)} and {' × '.join(columns)}",
-                            _display(metric, mean, sd, count), mean, caption=caption, unit=unit, metric=metric,
+                            display, mean, caption=caption, unit=unit, metric=metric,
                             sd=sd, count=count), result)
+
+
+def _single_seed_cis(display, cells, rows: tuple[str, ...], columns: tuple[str, ...], info) -> bool:
+    """Add the cell's bootstrap CI to each value that stands for one cell (one seed); True if any was added."""
+    added = False
+    for _, row in cells.iterrows():
+        if row.eer_ci_low is None or row.eer_ci_low != row.eer_ci_low:
+            continue
+        r = tuple(row[k] for k in rows)
+        c = tuple(row[k] for k in columns)
+        r, c = (r[0] if len(r) == 1 else r), (c[0] if len(c) == 1 else c)
+        if r not in display.index or c not in display.columns:
+            continue
+        if len(cells[(cells[list(rows)] == list(r if isinstance(r, tuple) else (r,))).all(axis=1)
+                     & (cells[list(columns)] == list(c if isinstance(c, tuple) else (c,))).all(axis=1)]) != 1:
+            continue  # a mean over seeds: its spread is the ± sd
+        display.loc[r, c] = (f"{display.loc[r, c]} [{info.format(row.eer_ci_low, unit=False)}, "
+                             f"{info.format(row.eer_ci_high, unit=False)}]")
+        added = True
+    return added
 
 
 def domain_gap_table(result: dict, metric: str = "eer") -> Table:

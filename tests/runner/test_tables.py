@@ -165,3 +165,14 @@ def test_gap_caption_when_detectors_label_a_test_set_differently(result):
     assert "each detector's own labels" in gap.caption
     assert gap.numeric.loc["other", "in-domain"] == pytest.approx(0.21)
     assert "In-domain: mean over a_eval; OOD: mean over b_eval" in domain_gap_table(result).caption
+
+
+def test_single_seed_pivot_shows_the_cells_bootstrap_ci():
+    from spoofbench.runner.tables import pivot_table, render
+
+    result = {"schema": 1, "test_sets": {"t": {}}, "detectors": {}, "cells": [
+        {"detector": "d", "seed": 0, "test_set": "t", "codec": "none", "domain": "ood",
+         "metrics": {"eer": 0.1, "eer_ci95": [0.05, 0.15]}},
+        {"detector": "d", "seed": 0, "test_set": "t", "codec": "mp3", "domain": "ood", "metrics": {"eer": 0.2}}]}
+    text = render(pivot_table(result), "md")
+    assert "10.00 [5.00, 15.00]" in text and "| 20.00 " in text and "95% bootstrap CI" in text
