@@ -77,11 +77,23 @@ def _pair(comparisons: list, test_set: str, a: str, b: str):
                 None)
 
 
+def _stats(c, raw: str) -> str:
+    """EERs, Δ(raw − other) with its 95% CI and the Holm-adjusted p of a comparison, raw-waveform model first."""
+    from ..runner.report import format_p
+
+    flip = c.a != raw
+    other, v_raw, v_other = (c.a, c.value_b, c.value_a) if flip else (c.b, c.value_a, c.value_b)
+    low, high = (-c.delta_ci[1], -c.delta_ci[0]) if flip else c.delta_ci
+    return (f"EER {raw} {v_raw * 100:.2f}% vs {other} {v_other * 100:.2f}%; Δ 95% CI [{low * 100:+.2f}, "
+            f"{high * 100:+.2f}] pp; {len(c.p_values)} seed pair(s), Holm-adjusted p = "
+            f"{format_p(c.p_adjusted, c.resamples)}")
+
+
 def verdict(comparison, power: RungPower, raw: str, encoder: str, ood: bool) -> tuple[str, str]:
     """(what the test says, whether it agrees with the seed's claim) for one rung."""
     if comparison is None:
         return "no paired test (a detector is missing on this rung)", "cannot tell"
-    sentence = comparison.sentence()
+    sentence = _stats(comparison, raw)
     if not comparison.separable:
         detect = f"; differences of {power.detectable * 100:.1f} pp or more would be found with 80% power" \
             if power.detectable is not None else ""

@@ -56,6 +56,8 @@ def test_verdicts_agree_contradict_or_cannot_tell(tmp_path):
     says = {r["rung"]: r["evidence"] for r in rows}
     assert says["r2_voices"].startswith(f"{RAW} generalises better")
     assert says["r3_families"].startswith(f"{ENCODER} generalises better")
+    assert f"EER {RAW} 30.00% vs {ENCODER} 15.00%; Δ 95% CI [+10.00, +20.00] pp" in says["r3_families"]
+    assert f"EER {RAW} 10.00% vs {ENCODER} 20.00%; Δ 95% CI [-14.00, -6.00] pp" in says["r2_voices"]
     assert "would be found with 80% power" in says["r4_corpora"]
     text = verdict_markdown(rows, "title", 4, 0.05)
     assert text.count("\n| r") == 5 and "not an SSL model" in text
