@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("submission", help="submission folder with submission.yaml")
     from .metrics import add_normalization_arguments
     add_normalization_arguments(add)
+    add.add_argument("--unsafe-no-sandbox", action="store_true",
+                     help="run a model submission's code without the bubblewrap sandbox where this machine "
+                          "cannot create namespaces (recorded as UNSAFE in the store and on the page)")
     add.set_defaults(func=_add)
     listing = sub.add_parser("list", help="print the ranked table")
     listing.add_argument("dir", help="leaderboard folder")
@@ -89,7 +92,8 @@ def _add(args: argparse.Namespace) -> int:
     board = _open(args.dir)
     try:
         if load_spec(args.submission).kind == "model":
-            result = add_model_submission(board, args.submission, progress=True)
+            result = add_model_submission(board, args.submission, progress=True,
+                                          unsafe_no_sandbox=args.unsafe_no_sandbox)
         else:
             result = add_submission(board, Path(args.submission), normalization_from_args(args))
     finally:

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "verify", help="verify a detector submission (wheel or zoo preset + checkpoint) in a sandbox",
         description="Install SUBMISSION (a wheel with a 'spoofbench.detectors' entry point) into a throw-away "
                     "venv, or take a zoo detector name with --checkpoint, and run it in a separate process with "
-                    "a wall-clock limit, a memory limit and no network. Checks: it builds and declares an input "
+                    "a bubblewrap sandbox (no network, no view of the host's files beyond the interpreter, the packages and the probe audio; wall-clock, memory, process and file-size limits). The verdict is computed by this process from the scores sent back. Checks: it builds and declares an input "
                     "policy; real probe clips give finite scores of shape (B,); same seed, same scores; scores "
                     "do not depend on batch composition; then parameter count and real-time factor. Writes "
                     "verification.json. Exit 0: verified, 1: a check failed (reason printed), 2: bad input.",
@@ -26,7 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", help="weights for a zoo detector")
     parser.add_argument("--out", help="folder for verification.json (default: current folder)")
     parser.add_argument("--timeout", type=float, default=300.0, help="wall-clock limit in seconds (default 300)")
-    parser.add_argument("--memory-mb", type=int, default=8192, help="address-space limit in MB (default 8192)")
+    parser.add_argument("--memory-mb", type=int, default=8192,
+                        help="address-space limit in MB (default 8192); it covers the whole worker, torch's "
+                             "shared libraries included (torch alone needs about 1-2 GB)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="where bubblewrap cannot create namespaces, run the submission without the sandbox "
+                             "anyway (the report says UNSAFE); ignored where the sandbox works")
     parser.add_argument("--seed", type=int, default=0, help="seed of the probe run (default 0)")
     parser.add_argument("--json", action="store_true", help="print the JSON report")
     parser.set_defaults(func=run)
@@ -37,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     report = verify_submission(args.submission, detector=args.detector, preset=args.preset,
                                checkpoint=args.checkpoint, out_dir=args.out or ".", timeout_s=args.timeout,
-                               memory_mb=args.memory_mb, seed=args.seed)
+                               memory_mb=args.memory_mb, seed=args.seed,
+                               unsafe_no_sandbox=args.unsafe_no_sandbox)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

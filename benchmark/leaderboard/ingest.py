@@ -59,7 +59,7 @@ def add_submission(board: Leaderboard, folder: str | Path, normalization: ScoreN
         "system": spec.system, "kind": kind, "authors": list(spec.authors), "contact": spec.contact,
         "training_data": list(spec.training_data),
         "parameters": (verified or {}).get("parameters", spec.parameters),
-        "parameters_verified": verified is not None, "rtf": (verified or {}).get("rtf"),
+        "parameters_verified": bool((verified or {}).get("parameters_verified")), "rtf": (verified or {}).get("rtf"),
         "description": spec.description, "licence": spec.licence,
         "normalization": {**checked.normalization.to_dict(), "dropped": checked.dropped},
         "pooled_ood_eer": pooled[0] if pooled else None,

@@ -82,6 +82,17 @@ def leaderboard_rows(board: Leaderboard) -> list[Row]:
     return rows
 
 
+def parameters_source(sub: dict) -> str:
+    """Who counted a submission's parameters: ``verified`` (the operator, without running submitted code),
+    else ``reported by the submission †`` (a model's own report) or ``declared by the submission †``."""
+    if sub["parameters_verified"]:
+        return "verified"
+    verified = (sub.get("details") or {}).get("verified") or {}
+    if verified.get("unsafe_no_sandbox"):
+        return "reported by the submission †, run WITHOUT a sandbox (--unsafe-no-sandbox)"
+    return "reported by the submission †" if sub["kind"] == "model" else "declared by the submission †"
+
+
 def percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.2f}"
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..atomic import write_json_atomic, write_text_atomic
 from .board import Leaderboard
-from .ranking import (Cell, Row, leaderboard_rows, percent, primary_codec, render_csv, render_markdown,
-                      system_slug)
+from .ranking import (Cell, Row, leaderboard_rows, parameters_source, percent, primary_codec, render_csv,
+                      render_markdown, system_slug)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1f24}
@@ -88,6 +88,8 @@ def _row(board: Leaderboard, row: Row) -> str:
     href = f"systems/{row.slug}.html"
     ci = "" if row.ci[0] is None else f"[{percent(row.ci[0])}, {percent(row.ci[1])}]"
     tied = " <span class=\"badge\" title=\"95% CI overlaps the leader's\">tied</span>" if row.tied else ""
+    if ((sub["details"].get("verified") or {}).get("unsafe_no_sandbox")):
+        tied += " <span class=\"badge\" title=\"scored without the sandbox (--unsafe-no-sandbox)\">UNSAFE: no sandbox</span>"
     cells = [f"<td data-value=\"{row.rank}\">{row.rank}</td>",
              f"<td class=\"text\" data-value=\"{html.escape(row.system)}\"><a href=\"{href}\">"
              f"{html.escape(row.system)}</a> v{row.version}{tied}</td>",
@@ -159,10 +161,15 @@ def _system_page(board: Leaderboard, row: Row, folder: Path, *, det: bool) -> li
 def _details(sub: dict, row: Row) -> str:
     items = [("kind", sub["kind"]), ("authors", ", ".join(sub["authors"])), ("contact", sub["contact"]),
              ("training data", ", ".join(sub["training_data"])),
-             ("parameters", f"{sub['parameters']} ({'verified' if sub['parameters_verified'] else 'declared'})"),
+             ("parameters", f"{sub['parameters']} ({parameters_source(sub)})"),
              ("real-time factor", "" if sub["rtf"] is None else f"{sub['rtf']:.4f}"),
              ("licence", sub["licence"]), ("submitted", sub["submitted_at"]), ("description", sub["description"]),
              ("normalisation", json.dumps(sub["normalization"], sort_keys=True))]
+    verified = sub["details"].get("verified") or {}
+    if sub["kind"] == "model":
+        items.insert(1, ("sandbox", verified.get("isolation") or "unknown"))
+        if verified.get("rtf_source"):
+            items.insert(6, ("real-time factor measured as", verified["rtf_source"]))
     pooled = (f"<p id=\"pooled\">pooled OOD EER <b data-value=\"{'' if row.pooled.value is None else repr(row.pooled.value)}\">"
               f"{percent(row.pooled.value)}%</b> (95% CI {percent(row.ci[0])}–{percent(row.ci[1])}%)</p>"
               f"<p id=\"in-domain\">in-domain EER <b data-value=\"{'' if row.in_domain.value is None else repr(row.in_domain.value)}\">"

@@ -96,7 +96,7 @@ def _make_venv(folder: Path, timeout: float) -> Path:
     return python
 
 
-def _install_wheel(wheel: Path, work: Path, timeout: float) -> tuple[Path, str]:
+def install_wheel(wheel: Path, work: Path, timeout: float) -> tuple[Path, str]:
     python = _make_venv(work / "venv", timeout)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(work),
            "PYTHONNOUSERSITE": "1", "TMPDIR": str(work)}
@@ -180,7 +180,7 @@ def _verify(report: VerificationReport, submission: str, preset: str | None, che
             raise SubmissionError(f"{wheel.name}: declares no '{ENTRY_POINT_GROUP}' entry point")
         report.detector = report.detector or names[0]
         report.failed_check = "install"
-        python, how = _install_wheel(wheel, work, min(limits.timeout_s, 300))
+        python, how = install_wheel(wheel, work, min(limits.timeout_s, 300))
         report.failed_check = None
         read_only.append(work / "venv")
         report.checks["install"] = {"ok": True, "how": how, "entry_points": names}
