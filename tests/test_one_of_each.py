@@ -77,3 +77,36 @@ def test_the_cli_reports_a_file_problem_in_one_line(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(leaderboard_export, "export_leaderboard", bug)
     with pytest.raises(OSError, match="not about a file"):  # a bug keeps its traceback
         main(["export", "leaderboard", str(tmp_path), "--format", "df-arena", "--out", str(target)])
+
+
+def test_one_canonical_json_and_the_cache_keys_it_makes_are_pinned():
+    """Cell cache keys and manifest seals hash the same canonical JSON; changing it would change every
+    cached cell's key, so the keys are pinned here (values computed before the two copies became one)."""
+    from spoofbench.hashing import canonical_json, sha256_json
+    from spoofbench.reproduce import manifest
+    from spoofbench.runner.plan import content_hash
+
+    parts = ("score", {"detector": "rawcnn_2m", "label": "é ü", "seed": 0, "x": [1.5, None, True]}, 2)
+    assert content_hash(*parts) == "9a697878193ba3f4a888815ea92e815d306e851d12ad6923c7c67e510d139848"
+    assert content_hash(*parts) == sha256_json(list(parts))
+    assert canonical_json({"b": 1, "a": "é"}) == '{"a":"\\u00e9","b":1}'
+    assert manifest.sha256_json is sha256_json and manifest.canonical_json is canonical_json
+
+
+def test_a_schema_1_manifest_keeps_its_seals(tmp_path):
+    """Schema 1 sealed with non-ASCII kept; its seals are still checked as written (a read-only migration)."""
+    import hashlib
+    import json
+
+    from spoofbench.reproduce.manifest import SEALED, edited_sections
+
+    def seal(obj):
+        text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    old = {"schema": 1, "config": {"name": "démo"}, "command": "run"}
+    old["config_sha256"] = seal(old["config"])
+    old["seals"] = {key: seal(old.get(key)) for key in SEALED}
+    assert edited_sections(old) == []
+    old["config"]["name"] = "demo"
+    assert edited_sections(old) == ["config"]

@@ -21,13 +21,17 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..atomic import write_json_atomic
-from ..errors import InputFileError
 from ..digests import DigestCache, digest_of, tree_digest, write_trial_hashes
+from ..errors import InputFileError
+from ..hashing import canonical_json, sha256_json
 from .digest import audio_digest
 
 MANIFEST_NAME = "manifest.json"
 PROVENANCE_DIR = "provenance"
-SCHEMA = 1
+#: 2: seals hash :func:`spoofbench.hashing.canonical_json` (non-ASCII escaped, like every cache key);
+#: schema 1 manifests (non-ASCII kept) are still read, and their seals checked as written.
+SCHEMA = 2
+SUPPORTED_SCHEMAS = (1, 2)
 KIND = "spoofbench-run-manifest"
 #: Sections covered by a seal.
 SEALED = ("command", "argv", "config", "seeds", "invocation", "spoofbench", "environment", "inputs", "outputs")
@@ -36,13 +40,10 @@ _SKIP_OUTPUT_DIRS = {"corpus", "codec_cache", "plots", "digests", PROVENANCE_DIR
 _SKIP_OUTPUT_FILES = {MANIFEST_NAME, "reproduction.json", "reproduction.md"}
 
 
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"), ensure_ascii=False)
-
-
-def sha256_json(obj: Any) -> str:
-    """sha256 of the canonical JSON of ``obj`` (keys sorted)."""
-    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+def _schema1_sha256_json(obj: Any) -> str:
+    """The seal of a schema-1 manifest: canonical JSON with non-ASCII characters kept (read-only migration)."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def plain_config(config: Any) -> Any:
@@ -229,8 +230,9 @@ def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise InputFileError(f"not valid JSON: {err.msg}", path, err.lineno) from err
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise InputFileError(f"not a spoofbench run manifest (expected \"kind\": \"{KIND}\")", path, field="kind")
-    if data.get("schema") != SCHEMA:
-        raise InputFileError(f"manifest schema {data.get('schema')!r} is not supported (expected {SCHEMA})",
+    if data.get("schema") not in SUPPORTED_SCHEMAS:
+        raise InputFileError(f"manifest schema {data.get('schema')!r} is not supported (expected one of "
+                             f"{list(SUPPORTED_SCHEMAS)})",
                              path, field="schema")
     for key in ("command", "config", "invocation", "environment", "inputs"):
         if key not in data:
@@ -240,8 +242,9 @@ def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
 
 def edited_sections(manifest: Mapping[str, Any]) -> list[str]:
     """Sections whose content no longer matches the seal written with them (edited after the run)."""
+    seal = _schema1_sha256_json if manifest.get("schema") == 1 else sha256_json
     seals = manifest.get("seals") or {}
-    edited = [key for key in SEALED if key in seals and sha256_json(manifest.get(key)) != seals[key]]
-    if manifest.get("config_sha256") != sha256_json(manifest.get("config")) and "config" not in edited:
+    edited = [key for key in SEALED if key in seals and seal(manifest.get(key)) != seals[key]]
+    if manifest.get("config_sha256") != seal(manifest.get("config")) and "config" not in edited:
         edited.append("config")
     return edited

@@ -5,7 +5,7 @@ counts and the small sets that labelling needs (corpora, attacks, languages, and
 utterances and trials it *shares* with training). The labels follow
 :func:`spoofbench.corpora.protocol.domain_of` and :func:`~spoofbench.corpora.protocol.overlap_report`
 (a test checks that both give the same answer). The test set's audio content is digested with
-:func:`spoofbench.reproduce.digest.audio_digest` (cached by path and stat in ``<run>/digests``), so a
+:func:`spoofbench.digests.audio_digest` (cached by path and stat in ``<run>/digests``), so a
 replaced clip makes exactly the cells of its test set stale. The digest equals ``audio_digest``'s; it is
 computed in the same single pass (only trial id → sha256 is kept).
 """
@@ -122,7 +122,7 @@ class RunData:
 def gather_inputs(config: BenchmarkConfig, out: Path, *, progress: bool = False) -> RunData:
     """Label every test set against the training set (streamed), write key files, digest the audio."""
     from ..corpora.manifest import read_manifest
-    from ..reproduce.digest import DigestCache, file_sha256
+    from ..digests import DigestCache, file_sha256
 
     labelled: dict[str, tuple[str, str]] = {}
     tests: list[tuple[str, str, Any, str | None]] = []   # name, manifest, root, forced domain
@@ -166,12 +166,12 @@ def _test_set(name: str, manifest: str, root: Any, forced: str | None, labelled:
               dev: "_DevSet | None" = None) -> TestSet:
     """One streamed pass over a test manifest: key file, labels, overlap and the audio content digest."""
     from ..corpora.manifest import read_manifest
-    from ..reproduce.digest import digest_of, file_sha256
+    from ..digests import digest_of, file_sha256
 
     keys_path = out / "keys" / f"{name}.txt"
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     profile = TestProfile()
-    hashes: dict[str, str] = {}   # trial id → audio sha256: what reproduce.digest.audio_digest digests
+    hashes: dict[str, str] = {}   # trial id → audio sha256: what digests.audio_digest digests
     shared_dev: list[str] = []
     with atomic_path(keys_path) as tmp, open(tmp, "w", encoding="utf-8") as keys:
         for trial in _progress(read_manifest(manifest), progress, f"reading {name}", manifest):
@@ -207,7 +207,7 @@ class _DevSet:
     @classmethod
     def of(cls, manifest: str) -> "_DevSet":
         from ..corpora.manifest import read_manifest
-        from ..reproduce.digest import file_sha256
+        from ..digests import file_sha256
 
         return cls({(t.corpus, t.id) for t in read_manifest(manifest)}, file_sha256(manifest))
 
@@ -218,7 +218,7 @@ class _DevSet:
 
 def _audio_sha256(digests: Any, root: Any, trial: Any) -> str:
     """The sha256 of a trial's audio (cached by path and stat), or ``missing`` when it cannot be read."""
-    from ..reproduce.digest import MISSING
+    from ..digests import MISSING
 
     try:
         base = root[trial.corpus] if isinstance(root, Mapping) else root

@@ -242,7 +242,7 @@ def run_score_job(job: ScoreJob, log: Log) -> dict:
 
 def finished_cell(cell: ScoreCell, file: Any, job: ScoreJob) -> dict:
     """The result.json record of a scored cell (raises SpoofbenchError when metrics cannot be computed)."""
-    from ..reproduce.digest import file_sha256
+    from ..digests import file_sha256
 
     out = Path(job.out_dir).resolve()
     calibration = None

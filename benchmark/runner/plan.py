@@ -8,11 +8,10 @@ per (detector, seed, test set, codec); a score cell depends on its detector's tr
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Union
 
+from ..hashing import sha256_json
 from .config import BenchmarkConfig, DetectorSpec
 
 
@@ -21,9 +20,8 @@ METRICS_VERSION = 2
 
 
 def content_hash(*parts: Any) -> str:
-    """A stable hash of JSON-able parts (dict keys sorted)."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """A stable hash of JSON-able parts: :func:`spoofbench.hashing.sha256_json` of them as a list."""
+    return sha256_json(list(parts))
 
 
 def expand_codecs(items: Iterable[str]) -> list[str]:
