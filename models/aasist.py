@@ -87,6 +87,80 @@ class ResidualBlock2d(nn.Module):
         skip = self.conv_downsample(x) if self.conv_downsample is not None else x
         return self.pool(out + skip)
 
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        """The eval forward for inference only (no autograd, BN with running statistics): ``bn2`` folded
+        into ``conv1``, SELU and the residual sum in place. Same values as ``forward`` up to fp32
+        rounding; fastest on channels-last inputs (the convolutions then avoid layout reorders)."""
+        weight, bias = fold_batchnorm(self.conv1, self.bn2)
+        down = self.conv_downsample
+        if x.shape[1] == 1 and down is not None:
+            # The first block: one input channel, so its two convolutions of ``x`` are matrix products;
+            # the shortcut's is accumulated straight into conv2's output (its bias added with conv2's).
+            out = torch.selu_(_one_channel_conv(x, weight, bias, self.conv1.padding))
+            bias2 = self.conv2.bias + down.bias if down.bias is not None else self.conv2.bias
+            out = F.conv2d(out, _channels_last(self.conv2.weight), bias2, padding=self.conv2.padding)
+            _one_channel_conv(x, down.weight, None, down.padding, accumulate=out)
+        else:
+            out = torch.selu_(F.conv2d(x, _channels_last(weight), bias, padding=self.conv1.padding))
+            out = F.conv2d(out, _channels_last(self.conv2.weight), self.conv2.bias, padding=self.conv2.padding)
+            out += F.conv2d(x, _channels_last(down.weight), down.bias, padding=down.padding) if down is not None else x
+        if isinstance(self.pool, nn.MaxPool2d):
+            return _max_pool_time(out, self.pool.kernel_size)
+        return self.pool(out)
+
+
+def _channels_last(weight: torch.Tensor) -> torch.Tensor:
+    """A convolution weight in channels-last layout, so the convolution runs (and returns) channels-last."""
+    return weight.contiguous(memory_format=torch.channels_last)
+
+
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``conv`` followed by eval-mode ``bn`` as one convolution's (weight, bias), computed on each call
+    (nothing cached, so a forward stays pure and follows the current weights)."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+    return weight, (bias - bn.running_mean) * scale + bn.bias
+
+
+def _max_pool_time(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
+    """``F.max_pool2d(x, (1, k))`` of a channels-last ``x`` (B, C, F, T) as a maximum over groups of ``k``
+    neighbouring frames with the channels innermost (the same values; oneDNN-free max_pool2d on a
+    channels-last map is several times slower). Returns channels-last."""
+    if kernel[0] != 1:
+        return F.max_pool2d(x, kernel)
+    k = kernel[1]
+    batch, channels, height, width = x.shape
+    frames = width // k
+    grouped = x.permute(0, 2, 3, 1)[:, :, :frames * k].reshape(batch, height, frames, k, channels)
+    return grouped.amax(dim=3).permute(0, 3, 1, 2)
+
+
+def _one_channel_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                      padding: tuple[int, int], accumulate: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, padding=padding)`` (stride 1) for a one-channel ``x`` (B, 1, H, W), as one
+    matrix product of the (kh * kw)-sample patches with the filters, returned channels-last. A convolution
+    with a single input channel is slow in oneDNN, and its output's layout would be the contiguous one
+    (a one-channel input's layout is ambiguous), which the next, channels-last convolution must reorder.
+    ``accumulate``: a channels-last tensor of the output's shape to add the result to, in place (no
+    output of its own is allocated); it is returned."""
+    channels, _, kh, kw = weight.shape
+    xp = F.pad(x[:, 0], (padding[1], padding[1], padding[0], padding[0]))
+    patches = xp.unfold(1, kh, 1).unfold(2, kw, 1)  # (B, H', W', kh, kw), a view
+    batch, height, width = patches.shape[:3]
+    cols, flat = patches.reshape(-1, kh * kw), weight.reshape(channels, kh * kw).t()
+    if accumulate is not None:
+        target = accumulate.permute(0, 2, 3, 1)
+        if tuple(accumulate.shape) != (batch, channels, height, width) or not target.is_contiguous():
+            raise ValueError(f"accumulate: expected a channels-last {(batch, channels, height, width)} tensor, "
+                             f"got {tuple(accumulate.shape)} with strides {accumulate.stride()}")
+        target.view(-1, channels).addmm_(cols, flat)
+        if bias is not None:
+            accumulate += bias.reshape(1, -1, 1, 1)
+        return accumulate
+    out = torch.addmm(bias, cols, flat) if bias is not None else cols @ flat
+    return out.reshape(batch, height, width, channels).permute(0, 3, 1, 2)
+
 
 def _pairwise(x: torch.Tensor) -> torch.Tensor:
     """(B, N, D) → (B, N, N, D) element-wise products of all node pairs."""
@@ -272,7 +346,14 @@ class AASIST(Detector, GraphStages):
         x = self.conv_time(waves[:, None, :])
         x = F.max_pool2d(x.abs()[:, None], (3, 3))
         x = self.act(self.first_bn(x))
-        return self.graph_readout(self.encoder(x))
+        if torch.is_grad_enabled() or self.training:
+            return self.graph_readout(self.encoder(x))
+        # Inference: the encoder in channels-last layout (a one-channel map is already laid out so)
+        # with each block's BN folded into its first convolution; see ResidualBlock2d.infer.
+        x = x.contiguous(memory_format=torch.channels_last)
+        for block in self.encoder:
+            x = block[0].infer(x)
+        return self.graph_readout(x.contiguous())
 
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.out_layer(self.drop(self.embed(waves)))
