@@ -8,11 +8,12 @@ from .apply import (CodingReport, apply_condition, apply_condition_report, condi
 from .availability import ConditionStatus, check_conditions
 from .cache import CacheStats, CodecCache
 from .catalog import CONDITIONS, MATRICES, get_condition, get_matrix, load_conditions
+from .channel import ChannelCondition, channel_from_dict
 from .condition import ChannelChain, CodecCondition, condition_from_dict
 
 __all__ = [
-    "CONDITIONS", "MATRICES", "CacheStats", "ChannelChain", "CodecCache", "CodecCondition",
+    "CONDITIONS", "MATRICES", "CacheStats", "ChannelChain", "ChannelCondition", "CodecCache", "CodecCondition",
     "CodingReport", "ConditionStatus", "apply_condition", "apply_condition_report", "check_conditions",
-    "coding_rate", "condition_from_dict", "condition_provenance", "engine_delay", "get_condition",
+    "channel_from_dict", "coding_rate", "condition_from_dict", "condition_provenance", "engine_delay", "get_condition",
     "get_matrix", "load_conditions",
 ]

@@ -50,7 +50,7 @@ def test_builtin_matrices_are_typed_and_listed():
 
 @pytest.mark.parametrize("cid", ["resample_8k", "resample_22k05_scipy", "lufs_m23", "noise_pink_10db",
                                  "babble_10db", "clip_12db", "lowpass_4k", "reverb_small_rt03",
-                                 "replay_sim_phone", "reverb_then_amr"])
+                                 "replay_sim_phone", "reverb_then_amr", "reverb_then_amrwb"])
 def test_keeps_length_and_is_deterministic(clip, cid):
     cond = get_condition(cid)
     y1 = apply_condition(clip, RATE, cond, key="LA_E_1")
