@@ -11,8 +11,12 @@ from spoofbench.errors import ConfigError, SpoofbenchError, UnknownPluginError
 
 
 def test_builtin_matrices_and_ids():
+    from spoofbench.codecs.channel import ChannelCondition
+
     assert {"default", "telephony", "media", "asvspoof2021_df_like"} <= set(MATRICES)
-    for name in MATRICES:
+    for name in MATRICES:  # classic codecs, or channel chains (laundering, replay, neural, ...)
+        assert all(isinstance(c, (CodecCondition, ChannelCondition)) for c in get_matrix(name))
+    for name in ("default", "telephony", "media"):
         assert all(isinstance(c, CodecCondition) for c in get_matrix(name))
     mp3 = get_condition("mp3_32k")
     assert (mp3.codec, mp3.encoder, mp3.bitrate, mp3.sample_rate) == ("mp3", "libmp3lame", 32000, 16000)
