@@ -123,9 +123,11 @@ def _codec_records(codec_ids: Iterable[str], cache: DigestCache) -> dict[str, An
                             "provenance": plain_config(condition_provenance(cid))}
         except Exception as err:  # an unknown id is the runner's error to report
             records[cid] = {"error": f"{type(err).__name__}: {err}"}
-    definitions = Path(codecs_pkg.__file__).parent / "conditions.yaml"
+    folder = Path(codecs_pkg.__file__).parent
+    definitions, channels = folder / "conditions.yaml", folder / "channels.yaml"
     return {"conditions": records,
-            "definitions_file": _file_record(definitions, cache) if definitions.is_file() else None}
+            "definitions_file": _file_record(definitions, cache) if definitions.is_file() else None,
+            "channels_file": _file_record(channels, cache) if channels.is_file() else None}
 
 
 def _codec_cache_record(directory: str | os.PathLike | None, out_dir: Path, cache: DigestCache) -> dict | None:
