@@ -15,7 +15,7 @@ from . import __version__
 from .errors import SpoofbenchError
 
 #: Sub-command modules in the order ``--help`` lists them.
-COMMAND_MODULES = ("metrics", "calibrate", "sasv", "corpora", "codecs", "models", "pack", "train", "score", "run", "table", "demo", "report", "shortcut", "reproduce", "verify", "leaderboard", "submission", "export")
+COMMAND_MODULES = ("metrics", "calibrate", "sasv", "corpora", "codecs", "models", "pack", "train", "score", "run", "table", "demo", "report", "shortcut", "reproduce", "compare", "verify", "leaderboard", "submission", "export")
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
