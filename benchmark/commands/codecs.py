@@ -127,6 +127,9 @@ def _check(args) -> int:
     # The table names the engine that runs each condition; the ones that cannot run follow, engine by engine.
     _print_table([{**r, "reason": "see below"} if r in bad else r for r in rows], extra=True)
     for r in bad:
+        if not r["tried"]:  # a channel condition runs in-process: no engine choice, only its own reason
+            print(f"\n{r['id']} cannot run here: {r['reason']}")
+            continue
         print(f"\n{r['id']} cannot run here" + (f": {r['reason']}" if r["available"] else "") + ". Engines tried:")
         for attempt in r["tried"]:
             print(f"  {attempt['engine']:12} {attempt['reason'] or 'available, but coding a test tone failed'}")

@@ -149,6 +149,9 @@ def test_codecs_check_reports_neural_weights(weights, tmp_path, monkeypatch, cap
     assert main(["codecs", "check", "--matrix", "neural", "--json"]) == 0
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
     assert not rows["encodec_6k"]["available"] and "no weights" in rows["encodec_6k"]["reason"]
+    assert main(["codecs", "check", "--matrix", "neural"]) == 0  # the table, then each reason in words
+    text = capsys.readouterr().out
+    assert "encodec_6k cannot run here: step 1 (neural): no weights for encodec_24khz" in text
     monkeypatch.setenv("SPOOFBENCH_NEURAL_WEIGHTS", str(weights / "a"))
     assert main(["codecs", "check", "--matrix", "neural", "--json"]) == 0
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
