@@ -22,7 +22,8 @@ from .validation import split_by_label
 
 
 class PolarityWarning(UserWarning):
-    """EER above 50%: the scores are probably the wrong way round (higher should be bona fide)."""
+    """EER above 50%, worse than chance: inverted labels or scores (higher should be bona fide), or a detector
+    that does not work."""
 
 
 class TieWarning(UserWarning):
@@ -30,8 +31,9 @@ class TieWarning(UserWarning):
 
 
 def polarity_message(eer: float, what: str = "scores") -> str:
-    return (f"{what}: EER {format_metric('eer', eer)} is above 50%: the score polarity is probably inverted "
-            "(spoofbench expects higher = more bona fide); scores were NOT flipped")
+    return (f"{what}: EER {format_metric('eer', eer)} is above 50%, worse than chance: inverted labels or scores "
+            "(spoofbench expects higher = more bona fide), or a detector that does not work (untrained, too small "
+            "or too short an input); scores were NOT flipped")
 
 
 def compute_metrics(scores, labels, model: CostModel = ASVSPOOF5, *, ties: str = "safe") -> dict:

@@ -101,6 +101,7 @@ class BenchmarkRunner:
         self.rescore = tuple(rescore)
 
     def run(self) -> dict:
+        require_codecs(self.config)  # a condition no engine can run here: refused before the run folder exists
         prepare_run_folder(self.out)
         with run_lock(self.out, self.log):
             return self._run()
@@ -207,7 +208,7 @@ class BenchmarkRunner:
         """Keep a finished cell (True) or prepare it to be scored (False)."""
         rescore = self._selected_for_rescore(cell)
         if old and not rescore and self._intact(old) and old.get("complete", True):
-            self._record_cell(old, log=not logged)
+            self._record_cell(old, log=not logged, reused=True)
             return True
         if old and (rescore or not self._intact(old)):
             why = "rescoring it" if rescore else "changed since it was scored; rescoring it"
@@ -280,13 +281,14 @@ class BenchmarkRunner:
         if summary is not None:
             self._append({"type": "training", "detector": cell.detector, "seed": cell.seed, "summary": summary})
 
-    def _record_cell(self, cell: dict, log: bool = True) -> None:
+    def _record_cell(self, cell: dict, log: bool = True, reused: bool = False) -> None:
+        """Log a finished cell; its metric warnings are said when it is scored, not again when a resume reuses it."""
         if log:
             self._append({"type": "cell", **cell})
         self._bar.update(1)
         where = {"detector": cell["detector"], "seed": cell["seed"], "testset": cell["test_set"],
                  "codec": cell["codec"]}
-        for message in cell.get("metrics", {}).get("warnings", []):
+        for message in () if reused else cell.get("metrics", {}).get("warnings", []):
             self.log(message, warning=True, **where)
         if not cell.get("complete", True):
             self.log(f"incomplete: scored {cell.get('n_scored')} of {cell.get('n_expected')} "
@@ -303,6 +305,14 @@ class BenchmarkRunner:
     def _append(self, record: dict) -> None:
         with writing(self.out / LOG_NAME):
             self.cell_log.append(record)
+
+
+def require_codecs(config: BenchmarkConfig) -> None:
+    """Refuse a config naming a codec condition no engine can run here, before any work (no run folder, no
+    training): one :class:`~spoofbench.errors.CodecError` line naming what to install (the CLI exits 2)."""
+    from ..codecs.availability import require_runnable
+
+    require_runnable(expand_codecs(config.codecs))
 
 
 def prepare_run_folder(out: Path) -> None:
@@ -398,6 +408,7 @@ def run_benchmark(config: BenchmarkConfig | str | Path, out_dir: str | Path, *, 
     else:
         config.check_files()
     out = Path(out_dir)
+    require_codecs(config)
     prepare_run_folder(out)
     with run_lock(out, as_note(log, __name__)):
         result = BenchmarkRunner(config, out, progress=progress, log=log, executor=executor,

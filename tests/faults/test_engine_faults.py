@@ -225,7 +225,7 @@ def test_train_prints_the_polarity_warning(tmp_path, capsys):
                "--root", str(corpus["root"]), "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"])
     captured = capsys.readouterr()
     assert rc == 0
-    assert "polarity is probably inverted" in captured.err and "warning" in captured.err
+    assert "worse than chance: inverted labels or scores" in captured.err and "warning" in captured.err
     record = json.loads((tmp_path / "run" / "train_result.json").read_text())
     assert record["warnings"] and record["best_dev_eer"] > 0.5
 

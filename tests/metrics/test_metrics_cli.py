@@ -95,7 +95,7 @@ def test_inverted_polarity_warns_and_is_not_flipped(files, tmp_path, capsys):
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["eer"] > 0.5
-    assert "polarity is probably inverted" in captured.err and report["warnings"]
+    assert "worse than chance: inverted labels or scores" in captured.err and report["warnings"]
 
 
 def test_help_ends_with_example(capsys):

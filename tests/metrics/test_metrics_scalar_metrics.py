@@ -62,7 +62,7 @@ def test_compute_metrics_keys_and_polarity_warning():
     assert {"eer", "eer_threshold", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc", "n_bonafide",
             "n_spoof"} <= set(metrics)
     assert metrics["eer"] == 0.0 and metrics["auc"] == 1.0
-    with pytest.warns(PolarityWarning, match="polarity is probably inverted"):
+    with pytest.warns(PolarityWarning, match="worse than chance: inverted labels"):
         flipped = compute_metrics(-scores, labels)
     assert flipped["eer"] == 1.0  # reported as it is, never flipped
     with warnings.catch_warnings():
