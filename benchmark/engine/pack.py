@@ -29,6 +29,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,9 +181,9 @@ def shard_dir(directory: Path) -> Path:
 _KEPT = ("shard", "dtype", "decoder", "offset", "length", "source_rate", "source_samples")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Clip:
-    """One clip to pack: where it is and what the index knew of it."""
+    """One clip to pack: where it is and what the index knew of it (slots: 600k of them stay small)."""
     id: str
     corpus: str
     path: str
@@ -286,9 +287,7 @@ def _trials(manifests: Sequence[str | os.PathLike] | Iterable[Any]) -> Iterable[
 
 def _plan(manifests: Any, root: Any, index: PackIndex, result: PackResult) -> list[_Clip]:
     """The clips to (re)pack: absent from the index, or whose file's size or mtime changed."""
-    from .data import resolve_root
-
-    seen: set[str] = set()
+    seen: set[int] = set()   # 64-bit key hashes, not the keys' text: a 600k-trial manifest stays small
     todo: list[_Clip] = []
     batch: list[tuple[Any, str, os.stat_result | None]] = []
 
@@ -310,22 +309,33 @@ def _plan(manifests: Any, root: Any, index: PackIndex, result: PackResult) -> li
         batch.clear()
 
     for trial in _trials(manifests):
-        key = entry_key(trial.corpus, trial.path)
+        key = int(key_hash([entry_key(trial.corpus, trial.path)])[0])
         if key in seen:
             continue
         seen.add(key)
         result.trials += 1
-        file = str(trial.audio_path(resolve_root(root, trial)))
+        file = os.path.join(_root_of(root, trial), trial.path)  # not pathlib: it interns every part
         try:
             st = os.stat(file)
         except OSError as err:
-            result.failed.append((trial.corpus, trial.path, f"missing: {err.strerror or err}"))
+            result.failed.append((sys.intern(trial.corpus), trial.path, sys.intern(f"missing: {err.strerror or err}")))
             st = None
         batch.append((trial, file, st))
         if len(batch) >= 10_000:
             flush()
     flush()
     return todo
+
+
+def _root_of(root: Any, trial: Any) -> str:
+    """``root``, or ``root[trial.corpus]`` for a mapping (as the engine's data module resolves it; that module
+    imports torch, which would double the planner's memory)."""
+    if isinstance(root, Mapping):
+        if trial.corpus not in root:
+            raise ConfigError(f"trial {trial.id!r}: no root given for corpus {trial.corpus!r} "
+                              f"(roots known: {', '.join(sorted(root))})", field="root")
+        return os.fspath(root[trial.corpus])
+    return os.fspath(root)
 
 
 def _jobs(todo: list[_Clip], shard_clips: int, workers: int, next_shard: int) -> list[tuple[int, list[_Clip]]]:

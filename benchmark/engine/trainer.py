@@ -386,7 +386,8 @@ def _epoch(ctx: _RunContext, opt: _Optimisation, loaders: _Loaders, state: ck.Tr
     torch.manual_seed(epoch_seed(config.seed, epoch))
     loaders.train_sampler.set_epoch(epoch)
     opt.model.train()
-    loss_sum, seen, failed = _train_batches(ctx, opt, loaders.train, epoch)
+    waiting = _WaitClock(loaders.train)
+    loss_sum, seen, failed = _train_batches(ctx, opt, waiting, epoch)
     train_seconds = time.perf_counter() - t0
     lr = opt.optimizer.param_groups[0]["lr"]
     opt.scheduler.step()
@@ -397,8 +398,32 @@ def _epoch(ctx: _RunContext, opt: _Optimisation, loaders: _Loaders, state: ck.Tr
     state.history.append({"epoch": epoch + 1, "train_loss": totals[0] / max(totals[1], 1), "dev_eer": dev_eer,
                           "best_dev_eer": state.best_dev_eer, "lr": lr, "train_samples": int(totals[1]),
                           "samples_per_s": totals[1] / train_seconds, "failed_clips": int(totals[2]),
-                          "seconds": time.perf_counter() - t0})
+                          "seconds": time.perf_counter() - t0, "train_seconds": train_seconds,
+                          "data_wait_seconds": waiting.seconds})
     return improved
+
+
+class _WaitClock:
+    """Iterates a loader and adds up the time spent waiting for its next batch (``seconds``): the share
+    of an epoch in which the model waited for data."""
+
+    def __init__(self, loader: Any):
+        self.loader, self.seconds = loader, 0.0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        batches = iter(self.loader)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(batches)
+            except StopIteration:
+                self.seconds += time.perf_counter() - start
+                return
+            self.seconds += time.perf_counter() - start
+            yield batch
 
 
 def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int) -> tuple[float, int, int]:
