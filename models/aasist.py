@@ -358,6 +358,18 @@ class AASIST(Detector, GraphStages):
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.out_layer(self.drop(self.embed(waves)))
 
+    def activation_bytes_per_sample(self) -> float:
+        """The inference path's peak is in the first encoder block: conv1's output (C, F + 1, T / 3) and
+        conv2's (C, F, T / 3), both fp32, live at once; the front-end's sinc output and its magnitude
+        (2 x filters per sample) come before it, the later blocks work on a third of the frames or less.
+        25% on top for kernel workspace and allocator slack (measured: ~2,000 bytes per sample for the
+        default preset, e.g. 123-146 MB per 64,600-sample clip)."""
+        filters, channels = self.config.filts[0], self.config.filts[1][1]
+        freq = filters // 3
+        encoder = 4 * channels * (2 * freq + 1) / 3
+        front = 4 * 2 * filters
+        return 1.25 * max(encoder, front)
+
 
 FAMILY = DetectorFamily(
     name="aasist", config_cls=AASISTConfig,

@@ -54,6 +54,13 @@ class Detector(nn.Module):
     def logits(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def activation_bytes_per_sample(self) -> float | None:
+        """Peak bytes the eval forward needs under ``torch.inference_mode`` per input sample of one clip
+        (activations and kernel workspace, fp32; batch and clip length scale it linearly), or None when
+        not declared: scoring then measures it once with a probe batch. Scoring sizes its batches from
+        this and the memory budget (``ScoreConfig.memory_budget_gb``). A declaration errs on the high side."""
+        return None
+
     def fitted_parameters(self) -> int:
         """Values fitted in closed form and kept as buffers (0 unless ``training_mode == "fit"``)."""
         return 0

@@ -174,7 +174,13 @@ class TrainConfig(YamlConfig):
 class ScoreConfig(YamlConfig):
     """How to score: batching, workers, device and codec conditions."""
     codecs: tuple[str, ...] = ("none",)
-    batch_size: int = 32
+    # Clips per batch; None = chosen from the memory budget below and the detector's activation bytes
+    # per input sample (declared, or measured once with a probe batch). A number here always wins.
+    batch_size: int | None = None
+    # Memory for the activations of all batches scored at once (streams x batch), in GB (2**30 bytes);
+    # None = a safe share of what is available: half the free RAM, at most 2 GB, on a CPU (bigger batches
+    # only cost memory there); 70% of the free GPU memory on CUDA.
+    memory_budget_gb: float | None = None
     num_workers: int = 2
     bucket_pool: int = 256             # clips a worker sorts by length before batching
     device: str = "auto"
@@ -190,7 +196,10 @@ class ScoreConfig(YamlConfig):
     data: DataConfig = field(default_factory=DataConfig)   # read clips from a pack (auto|on|off)
 
     def validate(self, path: Any = None) -> "ScoreConfig":
-        _positive(self.batch_size, "batch_size", path)
+        if self.batch_size is not None:
+            _positive(self.batch_size, "batch_size", path)
+        if self.memory_budget_gb is not None:
+            _positive(self.memory_budget_gb, "memory_budget_gb", path)
         _nonneg(self.num_workers, "num_workers", path)
         _positive(self.bucket_pool, "bucket_pool", path)
         _nonneg(self.cpu_threads, "cpu_threads", path)

@@ -16,6 +16,8 @@ run is dropped first. Each score file has one writer at a time (:mod:`.locks`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gc
 import logging
 import os
 import sys
@@ -160,10 +162,13 @@ class _ScoringStream(torch.utils.data.IterableDataset):
 
     def __init__(self, source: _TrialSource, root: Any, conditions: Sequence[str], skips: Sequence[set[str]],
                  detector: Any, batch_size: int, pool: int, cache_dir: str | None, cache_max_bytes: int,
-                 eager: bool = True):
+                 eager: bool = True, batch_samples: int | None = None, budget: str = ""):
         self.source, self.root, self.conditions, self.skips = source, root, list(conditions), list(skips)
         self.sample_rate, self.policy = detector.sample_rate, detector.input_policy
         self.min_samples, self.batch_size, self.pool = detector.min_samples, batch_size, pool
+        # Variable-length inputs under a memory budget: a batch holds at most this many samples, padded
+        # (clips x its longest clip); a clip longer than that alone is a failure naming ``budget``.
+        self.batch_samples, self.budget = batch_samples, budget
         self.cache_dir, self.cache_max_bytes = cache_dir, cache_max_bytes
         # Fixed-length inputs sort to arrival order, so a pool's batches are consecutive runs of
         # batch_size clips: hand each over when it is complete, while the next clips are coded.
@@ -186,36 +191,63 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         x = self.policy.apply(wave, train=False)
         return fit_length(x, self.min_samples, self.policy.pad)
 
-    def _batches(self, k: int, pool: list[tuple[str, torch.Tensor, str]],
-                 failures: list[tuple[str, str]]) -> Iterator[dict]:
-        pool.sort(key=lambda item: item[1].numel())
-        for start in range(0, len(pool), self.batch_size):
-            chunk = pool[start:start + self.batch_size]
-            lengths = torch.tensor([w.numel() for _, w, _ in chunk], dtype=torch.int64)
-            yield {"condition": k, "ids": [i for i, _, _ in chunk], "waves": pad_batch([w for _, w, _ in chunk]),
-                   "lengths": lengths, "decoders": [d for _, _, d in chunk],
-                   "failures": failures if start == 0 else []}
-        if not pool and failures:
-            yield {"condition": k, "ids": [], "waves": torch.zeros(0, 0),
+    def _chunks(self, pool: list[tuple[int, str, torch.Tensor, str]],
+                failures: list[tuple[int, str, str]]) -> list[list]:
+        """``pool`` (sorted by length) cut into batches: ``batch_size`` clips at most and, under a memory
+        budget for variable-length inputs, ``batch_samples`` padded samples at most; a clip over that
+        alone goes to ``failures``."""
+        chunks: list[list] = []
+        chunk: list = []
+        for item in pool:
+            n = item[2].numel()
+            if self.batch_samples is not None and n > self.batch_samples:
+                failures.append((item[0], item[1], f"a clip of {n} samples ({n / self.sample_rate:.1f} s) needs more "
+                                                   f"memory than {self.budget}; raise --memory-budget"))
+                continue
+            full = len(chunk) >= self.batch_size or (self.batch_samples is not None
+                                                      and (len(chunk) + 1) * n > self.batch_samples)
+            if chunk and full:
+                chunks.append(chunk)
+                chunk = []
+            chunk.append(item)
+        return chunks + ([chunk] if chunk else [])
+
+    def _batches(self, k: int, pool: list[tuple[int, str, torch.Tensor, str]],
+                 failures: list[tuple[int, str, str]], worker: int) -> Iterator[dict]:
+        """Sorted-length batches of one condition's pool. Each clip carries its sequence number in this
+        worker's stream of the condition, so the writer puts the scores back in the manifest's order."""
+        pool.sort(key=lambda item: (item[2].numel(), item[0]))
+        chunks = self._chunks(pool, failures)
+        for n, chunk in enumerate(chunks):
+            lengths = torch.tensor([w.numel() for _, _, w, _ in chunk], dtype=torch.int64)
+            yield {"condition": k, "worker": worker, "seq": [q for q, _, _, _ in chunk],
+                   "ids": [i for _, i, _, _ in chunk], "waves": pad_batch([w for _, _, w, _ in chunk]),
+                   "lengths": lengths, "decoders": [d for _, _, _, d in chunk],
+                   "failures": failures if n == 0 else []}
+        if not chunks and failures:
+            yield {"condition": k, "worker": worker, "seq": [], "ids": [], "waves": torch.zeros(0, 0),
                    "lengths": torch.zeros(0, dtype=torch.int64), "decoders": [], "failures": failures}
 
     def _trial(self, trial: Any, todo: list[int], coders: list[Any], cache: Any,
-               pools: list[list], failures: list[list]) -> None:
-        """Decode ``trial`` once; add its coded view (or the reason it failed) per condition in ``todo``."""
+               pools: list[list], failures: list[list], seq: list[int]) -> None:
+        """Decode ``trial`` once; add its coded view (or the reason it failed) per condition in ``todo``,
+        numbered ``seq[k]`` (then counted up) in the condition's stream."""
         from .data import read_clip  # from the pack (spoofbench pack) when it holds the clip's file, else decoded
         try:
             wave, info = read_clip(trial, self.root, self.sample_rate)
         except (AudioReadError, SpoofbenchError) as err:  # unreadable or non-finite audio
             for k in todo:
-                failures[k].append((trial.id, str(err)))
+                failures[k].append((seq[k], trial.id, str(err)))
+                seq[k] += 1
             return
         for k in todo:
             try:
-                pools[k].append((trial.id, self._view(wave, trial, coders[k], cache), info.decoder))
+                pools[k].append((seq[k], trial.id, self._view(wave, trial, coders[k], cache), info.decoder))
             except SpoofbenchError as err:
-                failures[k].append((trial.id, str(err)))
+                failures[k].append((seq[k], trial.id, str(err)))
             except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
-                failures[k].append((trial.id, f"{type(err).__name__}: {err}"))
+                failures[k].append((seq[k], trial.id, f"{type(err).__name__}: {err}"))
+            seq[k] += 1
 
     def __iter__(self) -> Iterator[dict]:
         info = torch.utils.data.get_worker_info()
@@ -224,6 +256,7 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         pools: list[list] = [[] for _ in self.conditions]     # clips not yet handed over
         failures: list[list] = [[] for _ in self.conditions]
         filled = [0] * len(self.conditions)  # clips of each condition's current pool, handed over or not
+        seq = [0] * len(self.conditions)     # trials of each condition handled by this worker so far
         for n, trial in enumerate(self.source):
             if n % workers != worker:
                 continue
@@ -231,15 +264,15 @@ class _ScoringStream(torch.utils.data.IterableDataset):
             if not todo:  # scored under every condition already: do not decode it
                 continue
             added = [len(pools[k]) for k in todo]
-            self._trial(trial, todo, coders, cache, pools, failures)
+            self._trial(trial, todo, coders, cache, pools, failures, seq)
             for k, before in zip(todo, added):
                 filled[k] += len(pools[k]) - before
                 full = filled[k] >= self.pool
                 if full or (self.eager and len(pools[k]) >= self.batch_size):
-                    yield from self._batches(k, pools[k], failures[k])
+                    yield from self._batches(k, pools[k], failures[k], worker)
                     pools[k], failures[k], filled[k] = [], [], 0 if full else filled[k]
         for k in range(len(self.conditions)):
-            yield from self._batches(k, pools[k], failures[k])
+            yield from self._batches(k, pools[k], failures[k], worker)
 
 
 def _clean(text: str) -> str:
@@ -280,11 +313,18 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
     results: list[ScoreFileResult] = []
     streams = scoring_streams(detector, config, rt)
     with exclusive_all(stems, "score file"), cpu_threads(1 if streams > 1 else config.cpu_threads):
-        files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
-        extra = {**(extra_summary or {}), "streams": streams}
-        for group in ([files] if one_pass else [[f] for f in files]):
-            results += _score_pass(detector, source, root, group, config, rt, progress, expected,
-                                   extra, eager=one_pass, log_context=log_context or {}, streams=streams)
+        plan = plan_memory(detector, config, rt, streams)
+        streams = plan.streams
+        with cpu_threads(1 if streams > 1 else config.cpu_threads):
+            name, preset = getattr(detector, "name", None), getattr(detector, "preset", None)
+            context_logger(__name__, detector=f"{name}:{preset}" if name and preset else name,
+                           **(log_context or {})).info("scoring memory: %s", plan.describe())
+            files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
+            extra = {**(extra_summary or {}), "streams": streams, "memory": plan.to_dict()}
+            for group in ([files] if one_pass else [[f] for f in files]):
+                results += _score_pass(detector, source, root, group, config, rt, progress, expected,
+                                       extra, eager=one_pass, log_context=log_context or {}, streams=streams,
+                                       plan=plan)
     return ScoreResult(tuple(results), detector.input_policy.to_dict())
 
 
@@ -300,6 +340,207 @@ def scoring_streams(detector: Any, config: ScoreConfig, rt: Runtime) -> int:
     if config.streams:
         return config.streams
     return config.cpu_threads or torch.get_num_threads()
+
+
+GiB = 1024 ** 3
+#: Default budgets: a share of the free RAM, capped on a CPU (where bigger batches buy no speed, only
+#: memory: the convolutions of one clip already fill a core), and a share of the free GPU memory.
+CPU_BUDGET_SHARE, CPU_BUDGET_CAP, GPU_BUDGET_SHARE = 0.5, 2 * GiB, 0.7
+#: Clips per batch at most when the budget chooses (a pool of ``bucket_pool`` clips caps it too).
+MAX_AUTO_BATCH = 256
+#: Length of the probe clip for variable-length detectors (seconds).
+PROBE_SECONDS = 4.0
+_MEASURED: dict[tuple, float] = {}   # (detector, config, device, precision, threads, samples) -> bytes per sample
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """What scoring chose from the memory budget: batch size, streams and the peak it expects.
+
+    ``batch_samples``: for variable-length inputs under a budget, the padded samples a batch may hold
+    (clips x its longest); None for fixed-length inputs and for an explicit batch size.
+    """
+    batch_size: int
+    streams: int
+    batch_samples: int | None
+    budget_bytes: int | None       # None: no budget applied (the batch size was given)
+    budget_source: str
+    bytes_per_sample: float | None  # activations per input sample of one clip, plus the input itself
+    estimate: str                   # "declared" | "measured" | "unknown"
+    clip_samples: int               # the clip length the figures are for (the fixed length, or a probe's)
+    estimated_peak_bytes: int | None
+
+    def budget_text(self) -> str:
+        return (f"the memory budget of {self.budget_bytes / GiB:.2f} GB for {self.streams} stream(s)"
+                if self.budget_bytes is not None else "the memory budget")
+
+    def describe(self) -> str:
+        seconds = f"{self.clip_samples}-sample clip"
+        per_clip = (f"{self.bytes_per_sample * self.clip_samples / 2 ** 20:.0f} MB per {seconds} ({self.estimate})"
+                    if self.bytes_per_sample is not None else "activation size unknown")
+        peak = (f"~{self.estimated_peak_bytes / GiB:.2f} GB estimated peak of activations"
+                if self.estimated_peak_bytes is not None else "peak not estimated")
+        budget = (f"budget {self.budget_bytes / GiB:.2f} GB ({self.budget_source})"
+                  if self.budget_bytes is not None else self.budget_source)
+        batch = (f"batches of up to {self.batch_samples} padded samples and {self.batch_size} clips"
+                 if self.batch_samples is not None else f"batch {self.batch_size}")
+        return f"{batch}, {self.streams} stream(s), {peak}; {per_clip}; {budget}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free now: the GPU's free memory on CUDA, else the RAM the kernel reports available, or the
+    room left under this process's cgroup limit when that is smaller."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    import psutil
+
+    free = int(psutil.virtual_memory().available)
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            free = min(free, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(free, 0)
+
+
+def memory_budget(config: ScoreConfig, device: torch.device) -> tuple[int, str]:
+    """(bytes, where the figure comes from): ``memory_budget_gb`` or the default share of free memory."""
+    if config.memory_budget_gb is not None:
+        return int(config.memory_budget_gb * GiB), "memory_budget_gb"
+    free = available_memory(device)
+    if device.type == "cuda":
+        return int(GPU_BUDGET_SHARE * free), f"auto: {GPU_BUDGET_SHARE:.0%} of {free / GiB:.1f} GB free on the GPU"
+    share = int(CPU_BUDGET_SHARE * free)
+    return (min(share, CPU_BUDGET_CAP),
+            f"auto: {CPU_BUDGET_SHARE:.0%} of {free / GiB:.1f} GB available, at most {CPU_BUDGET_CAP / GiB:.0f} GB")
+
+
+def _probe_samples(detector: Any) -> int:
+    policy = detector.input_policy
+    if policy.mode == "fixed":
+        return int(policy.num_samples)
+    return max(int(detector.min_samples), int(PROBE_SECONDS * detector.sample_rate))
+
+
+def _rss_high_water() -> tuple[Any, Any] | None:
+    """(reset, read) of this process's peak RSS (Linux: /proc/self/clear_refs and VmHWM), or None."""
+    status, clear = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+    if not status.exists() or not os.access(clear, os.W_OK):
+        return None
+
+    def read() -> tuple[int, int]:
+        values = {}
+        for line in status.read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                values[line[:5]] = int(line.split()[1]) * 1024
+        return values["VmRSS"], values["VmHWM"]
+
+    def reset() -> None:
+        gc.collect()
+        with contextlib.suppress(OSError, AttributeError):  # hand freed heap back first (glibc)
+            import ctypes
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        clear.write_text("5")
+
+    return reset, read
+
+
+def measure_activation_bytes(detector: Any, rt: Runtime, samples: int) -> float | None:
+    """Peak bytes per input sample of the eval forward under ``inference_mode``, measured once per
+    detector configuration, device and thread count with probe batches of one and two noise clips of
+    ``samples`` (the peak RSS on a CPU, the allocator's peak on CUDA). The larger of the two-clip
+    increment and half the two-clip peak is kept (errs high). None where it cannot be measured."""
+    key = (type(detector).__qualname__, getattr(detector, "name", None), repr(getattr(detector, "config", None)),
+           str(rt.device), rt.precision, torch.get_num_threads(), samples)
+    if key in _MEASURED:
+        return _MEASURED[key]
+    generator = torch.Generator().manual_seed(0)
+    waves = 0.1 * torch.randn(2, samples, generator=generator)
+
+    def forward(n: int) -> None:
+        with torch.inference_mode(), rt.autocast():
+            detector.score(waves[:n].to(rt.device), torch.full((n,), samples, dtype=torch.int64, device=rt.device))
+
+    peaks = []
+    if rt.device.type == "cuda":
+        for n in (1, 2):
+            torch.cuda.synchronize(rt.device)
+            base = torch.cuda.memory_allocated(rt.device)
+            torch.cuda.reset_peak_memory_stats(rt.device)
+            forward(n)
+            torch.cuda.synchronize(rt.device)
+            peaks.append(torch.cuda.max_memory_allocated(rt.device) - base)
+    else:
+        probe = _rss_high_water()
+        if probe is None:
+            return None
+        reset, read = probe
+        for n in (1, 2):
+            reset()
+            base, _ = read()
+            forward(n)
+            peaks.append(max(read()[1] - base, 0))
+    per_clip = max(peaks[1] - peaks[0], peaks[1] / 2)
+    _MEASURED[key] = per_clip / samples
+    return _MEASURED[key]
+
+
+def plan_memory(detector: Any, config: ScoreConfig, rt: Runtime, streams: int) -> MemoryPlan:
+    """Batch size and streams from the memory budget and the detector's activation bytes per sample
+    (declared by ``Detector.activation_bytes_per_sample``, else measured once). The budget is for all
+    streams together: each stream gets its share, and streams are dropped before a batch falls below one
+    clip. An explicit ``batch_size`` wins (the estimate is then only reported, from a declaration).
+    Raises ``ConfigError`` when the budget cannot hold one clip."""
+    samples = _probe_samples(detector)
+    fixed = detector.input_policy.mode == "fixed"
+    declared = getattr(detector, "activation_bytes_per_sample", None)
+    declared = declared() if callable(declared) else None
+    if config.batch_size is not None:
+        per_sample = None if declared is None else float(declared) + 4
+        peak = None if per_sample is None else int(per_sample * samples * config.batch_size * streams)
+        plan = MemoryPlan(config.batch_size, streams, None, None, "batch_size given: no budget applied",
+                          per_sample, "declared" if declared is not None else "unknown", samples, peak)
+        if config.memory_budget_gb is not None and peak is not None and peak > config.memory_budget_gb * GiB:
+            logging.getLogger(__name__).warning(
+                "batch_size %d x %d stream(s) needs ~%.2f GB of activations, over memory_budget_gb %.2f; "
+                "the batch size given wins", config.batch_size, streams, peak / GiB, config.memory_budget_gb)
+        return plan
+    budget, source = memory_budget(config, rt.device)
+    estimate = "declared"
+    if declared is None:
+        declared, estimate = measure_activation_bytes(detector, rt, samples), "measured"
+    if declared is None:
+        raise ConfigError(f"{getattr(detector, 'name', 'this detector')} declares no activation_bytes_per_sample "
+                          "and this platform cannot measure it (no /proc/self/clear_refs); give a batch size "
+                          "(--batch-size / batch_size)", field="batch_size")
+    per_sample = float(declared) + 4   # the input batch itself, fp32
+    clip = per_sample * samples
+    if budget < clip:
+        raise ConfigError(
+            f"memory budget {budget / GiB:.3f} GB ({source}) is too small for one clip: "
+            f"{getattr(detector, 'name', 'the detector')} needs ~{clip / GiB:.3f} GB per {samples}-sample clip "
+            f"({samples / detector.sample_rate:.2f} s; {per_sample:.0f} bytes per sample, {estimate}); "
+            "raise --memory-budget / memory_budget_gb", field="memory_budget_gb")
+    if streams * clip > budget:
+        logging.getLogger(__name__).info("scoring streams %d -> %d: the memory budget holds %d clip(s) at once",
+                                         streams, int(budget // clip), int(budget // clip))
+        streams = int(budget // clip)
+    per_stream = budget / streams
+    cap = min(MAX_AUTO_BATCH, config.bucket_pool)
+    if fixed:
+        batch = max(1, min(cap, int(per_stream // clip)))
+        batch_samples = None
+        peak = int(clip * batch * streams)
+    else:
+        batch_samples = int(per_stream // per_sample)
+        batch = cap
+        peak = int(per_sample * batch_samples * streams)
+    return MemoryPlan(batch, streams, batch_samples, budget, source, per_sample, estimate, samples, peak)
 
 
 def _testset(testset: str | None, source: _TrialSource) -> str:
@@ -342,12 +583,14 @@ class _ConditionFiles:
 
 def _score_pass(detector: Any, source: _TrialSource, root: Any, group: list[_ConditionFiles],
                 config: ScoreConfig, rt: Runtime, progress: bool, expected: int, extra: dict,
-                eager: bool, log_context: dict, streams: int = 1) -> list[ScoreFileResult]:
+                eager: bool, log_context: dict, streams: int = 1,
+                plan: "MemoryPlan | None" = None) -> list[ScoreFileResult]:
     """One pass over the trials scoring every condition of ``group``; one result per condition."""
+    plan = plan or plan_memory(detector, config, rt, streams)
     from .data import with_pack  # the root's pack per config.data (auto|on|off)
     stream = _ScoringStream(source, with_pack(root, detector.sample_rate, config.data), [f.codec for f in group], [f.done for f in group], detector,
-                            config.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes,
-                            eager=eager)
+                            plan.batch_size, config.bucket_pool, config.cache_dir, config.cache_max_bytes,
+                            eager=eager, batch_samples=plan.batch_samples, budget=plan.budget_text())
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, num_workers=config.num_workers,
         worker_init_fn=worker_init if config.num_workers else None, pin_memory=rt.device.type == "cuda",
@@ -388,7 +631,7 @@ def _score_batches(loader: Any, detector: Any, writers: list["_ScoreWriter"], rt
         return values.float().cpu().numpy()
 
     def write(batch: dict, values: np.ndarray | None) -> int:
-        return writers[batch["condition"]].write(batch["ids"], values, batch["failures"], batch.get("decoders"))
+        return writers[batch["condition"]].write_batch(batch, values)
 
     if streams <= 1:
         for batch in loader:
@@ -407,11 +650,54 @@ def _score_batches(loader: Any, detector: Any, writers: list["_ScoreWriter"], rt
 
 
 class _ScoreWriter:
-    """Appends scores and failures of one condition, flushed after every batch; counts them."""
+    """Appends scores and failures of one condition, flushed after every batch; counts them.
+
+    Batches come sorted by clip length; ``write_batch`` holds each result until the results of the
+    trials before it in its worker's stream are written, so each worker's lines are in manifest order
+    (all lines, with at most one DataLoader worker).
+    """
 
     def __init__(self, files: _ConditionFiles):
         self.files = files
         self.n_scored, self.n_failed, self.processed = len(files.done), 0, 0
+        self._held: dict[int, dict[int, tuple]] = {}   # worker -> seq -> (utt, value or None, decoder, reason)
+        self._next: dict[int, int] = {}                # worker -> the next seq to write
+
+    def write_batch(self, batch: dict, values: np.ndarray | None) -> int:
+        """Hold one batch's results (``seq`` numbers, scores, ``failures``) and write every result whose
+        predecessors are written. Returns the trials the batch handled (for the progress count)."""
+        worker = batch.get("worker", 0)
+        held = self._held.setdefault(worker, {})
+        for seq, utt, reason in batch["failures"]:
+            held[seq] = (utt, None, None, reason)
+        decoders = batch.get("decoders") or ["unknown"] * len(batch["ids"])
+        for seq, utt, value, decoder in zip(batch["seq"], batch["ids"], values if values is not None else (),
+                                            decoders):
+            held[seq] = (utt, value, decoder, None)
+        self._release(worker, drain=False)
+        return len(batch["failures"]) + len(batch["ids"])
+
+    def _release(self, worker: int, drain: bool) -> None:
+        held, start = self._held[worker], self._next.get(worker, 0)
+        stop = start
+        while stop in held:
+            stop += 1
+        ready = [held.pop(q) for q in range(start, stop)]
+        if drain:  # the stream ended: whatever is left (nothing, unless a worker died) in its order
+            ready += [held.pop(q) for q in sorted(held)]
+        self._next[worker] = stop
+        if ready:
+            ids = [utt for utt, value, _, reason in ready if reason is None]
+            values = np.array([value for _, value, _, reason in ready if reason is None], dtype=np.float64)
+            self.write(ids, values, [(utt, reason) for utt, _, _, reason in ready if reason is not None],
+                       [decoder for _, _, decoder, reason in ready if reason is None])
+
+    def __exit__(self, *exc: Any) -> None:
+        for worker in list(self._held):
+            self._release(worker, drain=True)
+        self._scores.close()
+        self._failed.close()
+        self._decoders.close()
 
     def __enter__(self) -> "_ScoreWriter":
         self._scores = open(self.files.scores, "a", encoding="utf-8")
@@ -419,10 +705,6 @@ class _ScoreWriter:
         self._decoders = open(self.files.decoders, "a", encoding="utf-8")
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self._scores.close()
-        self._failed.close()
-        self._decoders.close()
 
     def write(self, ids: Sequence[str], values: np.ndarray | None, failures: Sequence[tuple[str, str]],
               decoders: Sequence[str] | None = None) -> int:
@@ -468,7 +750,7 @@ def _finish(detector: Any, files: _ConditionFiles, writer: _ScoreWriter, config:
         "n_failed": result.n_failed, "n_resumed": result.n_resumed, "n_retried": result.n_retried,
         "coverage": result.coverage, "complete": result.complete, "seconds": seconds,
         "clips_per_s": result.clips_per_s, "device": str(rt.device), "precision": rt.precision,
-        "batch_size": config.batch_size, "num_workers": config.num_workers,
+        "batch_size": extra.get("memory", {}).get("batch_size", config.batch_size), "num_workers": config.num_workers,
         "decoders": files.decoders.name, "decoder_counts": _decoder_counts(files.decoders), **extra}, fsync=True)
     return result
 

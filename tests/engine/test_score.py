@@ -124,15 +124,15 @@ def test_cli_errors_are_clear(corpus, tmp_path, capsys):
 
 def test_a_resumed_pass_with_nothing_left_decodes_no_audio(corpus, run_dir, tmp_path, monkeypatch):
     """Trials scored under every requested condition are not decoded again (a 600k-trial resume read them all)."""
-    from spoofbench.engine import scoring
+    from spoofbench.engine import data as engine_data
 
     detector = load_run_detector(run_dir)
     cfg = ScoreConfig(codecs=("none",), batch_size=4, num_workers=0, cpu_threads=1)
     first = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path / "s",
                   config=cfg, progress=False)
     decoded = []
-    real = scoring.read_audio_info
-    monkeypatch.setattr(scoring, "read_audio_info", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
+    real = engine_data.read_audio_info  # scoring reads clips through engine.data.read_clip
+    monkeypatch.setattr(engine_data, "read_audio_info", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
     again = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path / "s",
                   config=cfg, progress=False)
     assert again.files[0].scores.read_bytes() == first.files[0].scores.read_bytes()
