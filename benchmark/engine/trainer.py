@@ -547,11 +547,11 @@ def _barrier(rt: Runtime) -> None:
 
 
 def _tensorboard(out: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(out / "tensorboard"))
+    """The epoch curves' trackers beside log.csv (TensorBoard when installed, MLflow/W&B/own callback through
+    $SPOOFBENCH_TRACKERS), or None: :mod:`spoofbench.engine.tracking`."""
+    from .tracking import open_trackers
+
+    return open_trackers(out)
 
 
 def _fit(ctx: _RunContext, detector: Any, data: _TrainInputs) -> TrainResult:
