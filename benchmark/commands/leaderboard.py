@@ -11,7 +11,8 @@ spoofbench leaderboard trials board/ --out trials/          # hand trials/ to su
 spoofbench leaderboard add board/ submissions/tiny-cnn/     # score files or a model
 spoofbench leaderboard list board/
 spoofbench leaderboard withdraw board/ tiny-cnn --version 1 --reason "trained on test data"
-spoofbench leaderboard build board/ --out site/             # open site/index.html"""
+spoofbench leaderboard build board/ --out site/             # open site/index.html
+spoofbench leaderboard audit board/                         # recompute every number; exit 1 on drift"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--out", required=True, metavar="SITE", help="folder for the static site")
     build.add_argument("--no-det", action="store_true", help="skip DET plots (faster)")
     build.set_defaults(func=_build)
+    audit = sub.add_parser("audit", help="recompute every stored number from the stored score files; exit 1 on drift")
+    audit.add_argument("dir", help="leaderboard folder")
+    audit.set_defaults(func=_audit)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -100,7 +104,10 @@ def _add(args: argparse.Namespace) -> int:
         board.close()
     pooled = "n/a (no OOD cells)" if result.pooled_ood_eer is None else f"{result.pooled_ood_eer * 100:.2f}%"
     print(f"accepted {result.system} v{result.version} (id {result.id}): {result.cells} cell(s), "
-          f"pooled OOD EER {pooled}")
+          f"{result.coverage[0]} of {result.coverage[1]} test set(s), pooled OOD EER {pooled}"
+          + (f", {result.filled} missing trial(s) scored as the system's worst score" if result.filled else ""))
+    for duplicate in result.duplicates:
+        print(f"warning: {duplicate}: byte-identical score files; check this is not a copy of another system")
     return 0
 
 
@@ -112,7 +119,10 @@ def _list(args: argparse.Namespace) -> int:
 
     board = _open(args.dir)
     rows = leaderboard_rows(board)
-    table = Table(title=f"{board.config.name} (ranked by pooled OOD EER; * in-domain, † declared parameters)")
+    from ..leaderboard.ranking import ranking_rule
+
+    table = Table(title=f"{board.config.name}: {ranking_rule(board)} (* in-domain, † parameters not counted by "
+                        "the operator)")
     for column in table_columns(board):
         table.add_column(column, justify="left" if column in ("system", "date") else "right")
     for record in table_records(board, rows):
@@ -147,3 +157,18 @@ def _build(args: argparse.Namespace) -> int:
     board.close()
     print(f"wrote {len(written)} file(s); open {args.out}/index.html")
     return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from ..leaderboard.audit import audit_board
+
+    board = _open(args.dir)
+    try:
+        report = audit_board(board)
+    finally:
+        board.close()
+    for problem in report.problems:
+        print(f"DRIFT: {problem}")
+    verdict = "no drift" if report.ok else f"{len(report.problems)} drift(s)"
+    print(f"audit of {args.dir}: {report.submissions} submission(s), {report.files} score file(s): {verdict}")
+    return 0 if report.ok else 1

@@ -86,12 +86,25 @@ class Leaderboard:
 
     def trial_lists(self) -> TrialLists:
         return TrialLists(self.config.name, {t.name: self.keys(t.name).ids.astype(object)
-                                             for t in self.config.test_sets}, tuple(self.codecs))
+                                             for t in self.config.test_sets}, tuple(self.codecs),
+                          tuple(self.corpus_ids()))
+
+    def corpus_ids(self) -> list[str]:
+        """The corpus ids a submission's ``training_data`` may name: spoofbench's corpus recipes (less the
+        generic csv/folder readers), the test sets' corpora and the operator's ``training_corpora``."""
+        from ..corpora import RECIPES
+
+        ids = {name for name in RECIPES.names() if name not in ("csv", "folder")}
+        ids.update(self.config.training_corpora)
+        for test in self.config.test_sets:
+            ids.update(self.corpora(test.name))
+        return sorted(ids)
 
     def export_trials(self, out_dir: str | Path) -> list[Path]:
-        """Write the submitters' trial lists (ids only, seeded shuffle) into ``out_dir``."""
+        """Write the submitters' trial lists (ids only, seeded shuffle) and the valid corpus ids into ``out_dir``."""
         lists = self.trial_lists()
-        return write_trial_lists(out_dir, self.config.name, lists.ids, lists.codecs, self.config.seed)
+        return write_trial_lists(out_dir, self.config.name, lists.ids, lists.codecs, self.config.seed,
+                                 lists.corpora)
 
 
 def init_leaderboard(directory: str | Path, benchmark: str | Path, db_url: str | None = None) -> Leaderboard:

@@ -13,10 +13,21 @@ Example (paths relative to the YAML file; the manifests hold the keys and never 
       demo_a: [manifests/demo_a_train.jsonl.gz]   # for speaker / utterance overlap flags
     scoring: {batch_size: 32}             # ScoreConfig fields for model submissions
     device: cpu
+    rank_by: pooled_ood_eer               # pooled_ood_eer | pooled_eer | min_dcf | <test set name>
+    coverage: tiers                       # tiers: systems covering more test sets rank first; penalty:
+    coverage_penalty: 0.05                #   one ranking, each missing test set adds this to the key
+    missing_trials: reject                # reject | worst_score (a missing trial gets the system's most-spoof score)
+    max_score_file_mb: 512                # larger score files are refused before they are read
 
 The keys of a test set (``root`` is only needed to score model submissions) are the trials of its
 spoofbench manifest, or a key file in any format ``spoofbench metrics`` reads (``keys: ..., corpus:
-asvspoof2019_la``; no overlap flags and no model submissions for such a test set). The pooled out-of-domain EER over every OOD cell is the rank key.
+asvspoof2019_la``; no overlap flags and no model submissions for such a test set).
+
+The rank key (``rank_by``): ``pooled_ood_eer`` (default) is the EER pooled over a system's
+out-of-domain cells, and where a system has none, the EER pooled over all its cells (said on the
+page); ``pooled_eer`` pools every cell; ``min_dcf`` is the minimum DCF of every cell pooled; a test
+set's name ranks by that test set's EER (its uncoded condition). Systems may cover only some test sets
+(every condition of each); ``coverage`` says how they rank (see docs/leaderboard.md).
 """
 from __future__ import annotations
 
@@ -29,6 +40,9 @@ from ..configs import config_dataclass as dataclass
 from ..errors import ConfigError
 
 METRICS = ("eer",)
+RANK_KEYS = ("pooled_ood_eer", "pooled_eer", "min_dcf")
+COVERAGE = ("tiers", "penalty")
+MISSING_TRIALS = ("reject", "worst_score")
 
 
 @dataclass
@@ -59,6 +73,11 @@ class LeaderboardConfig(YamlConfig):
     training_corpora: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     scoring: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     device: str = "cpu"
+    rank_by: str = "pooled_ood_eer"
+    coverage: str = "tiers"
+    coverage_penalty: float = 0.05
+    missing_trials: str = "reject"
+    max_score_file_mb: int = 512
 
     def validate(self, path: Any = None) -> "LeaderboardConfig":
         if not self.test_sets:
@@ -84,7 +103,24 @@ class LeaderboardConfig(YamlConfig):
             raise ConfigError(f"value {self.bootstrap} must be >= 0", path, field="bootstrap")
         if not self.codecs:
             raise ConfigError("no codec conditions; expected at least one (e.g. none)", path, field="codecs")
+        self._validate_ranking(path, names)
         return self
+
+    def _validate_ranking(self, path: Any, names: list[str]) -> None:
+        if self.rank_by not in RANK_KEYS and self.rank_by not in names:
+            raise ConfigError(f"value {self.rank_by!r} is not allowed; expected one of "
+                              f"{', '.join(RANK_KEYS + tuple(names))} (a test set name ranks by its EER)",
+                              path, field="rank_by")
+        for name, value, allowed in (("coverage", self.coverage, COVERAGE),
+                                     ("missing_trials", self.missing_trials, MISSING_TRIALS)):
+            if value not in allowed:
+                raise ConfigError(f"value {value!r} is not allowed; expected one of {', '.join(allowed)}",
+                                  path, field=name)
+        if not 0 <= self.coverage_penalty <= 1:
+            raise ConfigError(f"value {self.coverage_penalty} must be between 0 and 1 (an EER fraction)",
+                              path, field="coverage_penalty")
+        if self.max_score_file_mb <= 0:
+            raise ConfigError(f"value {self.max_score_file_mb} must be > 0", path, field="max_score_file_mb")
 
     @classmethod
     def load(cls, path: str | Path) -> "LeaderboardConfig":

@@ -13,6 +13,7 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -36,44 +37,92 @@ class AddResult:
     pooled_ood_ci: tuple[float, float] | None
     in_domain_eer: float | None
     cells: int
+    coverage: tuple[int, int] = (0, 0)          # test sets covered, of the board's
+    filled: int = 0                             # missing trials scored as the worst score
+    duplicates: tuple[str, ...] = ()            # "NAME: same sha256 as SYSTEM vN (FILE)"
 
 
 def add_submission(board: Leaderboard, folder: str | Path, normalization: ScoreNormalization | None = None,
                    *, kind: str = "scores", verified: dict | None = None) -> AddResult:
     """Check and score a score-file submission folder and store it as a new version of its system.
 
-    ``verified`` (model submissions): ``{"parameters": int, "rtf": float, ...}`` measured by the operator.
+    ``verified`` (model submissions): ``{"parameters": int, "parameters_verified": bool, "rtf": float, ...}``
+    measured by the operator. Contacts and the operator's paths are kept out of every public field.
     """
-    checked = check_submission(folder, board.trial_lists(), normalization)
+    cfg = board.config
+    checked = check_submission(folder, board.trial_lists(), normalization, missing_trials=cfg.missing_trials,
+                               max_file_mb=cfg.max_score_file_mb)
     labelled = _labelled_scores(board, checked)
     _reject_inverted(labelled, checked)
-    domains = {t.name: _domain(board, t.name, checked.spec.training_data) for t in board.config.test_sets}
-    cell_rows = [_cell_row(board, name, values, labels, domains[test_set], test_set, codec)
+    domains = {t: _domain(board, t, checked.spec.training_data) for t in checked.covered}
+    cell_rows = [_cell_row(board, name, values, labels, domains[test_set], test_set, codec,
+                           checked.filled.get(name, 0))
                  for name, (test_set, codec, values, labels) in labelled.items()]
     pooled = _pooled(board, labelled, domains, "ood")
     in_domain = _pooled(board, labelled, domains, "in-domain", bootstrap=False)
-    by_codec = {codec: _eer(*_concat([v for v in labelled.values() if v[1] == codec])) for codec in board.codecs}
+    by_codec = {codec: _eer(*_concat(parts)) for codec in board.codecs
+                if (parts := [v for v in labelled.values() if v[1] == codec])}
+    duplicates = _duplicates(board, checked)
     _keep_files(board, checked)
     spec = checked.spec
+    details = {"spec": _public_spec(spec), "domains": domains, "by_codec_eer": by_codec,
+               "rank_values": _rank_values(board, labelled, domains),
+               "coverage": {"covered": list(checked.covered), "of": [t.name for t in cfg.test_sets]},
+               "missing_trials": {"policy": cfg.missing_trials, "filled": dict(checked.filled)},
+               "duplicates": list(duplicates),
+               **({"verified": {k: v for k, v in verified.items() if k != "verification"}} if verified else {})}
     record = {
         "system": spec.system, "kind": kind, "authors": list(spec.authors), "contact": spec.contact,
         "training_data": list(spec.training_data),
         "parameters": (verified or {}).get("parameters", spec.parameters),
         "parameters_verified": bool((verified or {}).get("parameters_verified")), "rtf": (verified or {}).get("rtf"),
         "description": spec.description, "licence": spec.licence,
-        "normalization": {**checked.normalization.to_dict(), "dropped": checked.dropped},
+        "normalization": {**checked.normalization.to_dict(), "dropped": checked.dropped,
+                          **({"id_map_by_test_set": dict(spec.normalise["id_map"])}
+                             if isinstance((spec.normalise or {}).get("id_map"), Mapping) else {})},
         "pooled_ood_eer": pooled[0] if pooled else None,
         "pooled_ood_ci_low": pooled[1] if pooled else None,
         "pooled_ood_ci_high": pooled[2] if pooled else None,
         "in_domain_eer": in_domain[0] if in_domain else None,
-        "details": {"spec": spec.to_dict(), "domains": domains, "by_codec_eer": by_codec, **({"verified": verified} if verified else {})},
+        "details": details,
     }
     file_rows = [{"name": name, "test_set": labelled[name][0], "codec": labelled[name][1],
                   "sha256": checked.sha256[name], "n_scores": int(labelled[name][2].size)} for name in labelled]
-    stored = board.store.add_submission(record, file_rows, cell_rows,
-                                        reason=f"{kind} submission accepted from {Path(folder).resolve()}")
+    stored = board.store.add_submission(record, file_rows, cell_rows, reason=f"{kind} submission accepted")
     return AddResult(stored["id"], spec.system, stored["version"], record["pooled_ood_eer"],
-                     (pooled[1], pooled[2]) if pooled else None, record["in_domain_eer"], len(cell_rows))
+                     (pooled[1], pooled[2]) if pooled else None, record["in_domain_eer"], len(cell_rows),
+                     checked.coverage, sum(checked.filled.values()), duplicates)
+
+
+def _public_spec(spec) -> dict:
+    """The submission's spec without its contact (kept in the store's private ``contact`` column)."""
+    data = spec.to_dict()
+    data.pop("contact", None)
+    return data
+
+
+def _duplicates(board: Leaderboard, checked: CheckedSubmission) -> tuple[str, ...]:
+    """Score files byte-identical to a stored one of another system (or version): flagged to the operator."""
+    found = board.store.same_files(list(checked.sha256.values()))
+    by_digest: dict[str, list[str]] = {}
+    for row in found:
+        by_digest.setdefault(row["sha256"], []).append(f"{row['system']} v{row['version']} ({row['name']}"
+                                                        f"{', ' + row['status'] if row['status'] != 'accepted' else ''})")
+    return tuple(f"{name}: same sha256 as {'; '.join(by_digest[digest])}"
+                 for name, digest in checked.sha256.items() if digest in by_digest)
+
+
+def _rank_values(board: Leaderboard, labelled: dict, domains: dict) -> dict:
+    """Every rank key's value for this submission (the page ranks by the one the YAML names)."""
+    from ..metrics import compute_metrics
+
+    scores, labels = _concat(list(labelled.values()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pooled = compute_metrics(scores, labels)
+    ood = [v for v in labelled.values() if domains[v[0]]["domain"] == "ood"]
+    return {"pooled_ood_eer": _eer(*_concat(ood)) if ood else None, "pooled_eer": float(pooled["eer"]),
+            "min_dcf": float(pooled["min_dcf"])}
 
 
 def _labelled_scores(board: Leaderboard, checked: CheckedSubmission) -> dict:
@@ -139,7 +188,7 @@ def _read_manifest(path: str) -> list:
 
 
 def _cell_row(board: Leaderboard, name: str, values: np.ndarray, labels: np.ndarray, domain: dict,
-              test_set: str, codec: str) -> dict:
+              test_set: str, codec: str, n_missing: int = 0) -> dict:
     from ..metrics import bootstrap_ci, compute_metrics
 
     with warnings.catch_warnings():
@@ -148,7 +197,7 @@ def _cell_row(board: Leaderboard, name: str, values: np.ndarray, labels: np.ndar
     row = {"test_set": test_set, "codec": codec, "domain": domain["domain"],
            **{k: metrics[k] for k in CELL_METRICS},
            "overlap": {"flagged": domain["overlap_flagged"], "by_corpus": domain["overlap"]},
-           "eer_ci_low": None, "eer_ci_high": None}
+           "eer_ci_low": None, "eer_ci_high": None, "n_missing": int(n_missing)}
     if board.config.bootstrap:
         ci = bootstrap_ci(values, labels, n_resamples=board.config.bootstrap, seed=board.config.seed,
                           metrics=("eer",))["eer"]

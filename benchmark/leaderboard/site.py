@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import write_json_atomic, write_text_atomic
+from ..errors import SpoofbenchError
 from .board import Leaderboard
-from .ranking import (Cell, Row, leaderboard_rows, parameters_source, percent, primary_codec, render_csv,
-                      render_markdown, system_slug)
+from .ranking import (Cell, Row, coverage_text, leaderboard_rows, parameters_source, percent, primary_codec,
+                      ranking_rule, render_csv, render_markdown, system_slug)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1f24}
@@ -78,7 +82,8 @@ def _header(board: Leaderboard) -> str:
              ("95% CI", "number", ""), ("in-domain EER %", "number", "")]
     heads += [(f"{t.name} ({first})", "number", "") for t in board.config.test_sets]
     heads += [(f"{c}", "number", "") for c in board.codecs]
-    heads += [("params", "number", ""), ("RTF", "number", ""), ("date", "text", "text")]
+    heads += [("params", "number", ""), ("RTF", "number", ""), ("date", "text", "text"),
+              ("rank key", "number", ""), ("coverage", "number", "")]
     return "<tr>" + "".join(f"<th data-type=\"{kind}\" class=\"{css}\">{html.escape(name)}</th>"
                             for name, kind, css in heads) + "</tr>"
 
@@ -104,16 +109,19 @@ def _row(board: Leaderboard, row: Row) -> str:
     rtf_text = "" if rtf is None else f"{rtf:.4f}"
     cells += [f"<td data-value=\"{'' if params is None else params}\">{params_text}</td>",
               f"<td data-value=\"{'' if rtf is None else repr(rtf)}\">{rtf_text}</td>",
-              f"<td class=\"text\" data-value=\"{sub['submitted_at']}\">{sub['submitted_at'][:10]}</td>"]
+              f"<td class=\"text\" data-value=\"{sub['submitted_at']}\">{sub['submitted_at'][:10]}</td>",
+              f"<td data-value=\"{_raw(row.key)}\" title=\"{html.escape(row.key_name)}\">"
+              f"{percent(row.key)}{' (' + html.escape(row.key_name) + ')' if row.key_name else ''}</td>",
+              f"<td data-value=\"{row.coverage[0]}\">{html.escape(coverage_text(row))}</td>"]
     css = " class=\"tied\"" if row.tied else ""
     return f"<tr data-submission=\"{sub['id']}\"{css}>" + "".join(cells) + "</tr>"
 
 
 def _index(board: Leaderboard, rows: list[Row]) -> str:
-    legend = ("Ranked by the EER pooled over every out-of-domain cell (test sets × codec conditions), with its "
-              "95% bootstrap CI. Shaded cells marked * are in-domain for that system (its declared training data "
-              "includes the test set's corpus). ≈ / tied: the CI overlaps the leader's. † parameter count declared, "
-              "not verified. Condition columns: EER pooled over all test sets for that codec condition. "
+    legend = (html.escape(ranking_rule(board)) + " Pooled OOD EER with its 95% bootstrap CI. Shaded cells "
+              "marked * are in-domain for that system (its declared training data includes the test set's corpus). "
+              "≈ / tied: the CI overlaps the leader's. † parameter count declared or reported by the submission, "
+              "not counted by the operator. Condition columns: EER pooled over all test sets for that codec condition. "
               "Click a header to sort; every number links to its cell on the system's page.")
     body = (f"<h1>{html.escape(board.config.name)}</h1>\n<p class=\"legend\">{legend}</p>\n"
             f"<table id=\"leaderboard\" class=\"sortable\"><thead>{_header(board)}</thead><tbody>\n"
@@ -124,15 +132,47 @@ def _index(board: Leaderboard, rows: list[Row]) -> str:
 
 
 def build_site(board: Leaderboard, out_dir: str | Path, *, det: bool = True) -> list[Path]:
-    """Write the site into ``out_dir``; returns the files written."""
+    """Write the site into a fresh folder beside ``out_dir``, then put it in ``out_dir``'s place (the old
+    site, withdrawn systems' pages and plots included, goes as a whole); returns the files, as placed."""
     out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        written = _write_site(board, fresh, det=det)
+        _replace_folder(fresh, out)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return [out / p.relative_to(fresh) for p in written]
+
+
+def _replace_folder(fresh: Path, out: Path) -> None:
+    """``fresh`` becomes ``out``: two renames (the old site is moved aside first, then removed)."""
+    if out.exists() and not (out / "index.html").exists() and any(out.iterdir()):
+        raise SpoofbenchError(f"{out}: exists and is not a leaderboard site (no index.html); choose an empty "
+                              "or new folder for --out (build replaces the folder as a whole)")
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.rename(out, old / "site")
+    os.rename(fresh, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def public_submission(sub: dict) -> dict:
+    """A stored submission without what stays private: the contact e-mail."""
+    return {k: v for k, v in sub.items() if k != "contact"}
+
+
+def _write_site(board: Leaderboard, out: Path, *, det: bool) -> list[Path]:
     rows = leaderboard_rows(board)
     written = []
     for name, text in (("style.css", CSS), ("sort.js", JS), ("index.html", _index(board, rows)),
                        ("leaderboard.md", render_markdown(board, rows)), ("leaderboard.csv", render_csv(board, rows))):
         write_text_atomic(out / name, text)
         written.append(out / name)
-    store_rows = {"submissions": [r.submission for r in rows],
+    store_rows = {"submissions": [public_submission(r.submission) for r in rows],
                   "cells": {str(r.submission["id"]): board.store.cells(r.submission["id"]) for r in rows}}
     write_json_atomic(out / "store.json", store_rows)
     written.append(out / "store.json")
@@ -148,7 +188,8 @@ def _system_page(board: Leaderboard, row: Row, folder: Path, *, det: bool) -> li
     plots = _det_plots(board, sub, folder / row.slug) if det else []
     written += plots
     body = (f"<p><a href=\"../index.html\">← {html.escape(board.config.name)}</a></p>"
-            f"<h1>{html.escape(sub['system'])} v{sub['version']} (rank {row.rank})</h1>\n"
+            f"<h1>{html.escape(sub['system'])} v{sub['version']} (rank {row.rank} of the board, by "
+            f"{html.escape(row.key_name or 'no rank key')})</h1>\n"
             + _details(sub, row) + _heatmap(board, cells) + _cells_table(cells)
             + "".join(f"<h2>DET: {html.escape(p.stem.removeprefix('det__'))}</h2>"
                       f"<img class=\"det\" src=\"{row.slug}/{p.name}\" alt=\"DET curves\">" for p in plots)
@@ -159,7 +200,7 @@ def _system_page(board: Leaderboard, row: Row, folder: Path, *, det: bool) -> li
 
 
 def _details(sub: dict, row: Row) -> str:
-    items = [("kind", sub["kind"]), ("authors", ", ".join(sub["authors"])), ("contact", sub["contact"]),
+    items = [("kind", sub["kind"]), ("authors", ", ".join(sub["authors"])),
              ("training data", ", ".join(sub["training_data"])),
              ("parameters", f"{sub['parameters']} ({parameters_source(sub)})"),
              ("real-time factor", "" if sub["rtf"] is None else f"{sub['rtf']:.4f}"),
@@ -170,14 +211,21 @@ def _details(sub: dict, row: Row) -> str:
         items.insert(1, ("sandbox", verified.get("isolation") or "unknown"))
         if verified.get("rtf_source"):
             items.insert(6, ("real-time factor measured as", verified["rtf_source"]))
-    pooled = (f"<p id=\"pooled\">pooled OOD EER <b data-value=\"{'' if row.pooled.value is None else repr(row.pooled.value)}\">"
-              f"{percent(row.pooled.value)}%</b> (95% CI {percent(row.ci[0])}–{percent(row.ci[1])}%)</p>"
-              f"<p id=\"in-domain\">in-domain EER <b data-value=\"{'' if row.in_domain.value is None else repr(row.in_domain.value)}\">"
-              f"{percent(row.in_domain.value)}</b></p>")
+    items += [("coverage", f"{coverage_text(row)} test sets"),
+              ("rank key", f"{percent(row.key)} ({row.key_name})" if row.key is not None else "none (ranked last)")]
+    pooled = (f"<p id=\"pooled\">pooled OOD EER <b data-value=\"{_raw(row.pooled.value)}\">"
+              + (f"{percent(row.pooled.value)}%</b>" if row.pooled.value is not None else "n/a</b> (no OOD cells)")
+              + (f" (95% CI {percent(row.ci[0])}–{percent(row.ci[1])}%)" if row.ci[0] is not None else "") + "</p>"
+              f"<p id=\"in-domain\">in-domain EER <b data-value=\"{_raw(row.in_domain.value)}\">"
+              + (f"{percent(row.in_domain.value)}%" if row.in_domain.value is not None else "n/a") + "</b></p>")
     codecs = "".join(f"<li id=\"codec-{html.escape(c)}\">{html.escape(c)}: <b data-value=\"{'' if cell.value is None else repr(cell.value)}\">"
                      f"{percent(cell.value)}%</b> (pooled over test sets)</li>" for c, cell in row.codecs.items())
     return ("<table class=\"details\">" + "".join(f"<tr><th class=\"text\">{k}</th><td class=\"text\">{html.escape(str(v))}</td></tr>"
                                                 for k, v in items) + "</table>" + pooled + f"<ul>{codecs}</ul>")
+
+
+def _raw(value: float | None) -> str:
+    return "" if value is None else repr(value)
 
 
 def _heatmap(board: Leaderboard, cells: list[dict]) -> str:
@@ -201,7 +249,7 @@ def _heatmap(board: Leaderboard, cells: list[dict]) -> str:
 def _cells_table(cells: list[dict]) -> str:
     head = ("<tr><th class=\"text\">test set</th><th class=\"text\">condition</th><th class=\"text\">domain</th>"
             "<th>EER %</th><th>95% CI</th><th>minDCF</th><th>actDCF</th><th>Cllr</th><th>AUC</th>"
-            "<th>bona fide / spoof</th><th class=\"text\">overlap flags</th></tr>")
+            "<th>bona fide / spoof</th><th>missing trials (scored worst)</th><th class=\"text\">overlap flags</th></tr>")
     rows = []
     for c in cells:
         ci = "" if c["eer_ci_low"] is None else f"[{percent(c['eer_ci_low'])}, {percent(c['eer_ci_high'])}]"
@@ -214,6 +262,7 @@ def _cells_table(cells: list[dict]) -> str:
                     f"<td data-value=\"{c['eer']!r}\">{percent(c['eer'])}</td><td>{ci}</td>"
                     f"<td>{c['min_dcf']:.4f}</td><td>{c['act_dcf']:.4f}</td><td>{c['cllr']:.4f}</td>"
                     f"<td>{c['auc']:.4f}</td><td>{c['n_bonafide']} / {c['n_spoof']}</td>"
+                    f"<td data-value=\"{int(c.get('n_missing') or 0)}\">{int(c.get('n_missing') or 0)}</td>"
                     f"<td class=\"text\">{html.escape(flags)}</td></tr>")
     return f"<h2>Cells</h2><table class=\"cells\">{head}{''.join(rows)}</table>"
 

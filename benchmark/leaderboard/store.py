@@ -83,6 +83,7 @@ cells = sa.Table(
     sa.Column("n_bonafide", sa.Integer, nullable=False),
     sa.Column("n_spoof", sa.Integer, nullable=False),
     sa.Column("overlap", sa.Text, nullable=False),               # JSON: speaker / utterance overlap flags
+    sa.Column("n_missing", sa.Integer, nullable=False, server_default="0"),  # trials scored as the worst score
     sa.UniqueConstraint("submission_id", "test_set", "codec", name="uq_submission_cell"),
 )
 
@@ -101,8 +102,15 @@ def _migrate_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[submissions, files, cells, status_history])
 
 
+def _migrate_2(conn: Connection) -> None:
+    """Version 2: ``cells.n_missing``, the trials a ``missing_trials: worst_score`` board scored for the system
+    (a store made at version 1 lacks it; one made since has it from version 1's ``create_all``)."""
+    if "n_missing" not in {c["name"] for c in sa.inspect(conn).get_columns("cells")}:
+        conn.exec_driver_sql("ALTER TABLE cells ADD COLUMN n_missing INTEGER NOT NULL DEFAULT 0")
+
+
 #: Ordered schema migrations; ``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migrate_1,)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migrate_1, _migrate_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -257,6 +265,14 @@ class Store:
 
     def files(self, submission_id: int) -> list[dict]:
         query = sa.select(files).where(files.c.submission_id == submission_id).order_by(files.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def same_files(self, digests: list[str]) -> list[dict]:
+        """Stored files (with their submission's system, version and status) whose sha256 is in ``digests``."""
+        query = (sa.select(files.c.name, files.c.sha256, submissions.c.system, submissions.c.version,
+                           submissions.c.status).join(submissions, files.c.submission_id == submissions.c.id)
+                 .where(files.c.sha256.in_(list(digests))).order_by(files.c.id))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

@@ -13,6 +13,10 @@ Score-file submission::
       a_eval__none.txt: 3f1c...
       a_eval__g711_mulaw.txt: 9ab2...
 
+Optional ``normalise: {score_col: 2, id_map: '([^/]+)\\.wav$', flip: false}`` declares how the score
+files are read (so a plain ``leaderboard add`` reproduces the submitter's check); ``id_map`` may be a
+mapping ``{TEST: REGEX}`` where the id shapes differ between test sets.
+
 Model submission: the same without ``files`` and with ``model: {detector: rawcnn_2m, preset: tiny,
 checkpoint: model.pt}`` (checkpoint relative to the submission folder); the operator scores it.
 """
@@ -52,6 +56,7 @@ class SubmissionSpec(YamlConfig):
     licence: str
     files: Mapping[str, str] | None = None
     model: ModelRef | None = None
+    normalise: Mapping[str, Any] | None = None
 
     def validate(self, path: Any = None) -> "SubmissionSpec":
         if not self.system.strip() or "/" in self.system:
@@ -65,6 +70,7 @@ class SubmissionSpec(YamlConfig):
                               "(files: {NAME: SHA256}); a model submission gives 'model'", path, field="files")
         if self.model is not None and self.files:
             raise ConfigError("give either 'files' (score files) or 'model', not both", path, field="files")
+        _validate_normalise(self.normalise, path)
         for name, digest in (self.files or {}).items():
             if not _SHA256.match(str(digest)):
                 raise ConfigError(f"sha256 {digest!r} is not 64 lowercase hex digits", path,
@@ -77,6 +83,30 @@ class SubmissionSpec(YamlConfig):
 
     def public_dict(self) -> dict:
         return self.to_dict()
+
+
+def _validate_normalise(normalise: Mapping[str, Any] | None, path: Any) -> None:
+    if normalise is None:
+        return
+    for key in normalise:
+        if key not in ("score_col", "id_map", "flip"):
+            raise ConfigError(f"unknown key {key!r}; expected score_col, id_map or flip", path, field=f"normalise.{key}")
+    column = normalise.get("score_col")
+    if column is not None and (not isinstance(column, int) or isinstance(column, bool) or column < 2):
+        raise ConfigError(f"value {column!r} must be a column number >= 2 (column 1 holds the id)", path,
+                          field="normalise.score_col")
+    if not isinstance(normalise.get("flip", False), bool):
+        raise ConfigError("expected true or false", path, field="normalise.flip")
+    id_map = normalise.get("id_map")
+    maps = id_map.items() if isinstance(id_map, Mapping) else [("", id_map)] if id_map is not None else []
+    for test, pattern in maps:
+        where = f"normalise.id_map.{test}" if test else "normalise.id_map"
+        try:
+            compiled = re.compile(str(pattern)) if isinstance(pattern, str) else None
+        except re.error as err:
+            raise ConfigError(f"not a regular expression: {err}", path, field=where) from err
+        if compiled is None or compiled.groups < 1:
+            raise ConfigError("expected a regular expression with a group (the trial id)", path, field=where)
 
 
 def missing_fields(folder: str | Path) -> list[str]:

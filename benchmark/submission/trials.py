@@ -2,7 +2,8 @@
 
 Folder layout (written by ``spoofbench leaderboard trials``)::
 
-    leaderboard.json     {"name", "test_sets": [...], "codecs": [...], "files": [expected score files]}
+    leaderboard.json     {"name", "test_sets": [...], "codecs": [...], "files": [expected score files],
+                          "corpus_ids": [the ids training_data may name]}
     <test_set>.txt       one trial id per line, in a seeded random order (no labels)
 
 A score file is expected for every test set × codec condition: ``<test_set>__<codec>.txt``.
@@ -33,6 +34,7 @@ class TrialLists:
     name: str
     ids: Mapping[str, np.ndarray]
     codecs: tuple[str, ...]
+    corpora: tuple[str, ...] = ()   # the corpus ids training_data may name (empty: not checked)
 
     @property
     def test_sets(self) -> list[str]:
@@ -44,7 +46,7 @@ class TrialLists:
 
 
 def write_trial_lists(out_dir: str | Path, name: str, ids: Mapping[str, Sequence[str]],
-                      codecs: Iterable[str], seed: int) -> list[Path]:
+                      codecs: Iterable[str], seed: int, corpora: Iterable[str] = ()) -> list[Path]:
     """Write shuffled id lists (a seeded permutation per test set) and the index; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def write_trial_lists(out_dir: str | Path, name: str, ids: Mapping[str, Sequence
     codecs = tuple(codecs)
     files = [score_file_name(t, c) for t in ids for c in codecs]
     write_json_atomic(out / INDEX, {"name": name, "test_sets": list(ids), "codecs": list(codecs),
-                                    "files": files})
+                                    "files": files, "corpus_ids": sorted(corpora)})
     written.append(out / INDEX)
     return written
 
@@ -82,4 +84,5 @@ def read_trial_lists(folder: str | Path) -> TrialLists:
         except FileNotFoundError as err:
             raise SubmissionError(f"{path}: missing trial list of test set {test_set!r}") from err
         ids[test_set] = np.asarray(lines, dtype=object)
-    return TrialLists(index.get("name", ""), ids, tuple(index.get("codecs", [])))
+    return TrialLists(index.get("name", ""), ids, tuple(index.get("codecs", [])),
+                      tuple(index.get("corpus_ids", [])))

@@ -58,26 +58,44 @@ def test_versions_accumulate_and_a_failed_write_leaves_nothing(tmp_path):
 
 def test_migrations_run_in_order_and_newer_schemas_are_refused(tmp_path, monkeypatch):
     Store.at(tmp_path, create=True).close()
+    current = store_module.SCHEMA_VERSION
     applied = []
 
-    def _migrate_2(conn):
-        applied.append(2)
+    def _migrate_next(conn):
+        applied.append(current + 1)
         conn.execute(sa.text("ALTER TABLE submissions ADD COLUMN notes TEXT"))
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS + (_migrate_2,))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS + (_migrate_next,))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", current + 1)
     store = Store.at(tmp_path)
-    assert applied == [2]
+    assert applied == [current + 1]
     with store.engine.connect() as conn:
-        assert store.version(conn) == 2
+        assert store.version(conn) == current + 1
         assert "notes" in [c["name"] for c in sa.inspect(conn).get_columns("submissions")]
     store.close()
     Store.at(tmp_path).close()
-    assert applied == [2]  # applied once
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
-    with pytest.raises(SpoofbenchError, match="schema version 2 is newer than this spoofbench understands"):
+    assert applied == [current + 1]  # applied once
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:current])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", current)
+    with pytest.raises(SpoofbenchError, match=f"schema version {current + 1} is newer than this spoofbench understands"):
         Store.at(tmp_path)
+
+
+def test_a_version_1_store_gains_the_missing_trials_column(tmp_path):
+    """A store made before ``cells.n_missing`` existed is migrated, its cells read with 0 missing."""
+    import sqlite3
+
+    Store.at(tmp_path, create=True).close()
+    db = sqlite3.connect(tmp_path / "leaderboard.sqlite")
+    db.execute("ALTER TABLE cells DROP COLUMN n_missing")
+    db.execute("UPDATE schema_version SET version = 1")
+    db.commit()
+    db.close()
+    store = Store.at(tmp_path)
+    with store.engine.connect() as conn:
+        assert store.version(conn) == store_module.SCHEMA_VERSION
+        assert "n_missing" in [c["name"] for c in sa.inspect(conn).get_columns("cells")]
+    store.close()
 
 
 def test_opening_a_missing_store_says_to_init(tmp_path):
