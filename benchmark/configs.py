@@ -79,6 +79,18 @@ def load_yaml(path: str | Path) -> dict:
     return load_yaml_lines(path)[0]
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses aliases (``*name``): a config never needs one, and nested aliases expand
+    exponentially when walked (a "billion laughs" YAML bomb)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} is not allowed in a spoofbench "
+                                              "config (write the value out)", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_yaml_lines(path: str | Path) -> tuple[dict, LineMap]:
     """The top mapping of a YAML file and the line of every key and list item in it."""
     path = Path(path)
@@ -86,7 +98,11 @@ def load_yaml_lines(path: str | Path) -> tuple[dict, LineMap]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config: {err.strerror}", path) from err
-    loader = yaml.SafeLoader(text)
+    except UnicodeDecodeError as err:
+        line = err.object[:err.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 text (byte 0x{err.object[err.start]:02x}); save the file as UTF-8",
+                          path, line=line) from None
+    loader = _NoAliasLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -187,6 +187,8 @@ def _parse_python(path: Path, norm: ScoreNormalization) -> tuple[list[str], list
         column = _score_index(fields, norm, path, number, line)
         utt_id, text = fields[0], fields[column]
         try:
+            if "_" in text:  # Python's digit grouping ('1_0' == 10.0) is no number any other tool reads
+                raise ValueError(text)
             value = float(text)
         except ValueError:
             if not scores and not header_seen and "score" in text.lower():
