@@ -433,7 +433,15 @@ def parse_claim(text: str) -> tuple[str, float, float, bool]:
     metric, number, percent = match.group(1), match.group(2), bool(match.group(3))
     decimals = len(number.split(".")[1]) if "." in number and "e" not in number.lower() else 0
     scale = 100.0 if percent else 1.0
-    return metric, float(number) / scale, 0.5 * 10 ** -decimals / scale, percent
+    try:
+        value = float(number) / scale
+    except ValueError:
+        raise ConfigError(f"claim {text!r}: {number!r} is not a number", field="--claim") from None
+    bounded = metric in ("eer", "auc")  # fractions of trials: 0..1 (0..100%)
+    if not math.isfinite(value) or value < 0 or (bounded and value > 1):
+        limit = "between 0 and 100%" if bounded else ">= 0"
+        raise ConfigError(f"claim {text!r}: {metric} must be {limit}", field="--claim")
+    return metric, value, 0.5 * 10 ** -decimals / scale, percent
 
 
 def check_claim(scores: str | Path, keys: str | Path, claim: str, *, normalization: Any = None,
