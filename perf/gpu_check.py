@@ -14,8 +14,14 @@ range; bf16 keeps 8 bits of mantissa). With ``--mode cpu`` (or ``auto`` without 
 steps run on the CPU (bf16 autocast there too) and the GPU thresholds are skipped; the figures
 are still printed. ``--json PATH`` writes them.
 
-    perf/gpu_check.sh [--mode auto|cuda|cpu] [--steps 50] [--batch 32] [--score-clips 1024]
-                      [--score-batch 128] [--workers 8] [--preset default] [--json gpu_check.json]
+Issue 27 (feed the GPU): the synthetic corpus is packed first (``spoofbench pack``; ``--no-pack`` decodes
+the WAVs as before), so training and scoring read shards; on CUDA the test set defaults to 20,000 clips so
+start-up does not dominate the utilisation figure. The compute bound: the same detector trained for the same
+steps on one batch already on the device (no loader), in the same run; ``loader_vs_bound`` is the loader-fed
+training samples/s over it (target ≥ 0.9 on CUDA, ``--min-bound``). The driver version is recorded.
+
+    perf/gpu_check.sh [--mode auto|cuda|cpu] [--steps 50] [--batch 32] [--score-clips 20000 on CUDA, else 1024]
+                      [--score-batch 128] [--workers 8] [--preset default] [--no-pack] [--json gpu_check.json]
 """
 from __future__ import annotations
 
@@ -131,13 +137,55 @@ def check_detector(name: str, data: dict, args: argparse.Namespace, device: str,
     diff = max(abs(a[u] - b[u]) for u in b) if a.keys() == b.keys() and b else float("inf")
     scale = max(1.0, max((abs(v) for v in b.values()), default=1.0))
     row = trained.history[0]
+    bound = compute_bound(name, args, device)
     return {"detector": name, "train_steps": -(-len(data["train"]) // args.batch),
             "train_samples_per_s": row["samples_per_s"], "score_clips_per_s": on_device.clips_per_s,
+            "data_wait_share": row["data_wait_seconds"] / row["train_seconds"],
+            "bound_samples_per_s": bound, "loader_vs_bound": row["samples_per_s"] / bound,
             "gpu_util_mean": float(np.mean(sampler.samples)) if sampler.samples else None,
             "gpu_util_max": float(np.max(sampler.samples)) if sampler.samples else None,
             "gpu_util_samples": len(sampler.samples), "gpu_util_source": getattr(sampler, "source", None),
             "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2 ** 30 if device == "cuda" else None,
             "max_score_diff": diff, "score_scale": scale, "scored": len(a)}
+
+
+def compute_bound(name: str, args: argparse.Namespace, device: str, seconds_per_clip: float = 2.5) -> float:
+    """Training samples/s of ``name`` fed from one batch already on ``device`` (no loader): the compute bound."""
+    from spoofbench.models import build_detector
+
+    torch.manual_seed(0)
+    detector = build_detector(name, None if args.preset == "default" else args.preset).to(device).train()
+    n = detector.input_policy.num_samples or int(seconds_per_clip * SR)   # the mean synthetic clip: 2.5 s
+    waves = torch.randn(args.batch, n, device=device) * 0.1
+    lengths = torch.full((args.batch,), n, dtype=torch.int64, device=device)
+    targets = torch.arange(args.batch, device=device) % 2
+    optimizer = torch.optim.Adam([p for p in detector.parameters() if p.requires_grad], lr=1e-4)
+
+    def step() -> None:
+        with torch.autocast(device_type=device, dtype=torch.bfloat16):
+            logits = detector(waves, lengths)
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up (cuDNN autotuning, allocator)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return args.steps * args.batch / (time.perf_counter() - start)
+
+
+def driver_version() -> str | None:
+    if not shutil.which("nvidia-smi"):
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                         text=True, timeout=10)
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
 
 class _NoSampler:
@@ -162,16 +210,22 @@ def verdict(rows: list[dict], args: argparse.Namespace, on_gpu: bool) -> list[st
         if on_gpu and not (r["gpu_util_mean"] or 0) >= args.min_util:
             problems.append(f"{r['detector']}: mean GPU utilisation while scoring {r['gpu_util_mean']}% "
                             f"< {args.min_util}% ({r['gpu_util_samples']} samples via {r['gpu_util_source']})")
+        ratio, floor = r.get("loader_vs_bound"), getattr(args, "min_bound", 0.9)
+        if on_gpu and ratio is not None and not ratio >= floor:
+            problems.append(f"{r['detector']}: loader-fed training {r['train_samples_per_s']:.1f} samples/s is "
+                            f"{100 * r['loader_vs_bound']:.0f}% of the on-GPU-tensor bound "
+                            f"{r['bound_samples_per_s']:.1f}/s (< {100 * floor:.0f}%)")
     return problems
 
 
 def _print(rows: list[dict], device: str) -> None:
-    print(f"{'detector':10} {'train/s':>9} {'score/s':>9} {'GPU util mean/max':>18} {'peak GiB':>9} "
-          f"{'max |Δscore|':>13}  (device {device})")
+    print(f"{'detector':10} {'train/s':>9} {'bound/s':>9} {'ratio':>6} {'wait':>6} {'score/s':>9} "
+          f"{'GPU util mean/max':>18} {'peak GiB':>9} {'max |Δscore|':>13}  (device {device})")
     for r in rows:
         util = (f"{r['gpu_util_mean']:.0f}/{r['gpu_util_max']:.0f}%" if r["gpu_util_mean"] is not None else "-")
         mem = f"{r['peak_gpu_memory_gib']:.2f}" if r["peak_gpu_memory_gib"] is not None else "-"
-        print(f"{r['detector']:10} {r['train_samples_per_s']:9.1f} {r['score_clips_per_s']:9.1f} {util:>18} "
+        print(f"{r['detector']:10} {r['train_samples_per_s']:9.1f} {r['bound_samples_per_s']:9.1f} "
+              f"{r['loader_vs_bound']:6.2f} {100 * r['data_wait_share']:5.1f}% {r['score_clips_per_s']:9.1f} {util:>18} "
               f"{mem:>9} {r['max_score_diff']:13.4g}")
 
 
@@ -180,24 +234,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=("auto", "cuda", "cpu"), default="auto")
     p.add_argument("--steps", type=int, default=50, help="optimiser steps per detector")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--score-clips", type=int, default=1024)
+    p.add_argument("--score-clips", type=int, default=None, help="test clips (default: 20000 on CUDA, else 1024)")
     p.add_argument("--score-batch", type=int, default=128)
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     p.add_argument("--preset", default="default", help="detector preset (tests use tiny)")
     p.add_argument("--detectors", default=",".join(DETECTORS))
     p.add_argument("--min-util", type=float, default=80.0)
     p.add_argument("--tolerance", type=float, default=0.05)
+    p.add_argument("--min-bound", type=float, default=0.9, help="loader-fed / on-GPU-tensor training samples/s")
+    p.add_argument("--no-pack", action="store_true", help="decode the WAVs (the path before issue 27)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
     if args.mode == "cuda" and not torch.cuda.is_available():
         print("gpu_check: --mode cuda but torch sees no CUDA GPU", file=sys.stderr)
         return 2
     device = "cuda" if args.mode == "cuda" or (args.mode == "auto" and torch.cuda.is_available()) else "cpu"
+    args.score_clips = args.score_clips or (20000 if device == "cuda" else 1024)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "corpus"
         data = {"root": root, "train": make_clips(root, "train", args.steps * args.batch, 0),
                 "dev": make_clips(root, "dev", max(8, args.batch), 1),
                 "test": make_clips(root, "test", args.score_clips, 2)}
+        if not args.no_pack:
+            from spoofbench.engine.pack import DEFAULT_DIR, pack_manifests
+            packed = pack_manifests(data["train"] + data["dev"] + data["test"], root=root, out=root / DEFAULT_DIR,
+                                    workers=args.workers, progress=False)
+            print(f"packed {packed.packed} clips in {packed.seconds:.1f} s")
         rows = [check_detector(name, data, args, device, Path(tmp) / "runs") for name in args.detectors.split(",")]
     _print(rows, torch.cuda.get_device_name() if device == "cuda" else "cpu")
     problems = verdict(rows, args, device == "cuda")
@@ -207,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in problems:
         print(f"gpu_check: FAIL: {line}", file=sys.stderr)
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": device, "args": vars(args), "detectors": rows,
+        Path(args.json).write_text(json.dumps({"device": device, "driver": driver_version(), "args": vars(args),
+                                               "detectors": rows,
                                                "problems": problems}, indent=2, default=str) + "\n")
     return 1 if problems else 0
 
