@@ -18,6 +18,17 @@ from .errors import SpoofbenchError
 COMMAND_MODULES = ("metrics", "calibrate", "sasv", "corpora", "codecs", "models", "pack", "train", "score", "run", "table", "demo", "report", "shortcut", "reproduce", "compare", "verify", "leaderboard", "submission", "export")
 
 
+#: What an interrupted (Ctrl-C) command says about carrying on where it stopped.
+RESUME_HINTS = {
+    "run": "to resume, run the same command again (same --out): finished cells are kept, the rest are computed",
+    "demo": "to resume, run the same command again (same --out): finished cells are kept",
+    "train": "to resume, run the same command again with --resume: it continues from the last complete epoch",
+    "score": "to resume, run the same command again: trials already scored are kept (--no-resume starts over)",
+    "pack": "to resume, run the same command again: finished shards are kept",
+    "reproduce": "to resume, run the same command again (same --out): finished cells are kept",
+}
+
+
 def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """``-v/-q/--log-file``: on the top parser (with defaults) and on every sub-command parser
     (without defaults, so ``spoofbench -v run X`` and ``spoofbench run X -v`` both work)."""
@@ -114,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spoofbench {args.command}: error: {err.filename}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"spoofbench {args.command}: interrupted", file=sys.stderr)
+        hint = RESUME_HINTS.get(args.command)
+        print(f"spoofbench {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
 
 

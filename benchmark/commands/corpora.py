@@ -16,7 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example="spoofbench prepare asvspoof2019_la --root ../shared/corpora/asvspoof2019_la_mini --out manifests/ --probe")
     prepare.add_argument("corpus", help="recipe name (see `spoofbench corpora list`)")
     prepare.add_argument("--root", required=True, help="folder holding the corpus as published")
-    prepare.add_argument("--out", required=True, help="folder for <corpus>_<split>.jsonl.gz")
+    prepare.add_argument("--out", required=True,
+                         help="folder for <corpus>_<split>.jsonl.gz: <corpus> is the corpus id written in the "
+                              "manifest (a recipe's own id; csv: the CSV file's name; folder: the --root folder's "
+                              "name), <split> a split of its protocol (csv/folder without splits: 'all')")
     prepare.add_argument("--split", action="extend", nargs="+", dest="splits",
                          help="only these splits (repeatable; default: all)")
     prepare.add_argument("--protocol", help="protocol/metadata file or folder when it is not in "

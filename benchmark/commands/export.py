@@ -16,14 +16,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             help="write a manifest in another tool's format (lhotse) or a run's cells in a "
                                  "leaderboard's layout",
                             example="spoofbench export lhotse runs/demo-quick/corpus/demo_b_eval.jsonl.gz "
-                                    "demo_b_eval_cuts.jsonl.gz --root runs/demo-quick/corpus")
+                                    "--out demo_b_eval_cuts.jsonl.gz --root runs/demo-quick/corpus")
     sub = parser.add_subparsers(dest="export_format", metavar="FORMAT")
     p = command_parser(sub, "lhotse", help="a spoofbench manifest as a lhotse CutSet (one mono cut per trial; "
                                            "label, attack, corpus, split in each supervision's custom fields)",
                        example="spoofbench export lhotse runs/demo-quick/corpus/demo_b_eval.jsonl.gz "
-                               "demo_b_eval_cuts.jsonl.gz --root runs/demo-quick/corpus")
+                               "--out demo_b_eval_cuts.jsonl.gz --root runs/demo-quick/corpus")
     p.add_argument("manifest", type=Path, help="spoofbench manifest (.jsonl or .jsonl.gz)")
-    p.add_argument("out", type=Path, help="lhotse cuts manifest to write (.jsonl.gz or .jsonl)")
+    p.add_argument("--out", dest="out_option", type=Path, metavar="OUT",
+                   help="lhotse cuts manifest to write (.jsonl.gz or .jsonl), as export leaderboard's --out")
+    p.add_argument("out", type=Path, nargs="?", help=argparse.SUPPRESS)  # deprecated positional OUT
     p.add_argument("--root", type=Path, required=True,
                    help="corpus root the manifest's paths are relative to (cut sources are absolute)")
     p.set_defaults(func=_lhotse)
@@ -31,9 +33,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
+def _lhotse_out(args: argparse.Namespace) -> Path:
+    """``--out``, or the deprecated positional output (a warning); one of the two, never both or neither."""
+    from spoofbench.errors import SpoofbenchError
+
+    if args.out is not None and args.out_option is not None:
+        raise SpoofbenchError(f"two outputs ({args.out} and --out {args.out_option}); give --out only")
+    if args.out is None and args.out_option is None:
+        raise SpoofbenchError("no output: give --out CUTS.jsonl.gz")
+    if args.out is not None:
+        log.warning("export lhotse MANIFEST OUT is deprecated; write export lhotse MANIFEST --out OUT "
+                    "(as export leaderboard takes it)")
+    return args.out_option or args.out
+
+
 def _lhotse(args: argparse.Namespace) -> int:
     from spoofbench.formats import export_lhotse
 
+    args.out = _lhotse_out(args)
     count = export_lhotse(args.manifest, args.out, root=args.root)
     log.info("%s: %d cuts from %s", args.out, count, args.manifest)
     print(args.out)

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if args.compare:
             other = load_trials(args.compare, args.keys, args.key_format)
             systems[_name(args.compare)] = (other.scores, other.labels)
-        report["det_plot"] = str(plot_det(systems, args.det, title=f"DET: {_name(args.keys)}"))
+        report["det_plot"] = str(plot_det(systems, args.det, title=f"DET: {' vs '.join(systems)}"))
     for kind, dropped in report.get("normalization", {}).get("dropped", {}).items():
         log.warning(f"dropped {dropped['count']} {kind} id(s): {', '.join(dropped['ids'][:5])}"
                     f"{', ...' if dropped['count'] > 5 else ''}")

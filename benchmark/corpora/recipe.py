@@ -257,8 +257,10 @@ def prepare(corpus: str, root: str | os.PathLike, out: str | os.PathLike, *,
             if trials is None:
                 continue
             trials = _unique_ids(_counted(trials, report), seen)
+            if progress:  # counts the listed trials as they are checked, out of how many the protocol lists
+                trials = _progress(trials, report, recipe.name, _listed(recipe, root, split, protocol))
             kept = _kept(trials, root, report, probe=probe, check_audio=check_audio, cache=cache, workers=workers)
-            report.written = write_manifest(report.manifest, _progress(kept, report, progress, recipe.name))
+            report.written = write_manifest(report.manifest, kept)
     finally:
         if cache is not None:
             cache.close()
@@ -357,6 +359,11 @@ def _existing(trials: Iterator[Trial], root: Path, report: SplitReport,
     yield from flush()
 
 
-def _progress(trials: Iterator[Trial], report: SplitReport, enabled: bool,
-              corpus: str) -> Iterator[Trial]:
-    return show_progress(trials, total=report.expected, desc=f"{corpus} {report.split}", enabled=enabled)
+def _listed(recipe: CorpusRecipe, root: Path, split: str, protocol: str | os.PathLike | None) -> int:
+    """How many trials ``split``'s protocol lists here (one more pass over the protocol, constant memory): the
+    progress total, which is not the published count when the root holds part of the corpus (a mini set)."""
+    return sum(1 for _ in recipe.trials(root, split, protocol))
+
+
+def _progress(trials: Iterator[Trial], report: SplitReport, corpus: str, total: int) -> Iterator[Trial]:
+    return show_progress(trials, total=total, desc=f"{corpus} {report.split}")

@@ -29,12 +29,21 @@ def _tick_label(rate: float) -> str:
     return f"{metric_info('far').shown(rate):g}"
 
 
+def det_limits(eers: list[float], low: float = 0.0005) -> tuple[float, float]:
+    """Axis limits that show every system's EER point: from ``low`` up to the first tick at least 10
+    points above the worst EER (60% for systems at or below 50% EER; up to 99% for a worse-than-chance one)."""
+    need = max([0.5] + [e for e in eers if np.isfinite(e)]) + 0.1
+    above = _TICKS[_TICKS >= need]
+    return low, float(above[0] if above.size else _TICKS[-1])
+
+
 def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | Path, *,
-             title: str = "DET curve", limits: tuple[float, float] = (0.0005, 0.6)) -> Path:
+             title: str = "DET curve", limits: tuple[float, float] | None = None) -> Path:
     """Write the DET curves of ``{name: (scores (N,), labels (N,))}`` to ``out_path`` (.png/.svg).
 
     Axes are probit (normal deviate) scales of the false acceptance (x) and false rejection (y)
-    rates, labelled in percent; each curve marks its EER point. The file is written atomically.
+    rates, labelled in percent; each curve marks its EER point. ``limits`` (rates) default to
+    :func:`det_limits` of the systems' EERs, so no EER point falls off the plot. Written atomically.
     """
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
@@ -45,13 +54,15 @@ def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | 
                               f"expected one of {', '.join(FORMATS)}")
     if not systems:
         raise SpoofbenchError("plot_det: no systems to plot")
+    curves = {}
+    for name, (scores, labels) in systems.items():
+        curve = det_curve(*split_by_label(scores, labels))
+        curves[name] = (curve, eer_from_curve(curve)[0])
+    limits = limits or det_limits([eer for _, eer in curves.values()])
     low, high = norm.ppf(limits[0]), norm.ppf(limits[1])
     figure = Figure(figsize=(5.5, 5.5))
     axes = figure.add_subplot(1, 1, 1)
-    for name, (scores, labels) in systems.items():
-        bona, spoof = split_by_label(scores, labels)
-        curve = det_curve(bona, spoof)
-        eer, _ = eer_from_curve(curve)
+    for name, (curve, eer) in curves.items():
         keep = _thin(curve.frr.size)
         x = norm.ppf(np.clip(curve.far[keep], 1e-9, 1 - 1e-9))
         y = norm.ppf(np.clip(curve.frr[keep], 1e-9, 1 - 1e-9))
