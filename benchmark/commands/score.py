@@ -76,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
                                            "manifest", "root", "testset")} | {"out": str(out)}, command="score")
     if args.score_format:
         _convert(result.files, args.score_format, args.manifest)
-    return _report(result.files, args.allow_incomplete)
+    code = _report(result.files, args.allow_incomplete)
+    from spoofbench.metrics.score_summary import labelled_summary  # metrics when the manifest carries labels
+    for line in filter(None, (labelled_summary(f.scores, args.manifest) for f in result.files)):
+        print(line)
+    return code
 
 
 def _convert(files, formats, manifest) -> None:
