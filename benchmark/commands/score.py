@@ -27,7 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="codec condition id(s): --codec none mp3_32k, or repeated (default: none)")
     p.add_argument("--out", help="output dir (default: RUN/scores with --run)")
     p.add_argument("--config", help="score config YAML (ScoreConfig fields)")
-    p.add_argument("--batch-size", type=int, help="clips per batch (default: the score config's)")
+    p.add_argument("--batch-size", type=int,
+                   help="clips per batch (default: the score config's, else chosen from the memory budget); wins "
+                        "over --memory-budget")
+    p.add_argument("--memory-budget", type=float, metavar="GB", dest="memory_budget",
+                   help="memory for the activations of all batches scored at once, in GB (default: the score "
+                        "config's memory_budget_gb, else half the available RAM, at most 2 GB, on a CPU; 70%% "
+                        "of free GPU memory on CUDA); batch size and streams are chosen to fit it")
     p.add_argument("--workers", type=int, help="DataLoader worker processes")
     add_device_option(p)
     p.add_argument("--threads", type=int, help="torch CPU threads while scoring (default: torch's)")
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out
     config = ScoreConfig.from_yaml(args.config) if args.config else ScoreConfig()
     changes = {"codecs": tuple(args.codec) if args.codec else None, "batch_size": args.batch_size,
+               "memory_budget_gb": args.memory_budget,
                "num_workers": args.workers, "device": args.device, "cpu_threads": args.threads, "cache_dir": args.cache_dir,
                "resume": False if args.no_resume else None}
     changes = {k: v for k, v in changes.items() if v is not None}

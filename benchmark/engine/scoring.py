@@ -346,8 +346,9 @@ GiB = 1024 ** 3
 #: Default budgets: a share of the free RAM, capped on a CPU (where bigger batches buy no speed, only
 #: memory: the convolutions of one clip already fill a core), and a share of the free GPU memory.
 CPU_BUDGET_SHARE, CPU_BUDGET_CAP, GPU_BUDGET_SHARE = 0.5, 2 * GiB, 0.7
-#: Clips per batch at most when the budget chooses (a pool of ``bucket_pool`` clips caps it too).
-MAX_AUTO_BATCH = 256
+#: Clips per batch at most when the budget chooses (a pool of ``bucket_pool`` clips caps it too): on a
+#: CPU bigger batches are no faster and hand work over to the scoring streams later.
+MAX_AUTO_BATCH = {"cpu": 32, "cuda": 256}
 #: Length of the probe clip for variable-length detectors (seconds).
 PROBE_SECONDS = 4.0
 _MEASURED: dict[tuple, float] = {}   # (detector, config, device, precision, threads, samples) -> bytes per sample
@@ -520,18 +521,22 @@ def plan_memory(detector: Any, config: ScoreConfig, rt: Runtime, streams: int) -
                           "(--batch-size / batch_size)", field="batch_size")
     per_sample = float(declared) + 4   # the input batch itself, fp32
     clip = per_sample * samples
-    if budget < clip:
+    # Fixed-length inputs: every clip has ``samples``. Variable-length ones: the shortest clip the detector
+    # takes must fit; longer clips that do not fit fail alone, naming the budget (see _ScoringStream).
+    shortest = samples if fixed else max(int(detector.min_samples), 1)
+    if budget < per_sample * shortest:
         raise ConfigError(
-            f"memory budget {budget / GiB:.3f} GB ({source}) is too small for one clip: "
-            f"{getattr(detector, 'name', 'the detector')} needs ~{clip / GiB:.3f} GB per {samples}-sample clip "
-            f"({samples / detector.sample_rate:.2f} s; {per_sample:.0f} bytes per sample, {estimate}); "
-            "raise --memory-budget / memory_budget_gb", field="memory_budget_gb")
+            f"memory budget {budget / GiB:.3g} GB ({source}) is too small for one clip: "
+            f"{getattr(detector, 'name', 'the detector')} needs ~{per_sample * shortest / GiB:.3g} GB per "
+            f"{shortest}-sample clip ({shortest / detector.sample_rate:.2f} s; {per_sample:.0f} bytes per sample, "
+            f"{estimate}); raise --memory-budget / memory_budget_gb", field="memory_budget_gb")
+    clip = min(clip, budget)  # variable-length: streams are kept while each can hold a probe-length clip
     if streams * clip > budget:
         logging.getLogger(__name__).info("scoring streams %d -> %d: the memory budget holds %d clip(s) at once",
                                          streams, int(budget // clip), int(budget // clip))
         streams = int(budget // clip)
     per_stream = budget / streams
-    cap = min(MAX_AUTO_BATCH, config.bucket_pool)
+    cap = min(MAX_AUTO_BATCH.get(rt.device.type, MAX_AUTO_BATCH["cpu"]), config.bucket_pool)
     if fixed:
         batch = max(1, min(cap, int(per_stream // clip)))
         batch_samples = None
