@@ -267,6 +267,10 @@ def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = Tr
     started while the corpus is built, and the two independent chains (ladder → telephone; LA 2019 →
     pretrained) run side by side on the same workers.
     """
+    from ..codecs.availability import require_runnable
+    from ..runner.plan import expand_codecs
+
+    require_runnable(expand_codecs(settings.telephone_codecs()))  # rung 5's codecs: refused before any work
     out = Path(out_dir)
     corpus_dir = Path(corpus_dir) if corpus_dir else out / "corpus"
     corpus, executor = _corpus_and_workers(settings, corpus_dir, progress)

@@ -74,3 +74,12 @@ def test_a_reused_cell_does_not_repeat_its_warnings(config_path, tmp_path):
     runner._record_cell(cell, log=False)
     assert said == [message] and "worse than chance: inverted labels" in message
     assert "a detector that does not work" in message
+
+
+def test_the_demo_refuses_before_building_its_corpus(g711_missing, tmp_path):
+    from spoofbench.demo.runs import DemoSettings, run_demo
+
+    out = tmp_path / "demo"
+    with pytest.raises(CodecError, match="g711_mulaw"):
+        run_demo(out, DemoSettings(quick=True, codecs=("none", "g711_mulaw")), progress=False)
+    assert not out.exists()
