@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runner.config import BenchmarkConfig
     from ..runner.report import print_summary
     from ..runner.orchestrator import run_benchmark
+    from ..runner.result_model import as_result
 
     if args.dry_run:
         from ..runner.dryrun import describe_plan
@@ -76,13 +77,14 @@ def run(args: argparse.Namespace) -> int:
             executor.close()
     from ..reproduce.record import record_command
     record_command(out, None, config, config.seeds, {"out": str(out)}, command="run")
-    print_summary(result, out)
-    incomplete = [c for c in result["cells"] if not c.get("complete", True)]
+    run_result = as_result(result)
+    print_summary(run_result, out)
+    incomplete = [c for c in run_result.cells if not c.complete]
     for cell in incomplete:
-        context_logger(__name__, detector=cell["detector"], seed=cell["seed"], testset=cell["test_set"],
-                       codec=cell["codec"]).warning(f"incomplete: scored {cell.get('n_scored')} of "
-                                                    f"{cell.get('n_expected')} trials ({cell.get('failed_file')})")
-    if result["failed_cells"]:
+        context_logger(__name__, detector=cell.detector, seed=cell.seed, testset=cell.test_set,
+                       codec=cell.codec).warning(f"incomplete: scored {cell.n_scored} of "
+                                                 f"{cell.n_expected} trials ({cell.failed_file})")
+    if run_result.failed_cells:
         return 1
     if incomplete and not args.allow_incomplete:
         log.error(f"{len(incomplete)} cell(s) incomplete: their metrics cover part of the test set; run again to "

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..cli import command_parser
+
+if TYPE_CHECKING:
+    from ..runner.result_model import ResultLike, RunResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,11 +51,11 @@ def parse_pivot(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..runner.results import load_result
+    from ..runner.results import read_result
     from ..runner.tables import codec_robustness_table, domain_gap_table, pivot_table, render
 
     args.metric = args.metric or ["eer"]
-    result = load_result(args.result)
+    result = read_result(args.result)
     if args.render:
         _render(args.result, result)
     if args.paths:
@@ -72,38 +76,38 @@ def run(args: argparse.Namespace) -> int:
     if args.view in ("all", "gap"):
         tables += [domain_gap_table(result, m) for m in args.metric]
     if args.view in ("all", "codecs"):
-        has_codecs = any(c["codec"] != "none" for c in result["cells"])
+        has_codecs = any(c.codec != "none" for c in result.cells)
         if has_codecs or args.view == "codecs":
             tables += [codec_robustness_table(result, m) for m in args.metric]
     print("\n".join(render(t, args.format) for t in tables))
-    incomplete = [c for c in result["cells"] if not c.get("complete", True)]
-    for cell in incomplete:
-        print(f"incomplete: {cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']}: "
-              f"{cell.get('n_scored')} of {cell.get('n_expected')} trials scored")
+    for cell in (c for c in result.cells if not c.complete):
+        print(f"incomplete: {cell.detector} seed {cell.seed} {cell.test_set} {cell.codec}: "
+              f"{cell.n_scored} of {cell.n_expected} trials scored")
     return 0
 
 
-def paths_text(result: dict) -> str:
+def paths_text(result: ResultLike) -> str:
     """Per detector label and seed: its overrides, train folder, checkpoint and score folder."""
+    from ..runner.result_model import as_result
+
     lines = []
-    for label, info in result.get("detectors", {}).items():
-        runs = info.get("runs") or {}
-        if not runs:
+    for label, info in as_result(result).detectors.items():
+        if not info.runs:
             lines.append(f"{label}: no folders recorded (a run from before they were)")
-        for seed, where in runs.items():
-            overrides = ", ".join(f"{k}={v}" for k, v in (where.get("overrides") or {}).items()) or "defaults"
-            lines.append(f"{label} seed {seed} ({info.get('name', '?')}, {overrides}): train {where['train_dir']}  "
-                         f"checkpoint {where['checkpoint']}  scores {where['scores_dir']}")
+        name = info.name if "name" in info.model_fields_set else "?"
+        for seed, where in info.runs.items():
+            overrides = ", ".join(f"{k}={v}" for k, v in where.overrides.items()) or "defaults"
+            lines.append(f"{label} seed {seed} ({name}, {overrides}): train {where.train_dir}  "
+                         f"checkpoint {where.checkpoint}  scores {where.scores_dir}")
     return "\n".join(lines)
 
 
-def _render(source: str, result: dict) -> None:
+def _render(source: str, result: RunResult) -> None:
     """Write result.json and cells.csv beside the cell log (or into the run folder) named by ``source``."""
     from pathlib import Path
 
-    from ..atomic import write_json_atomic
-    from ..runner.results import write_tidy
+    from ..runner.results import write_result, write_tidy
 
     folder = Path(source) if Path(source).is_dir() else Path(source).parent
-    write_json_atomic(folder / "result.json", result)
+    write_result(folder / "result.json", result)
     write_tidy(result, folder)

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import InputFileError
 from ..digests import changed_trials, read_trial_hashes
+from ..runner.result_model import Cell, FailedCell, RunResult
 from .manifest import sha256_json
 
 
@@ -38,16 +39,19 @@ class CellComparison:
         return asdict(self)
 
 
-def cell_id(cell: Mapping[str, Any]) -> str:
-    return f"{cell['detector']}/seed{cell['seed']}/{cell['test_set']}/{cell['codec']}"
+def cell_id(cell: Cell | FailedCell | Mapping[str, Any]) -> str:
+    """``detector/seed<S>/test_set/codec`` of a cell (a model, or a cell record)."""
+    if isinstance(cell, Mapping):
+        return f"{cell['detector']}/seed{cell['seed']}/{cell['test_set']}/{cell['codec']}"
+    return f"{cell.detector}/seed{cell.seed}/{cell.test_set}/{cell.codec}"
 
 
-def read_cells(run_dir: str | Path) -> tuple[dict, dict[str, dict]]:
+def read_cells(run_dir: str | Path) -> tuple[RunResult, dict[str, Cell]]:
     """``(result, {cell id: cell})`` of a run dir, through the runner's result reader."""
-    from ..runner.results import load_result
+    from ..runner.results import read_result
 
-    result = load_result(Path(run_dir))
-    return result, {cell_id(c): c for c in result.get("cells", [])}
+    result = read_result(Path(run_dir))
+    return result, {cell_id(c): c for c in result.cells}
 
 
 def _scores(path: Path) -> dict[str, float]:
@@ -55,8 +59,8 @@ def _scores(path: Path) -> dict[str, float]:
     return dict(read_scores(path))
 
 
-def _ci(cell: Mapping[str, Any], scores: Mapping[str, float], keys_path: Path, seed: int) -> list | None:
-    ci = (cell.get("metrics") or {}).get("eer_ci95")
+def _ci(cell: Cell, scores: Mapping[str, float], keys_path: Path, seed: int) -> list | None:
+    ci = cell.metrics.eer_ci95
     if ci:
         return list(ci)
     try:
@@ -78,15 +82,14 @@ def _keys_file(run_dir: Path, test_set: str) -> Path:
     return direct if direct.is_file() else next(iter(sorted(run_dir.glob(f"*/keys/{test_set}.txt"))), direct)
 
 
-def compare_cell(old_dir: Path, new_dir: Path, old: Mapping[str, Any], new: Mapping[str, Any] | None) -> CellComparison:
+def compare_cell(old_dir: Path, new_dir: Path, old: Cell, new: Cell | None) -> CellComparison:
     name = cell_id(old)
-    base = CellComparison(name, old["codec"], old["test_set"], "missing",
-                          eer_old=(old.get("metrics") or {}).get("eer"))
+    base = CellComparison(name, old.codec, old.test_set, "missing", eer_old=old.metrics.eer)
     if new is None:
         base.note = "the re-run has no such cell (failed or not run)"
         return base
-    old_path, new_path = old_dir / old["score_file"], new_dir / new["score_file"]
-    base.eer_new = (new.get("metrics") or {}).get("eer")
+    old_path, new_path = old_dir / str(old.score_file), new_dir / str(new.score_file)
+    base.eer_new = new.metrics.eer
     if base.eer_old is not None and base.eer_new is not None:
         base.eer_diff = base.eer_new - base.eer_old
     try:
@@ -102,7 +105,7 @@ def compare_cell(old_dir: Path, new_dir: Path, old: Mapping[str, Any], new: Mapp
     base.max_score_diff = max(diffs) if diffs else None
     base.n_trials_changed = sum(d > 0 for d in diffs) + len(a.keys() ^ b.keys())
     base.n_trials = len(a)
-    base.ci95 = _ci(old, a, _keys_file(old_dir, old["test_set"]), int(old.get("seed", 0)))
+    base.ci95 = _ci(old, a, _keys_file(old_dir, old.test_set), old.seed)
     if base.eer_new is None or not base.ci95:
         base.status = "outside_ci"
         base.note = "no EER or CI to compare"
@@ -115,8 +118,7 @@ def compare_cells(old_dir: str | Path, new_dir: str | Path, only: Iterable[str] 
     """Compare the cells of ``old_dir`` (restricted to ids in ``only``) with those of ``new_dir``."""
     _, old_cells = read_cells(old_dir)
     new_result, new_cells = read_cells(new_dir)
-    failures = {cell_id(f): f"{f.get('stage')} failed: {f.get('error')}" for f in new_result.get("failed_cells", [])
-                if all(k in f for k in ("detector", "seed", "test_set", "codec"))}
+    failures = {cell_id(f): f"{f.stage} failed: {f.error}" for f in new_result.failed_cells}
     wanted = set(only) if only is not None else None
     out = []
     for name, cell in old_cells.items():

@@ -15,13 +15,22 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Union
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import ConfigError, InputFileError, SpoofbenchError
+from ..runner.result_model import Cell, RunResult
 from .compare import CellComparison, cell_id, compare_cells, manifest_differences, read_cells, to_json
 from ..digests import DigestCache
-from .manifest import MANIFEST_NAME, edited_sections, load_manifest, output_hashes, sha256_json
+from .manifest import edited_sections, load_manifest, output_hashes
+
+if TYPE_CHECKING:
+    from ..demo.runs import DemoSettings
+    from ..engine import ScoreConfig, TrainConfig
+    from ..runner.config import BenchmarkConfig
+
+#: What :func:`rerun` re-ran: the config of the recorded command (the demo's settings for ``demo``).
+RerunConfig = Union["BenchmarkConfig", "DemoSettings", "TrainConfig", "ScoreConfig"]
 
 EXIT = {"reproduced": 0, "not_reproduced": 1, "error": 2}
 
@@ -78,7 +87,7 @@ def _parse_cell(cell: str) -> tuple[str, int, str, str]:
 
 
 def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache: bool = False,
-          progress: bool = False) -> Any:
+          progress: bool = False) -> RerunConfig:
     """Re-invoke the recorded command through the Python API into ``out``; returns its config."""
     command, inputs = manifest["command"], manifest.get("invocation") or {}
     cache = out / "codec_cache" if fresh_cache else None
@@ -116,9 +125,8 @@ def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache:
     raise InputFileError(f"unknown recorded command {command!r}", field="command")
 
 
-def _rerun_demo(inputs: Mapping, out: Path, progress: bool) -> Any:
+def _rerun_demo(inputs: Mapping, out: Path, progress: bool) -> DemoSettings:
     """The demo again, corpus generation included (so generation and training can be told apart)."""
-    import dataclasses
 
     from ..demo.runs import DemoSettings, run_demo
 
@@ -140,7 +148,7 @@ def _config_vs_result(manifest: Mapping, run_dir: Path) -> list[str]:
         result, _ = read_cells(run_dir)
     except SpoofbenchError:
         return []
-    recorded = result.get("config")
+    recorded = result.config if "config" in result.model_fields_set else None
     if recorded is None or manifest["command"] != "run":
         return []
     from .compare import _flatten
@@ -348,36 +356,36 @@ class CellOrigin:
     seed: int
 
 
-def _cell_origin(run_dir: Path, result: Mapping, cell: Mapping) -> CellOrigin:
+def _cell_origin(run_dir: Path, result: RunResult, cell: Cell) -> CellOrigin:
     """The run that computed ``cell``. A merged demo result prefixes score files with the sub-run folder and
     relabels the telephone run's seeds: the sub-run's own result.json holds its bootstrap and the seed it used."""
-    config = result.get("config") or {}
-    score_file = str(cell["score_file"])
+    config = result.config
+    score_file = str(cell.score_file)
     head, _, rest = score_file.partition("/")
     runs = config.get("runs") or {}
     if head in runs and rest:
         sub = run_dir / head
-        seed = int(cell.get("seed", 0))
+        seed = cell.seed
         try:
             _, sub_cells = read_cells(sub)
-            seed = next((int(c.get("seed", seed)) for c in sub_cells.values() if c.get("score_file") == rest), seed)
+            seed = next((c.seed for c in sub_cells.values() if c.score_file == rest), seed)
         except SpoofbenchError:
             pass
         return CellOrigin(sub, rest, int((runs[head] or {}).get("bootstrap") or 0), seed)
-    return CellOrigin(run_dir, score_file, int(config.get("bootstrap") or 0), int(cell.get("seed", 0)))
+    return CellOrigin(run_dir, score_file, int(config.get("bootstrap") or 0), cell.seed)
 
 
-def _recompute_cell(run_dir: Path, cell: Mapping, origin: CellOrigin) -> CellComparison:
+def _recompute_cell(run_dir: Path, cell: Cell, origin: CellOrigin) -> CellComparison:
     name = cell_id(cell)
-    stored = cell.get("metrics") or {}
+    stored = cell.metrics.to_dict()   # the metric keys as the run wrote them
     try:
-        metrics = _cell_metrics(origin.root / origin.score_file, run_dir / "keys" / f"{cell['test_set']}.txt",
+        metrics = _cell_metrics(origin.root / origin.score_file, run_dir / "keys" / f"{cell.test_set}.txt",
                                 origin.bootstrap, origin.seed, _calibration(origin, cell))
     except (SpoofbenchError, OSError) as err:
-        return CellComparison(name, cell["codec"], cell["test_set"], "failed", note=str(err))
+        return CellComparison(name, cell.codec, cell.test_set, "failed", note=str(err))
     keys = ("eer", "min_dcf", "act_dcf", "cllr", "eer_ci95")
     differ = [k for k in keys if k in stored and not _same(stored[k], metrics.get(k))]
-    return CellComparison(name, cell["codec"], cell["test_set"], "identical" if not differ else "outside_ci",
+    return CellComparison(name, cell.codec, cell.test_set, "identical" if not differ else "outside_ci",
                           eer_old=stored.get("eer"), eer_new=metrics.get("eer"),
                           eer_diff=(metrics.get("eer") or 0) - (stored.get("eer") or 0),
                           ci95=stored.get("eer_ci95"), note=f"differs: {', '.join(differ)}" if differ else "")
@@ -393,10 +401,10 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _calibration(origin: CellOrigin, cell: Mapping) -> Any:
+def _calibration(origin: CellOrigin, cell: Cell) -> Any:
     """The score calibration a cell's metrics used (``train/<folder>/calibration.json`` of the run that scored
     it, where the score file is ``scores/<folder>/...``); a calibrated cell without one raises."""
-    if not (cell.get("metrics") or {}).get("calibrated"):
+    if not cell.metrics.calibrated:
         return None
     from ..metrics import LinearCalibration
     from ..runner.jobs import CALIBRATION_NAME

@@ -9,8 +9,10 @@
 - ``training``: a train cell's summary (``detector``, ``seed``, ``summary``);
 - ``end``: the run finished (``seconds``).
 
-``result.json`` (and ``cells.csv``) are rendered from the log (:func:`render_result`): the last
-``run`` record, and for each of its planned hashes the latest ``cell`` or ``failed`` record. A line
+``result.json`` (and ``cells.csv``) are rendered from the log (:func:`render_run`, a
+:class:`~spoofbench.runner.result_model.RunResult`): the last ``run`` record, and for each of its planned
+hashes the latest ``cell`` or ``failed`` record. ``cell`` and ``failed`` records are checked against the
+model (:class:`~spoofbench.runner.result_model.Cell`, ``FailedCell``) when they are appended. A line
 cut short by a killed writer is dropped (and cut off before the next append). Records are written
 with one ``write`` and an ``fsync`` each, so a finished cell survives a crash of the machine.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import InputFileError
+from .result_model import RunResult, parse_cell, parse_failed, parse_result
 
 LOG_NAME = "cells.jsonl"
 
@@ -49,6 +52,7 @@ class CellLog:
         """Write ``records`` (one line each) in one write, then fsync."""
         if not records:
             return
+        records = tuple(checked_record(r, self.path) for r in records)
         text = "".join(json.dumps(_clean(r), separators=(",", ":"), allow_nan=False) + "\n" for r in records)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
@@ -58,6 +62,17 @@ class CellLog:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def checked_record(record: dict, path: str | os.PathLike | None = None) -> dict:
+    """``record`` as written to the log: a ``cell`` or ``failed`` record through its model (so a log holds
+    only what :class:`~spoofbench.runner.result_model.RunResult` reads), other records as they are."""
+    kind = record.get("type")
+    if kind == "cell":
+        return {"type": kind, **parse_cell(_strip(record), path).to_dict()}
+    if kind == "failed":
+        return {"type": kind, **parse_failed(_strip(record), path).to_dict()}
+    return record
 
 
 def _cut_partial_tail(path: Path) -> None:
@@ -128,7 +143,12 @@ def _strip(record: dict) -> dict:
 
 
 def render_result(path: str | os.PathLike) -> dict:
-    """The result.json dict of the last run in the cell log at ``path``."""
+    """The result.json dict of the last run in the cell log at ``path`` (:func:`render_run` as a dict)."""
+    return render_run(path).to_dict()
+
+
+def render_run(path: str | os.PathLike) -> RunResult:
+    """The :class:`~spoofbench.runner.result_model.RunResult` of the last run in the cell log at ``path``."""
     header: dict | None = None
     latest: dict[str, dict] = {}
     finished: dict[tuple, dict] = {}   # (detector, seed, test_set, codec) → its latest finished cell
@@ -158,4 +178,4 @@ def render_result(path: str | os.PathLike) -> dict:
     result["failed_cells"] = [_strip(r) for r in chosen if r["type"] == "failed"]
     result["cells"] += _kept_after_failure(result["failed_cells"], finished)
     result["timing"] = {"last_run_seconds": end["seconds"]} if end else {"finished": False}
-    return result
+    return parse_result(result, path)

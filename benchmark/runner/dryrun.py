@@ -43,18 +43,18 @@ def _count_trials(manifest: str | None) -> int | None:
 
 def _measured_rates(out: Path | None) -> dict[str, float]:
     """detector → mean clips/s of its freshly scored cells in ``out``'s result.json (if any)."""
-    from .results import load_result
+    from .results import read_result
 
     if out is None or not (out / "result.json").is_file():
         return {}
     try:
-        result = load_result(out)
+        result = read_result(out)
     except SpoofbenchError:
         return {}
     rates: dict[str, list[float]] = {}
-    for cell in result["cells"]:
-        if cell.get("clips_per_s"):
-            rates.setdefault(cell["detector"], []).append(float(cell["clips_per_s"]))
+    for cell in result.cells:
+        if cell.clips_per_s:
+            rates.setdefault(cell.detector, []).append(float(cell.clips_per_s))
     return {d: sum(v) / len(v) for d, v in rates.items()}
 
 
@@ -94,6 +94,7 @@ def cached_cells(config: BenchmarkConfig, out: Path | None) -> tuple[set[str], s
     import tempfile
 
     from .celllog import LOG_NAME, latest_cells, read_records
+    from .result_model import parse_cell
     from .data import gather_inputs
     from .orchestrator import _codec_provenance, environment, sha256_file
     from .plan import PlanInputs, ScoreCell, plan_cells
@@ -103,10 +104,10 @@ def cached_cells(config: BenchmarkConfig, out: Path | None) -> tuple[set[str], s
     try:
         config.check_files()
         if (out / LOG_NAME).is_file():
-            previous = latest_cells(read_records(out / LOG_NAME))
+            previous = {h: parse_cell(c, out / LOG_NAME) for h, c in latest_cells(read_records(out / LOG_NAME)).items()}
         else:
-            from .results import load_result
-            previous = {c["hash"]: c for c in load_result(out / "result.json")["cells"]}
+            from .results import read_result
+            previous = {c.hash: c for c in read_result(out / "result.json").cells if c.hash}
         with tempfile.TemporaryDirectory(prefix="spoofbench-dryrun-") as tmp:
             if (out / "digests").is_dir():
                 shutil.copytree(out / "digests", Path(tmp) / "digests")
@@ -119,8 +120,8 @@ def cached_cells(config: BenchmarkConfig, out: Path | None) -> tuple[set[str], s
     cached = set()
     for cell in cells:
         old = previous.get(cell.key)
-        path = out / old["score_file"] if old else None
-        if old and old.get("complete", True) and path.is_file() and sha256_file(path) == old.get("score_sha256"):
+        path = out / str(old.score_file) if old else None
+        if old and old.complete and path and path.is_file() and sha256_file(path) == old.score_sha256:
             cached.add(cell.ident)
     return cached, {c.ident for c in cells}
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from ..atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from ..errors import ConfigError, InputFileError
 from ..hashing import sha256_file
-from .results import dev_as_test
+from .result_model import Cell
 
 LEADERBOARD_FORMATS: dict[str, str] = {
     "df-arena": "Speech DF Arena results: one row per detector, one EER (%) column per dataset (.csv or .json)",
@@ -94,52 +94,51 @@ class _Run:
     """A run's cells indexed by (detector, seed, test set, codec), with the file they came from."""
 
     def __init__(self, run: str | os.PathLike, allow_dev_as_test: bool = False):
-        from .results import load_result, result_file
+        from .results import read_result, result_file
 
         self.allow_dev_as_test = allow_dev_as_test
         path = result_file(run)
-        self.result = load_result(path)
+        self.result = read_result(path)
         self.folder = path.parent
         self.where = path  # the file refusals name
-        self.cells = {(c["detector"], c["seed"], c["test_set"], c["codec"]): c for c in self.result["cells"]}
-        self.failed = {(f["detector"], f["seed"], f["test_set"], f["codec"]): f
-                       for f in self.result.get("failed_cells", [])}
+        self.cells = self.result.cell_map()
+        self.failed = {(f.detector, f.seed, f.test_set, f.codec): f for f in self.result.failed_cells}
 
     def detectors(self) -> list[str]:
-        seen = dict.fromkeys(self.result.get("detectors", {}))
+        seen = dict.fromkeys(self.result.detectors)
         seen.update(dict.fromkeys(k[0] for k in (*self.cells, *self.failed)))
         return list(seen)
 
     def seeds(self, detector: str) -> list[int]:
-        configured = self.result.get("config", {}).get("seeds")
+        configured = self.result.config.get("seeds")
         if configured:
             return [int(s) for s in configured]
         return sorted({k[1] for k in (*self.cells, *self.failed) if k[0] == detector})
 
     def test_sets(self) -> list[str]:
-        return list(dict.fromkeys([*self.result.get("test_sets", {}), *(k[2] for k in self.cells)]))
+        return list(dict.fromkeys([*self.result.test_sets, *(k[2] for k in self.cells)]))
 
     def codecs(self) -> list[str]:
-        return list(dict.fromkeys([*self.result.get("codecs", {}), *(k[3] for k in self.cells)]))
+        return list(dict.fromkeys([*self.result.codecs, *(k[3] for k in self.cells)]))
 
-    def cell(self, detector: str, seed: int, test_set: str, codec: str) -> dict:
+    def cell(self, detector: str, seed: int, test_set: str, codec: str) -> Cell:
         """The finished, complete cell, or a refusal naming it and what was expected."""
         key = (detector, seed, test_set, codec)
         name = f"cell {detector} seed {seed} {test_set}@{codec}"
         cell = self.cells.get(key)
         if cell is None:
             failed = self.failed.get(key)
-            why = (f"it failed at {failed.get('stage', '?')}: {failed.get('error', '?')}" if failed
+            why = (f"it failed at {failed.stage}: {failed.error}" if failed
                    else "it is not in the run")
             raise InputFileError(f"{name}: expected a finished cell, but {why}", self.where)
-        if not cell.get("complete", True) or (cell.get("coverage") is not None and cell["coverage"] < 1.0):
+        if not cell.complete or (cell.coverage is not None and cell.coverage < 1.0):
             raise InputFileError(
-                f"{name}: incomplete ({cell.get('n_scored')} of {cell.get('n_expected')} trials scored, "
-                f"coverage {cell.get('coverage')}); a leaderboard needs every trial: re-run it "
+                f"{name}: incomplete ({cell.n_scored} of {cell.n_expected} trials scored, "
+                f"coverage {cell.coverage}); a leaderboard needs every trial: re-run it "
                 "(`spoofbench run` redoes incomplete cells)", self.where)
-        if cell.get("metrics", {}).get("eer") is None:
+        if cell.metrics.eer is None:
             raise InputFileError(f"{name}: no EER in its metrics", self.where)
-        why = dev_as_test(self.result, test_set)
+        why = self.result.dev_as_test(test_set)
         if why and not self.allow_dev_as_test:
             raise InputFileError(f"{name}: {why}; a leaderboard takes held-out results only (pass "
                                  "--allow-dev-as-test to export it anyway)", self.where)
@@ -180,7 +179,8 @@ def _df_arena_rows(state: _Run, selection: ExportSelection) -> tuple[list[str], 
     rows = []
     for detector in _detectors(state, selection):
         seeds = _seeds(state, detector, selection)
-        eers = {m: [100.0 * state.cell(detector, s, m.test_set, m.codec)["metrics"]["eer"] for s in seeds]
+        eers = {m: [100.0 * float(state.cell(detector, s, m.test_set, m.codec).metrics.eer or 0.0)
+                   for s in seeds]
                 for m in maps}
         groups = [[(i, s)] for i, s in enumerate(seeds)] if selection.per_seed else [list(enumerate(seeds))]
         for group in groups:
@@ -283,12 +283,12 @@ def _one(fmt: str, what: str, flag: str, choices: list) -> object:
                       f"(the run has: {', '.join(str(c) for c in choices)})", field=flag)
 
 
-def _checked_score_file(state: _Run, cell: dict) -> Path:
-    name = f"cell {cell['detector']} seed {cell['seed']} {cell['test_set']}@{cell['codec']}"
-    path = state.folder / cell["score_file"]
+def _checked_score_file(state: _Run, cell: Cell) -> Path:
+    name = f"cell {cell.detector} seed {cell.seed} {cell.test_set}@{cell.codec}"
+    path = state.folder / str(cell.score_file)
     if not path.is_file():
         raise InputFileError(f"{name}: its score file is missing (expected {path})", state.where)
-    expected = cell.get("score_sha256")
+    expected = cell.score_sha256
     if expected and sha256_file(path) != expected:
         raise InputFileError(f"{name}: its score file {path} changed since the run scored it "
                              "(sha256 differs from the cell's score_sha256)", state.where)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..metrics.catalog import metric_info
+from .result_model import ResultLike, RunResult, as_result
 from .results import tidy_cells
 
 #: DET axes: probit ticks; the upper end reaches 99% so that OOD curves (EER 40–60%) are whole.
@@ -39,7 +40,7 @@ def _save(fig, out: Path, formats: tuple[str, ...]) -> list[Path]:
     return paths
 
 
-def plot_eer_heatmaps(result: dict, out_dir: str | os.PathLike, formats: tuple[str, ...] = ("png",),
+def plot_eer_heatmaps(result: ResultLike, out_dir: str | os.PathLike, formats: tuple[str, ...] = ("png",),
                       metric: str = "eer") -> list[Path]:
     """One detector × codec heatmap of ``metric`` (mean over seeds) per test set, axes labelled."""
     plt = _pyplot()
@@ -74,8 +75,8 @@ def plot_eer_heatmaps(result: dict, out_dir: str | os.PathLike, formats: tuple[s
 
 # ----------------------------------------------------------------------------- parameters
 
-def _spec_of(result: dict, label: str) -> dict | None:
-    for spec in result.get("config", {}).get("detectors", []) or []:
+def _spec_of(result: RunResult, label: str) -> dict | None:
+    for spec in result.config.get("detectors", []) or []:
         name, preset = spec.get("name"), spec.get("preset")
         display = spec.get("label") or (name if not preset else f"{name}:{preset}")
         if display == label:
@@ -96,13 +97,12 @@ def fitted_parameter_count(spec: dict) -> int:
     return int(sum(b.numel() for b in detector.buffers(recurse=False) if torch.is_floating_point(b)))
 
 
-def parameter_counts(result: dict) -> dict[str, int]:
+def parameter_counts(result: ResultLike) -> dict[str, int]:
     """Detector label → parameter count, with fitted models counted by their fitted statistics."""
+    result = as_result(result)
     counts = {}
-    for label, info in result.get("detectors", {}).items():
-        n = int(info.get("parameters") or 0)
-        if n <= 0 and info.get("fitted_parameters"):
-            n = int(info["fitted_parameters"])
+    for label, info in result.detectors.items():
+        n = int(info.parameters or 0)
         if n <= 0:
             spec = _spec_of(result, label)
             if spec is not None:
@@ -115,9 +115,10 @@ def parameter_counts(result: dict) -> dict[str, int]:
     return counts
 
 
-def plot_params_vs_ood(result: dict, out_dir: str | os.PathLike,
+def plot_params_vs_ood(result: ResultLike, out_dir: str | os.PathLike,
                        formats: tuple[str, ...] = ("png",)) -> list[Path]:
     """Parameter count (log x) against mean EER in-domain and out-of-distribution (all codecs)."""
+    result = as_result(result)
     plt = _pyplot()
     info = metric_info("eer")
     counts = parameter_counts(result)
@@ -133,7 +134,7 @@ def plot_params_vs_ood(result: dict, out_dir: str | os.PathLike,
         x = [counts[d] for d in sub.index]
         ax.scatter(x, sub.to_numpy() * info.scale, marker=marker, s=60, label=domain)
         for name, xv, yv in zip(sub.index, x, sub.to_numpy()):
-            fitted = " (fitted)" if not result["detectors"][name].get("parameters") else ""
+            fitted = " (fitted)" if not result.detector(name).parameters else ""
             ax.annotate(f"{name}{fitted}", (xv, yv * info.scale), textcoords="offset points",
                         xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
@@ -220,28 +221,29 @@ def plot_det(systems: dict[str, tuple[np.ndarray, np.ndarray]], out_path: str | 
     return out_path
 
 
-def plot_det_curves(result: dict, run_dir: str | os.PathLike,
+def plot_det_curves(result: ResultLike, run_dir: str | os.PathLike,
                     formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """DET curves per test set (uncoded, each detector's first seed) from the run's keys and scores."""
     from ..metrics import read_keys, read_scores
 
+    result = as_result(result)
     run = Path(run_dir)
     written = []
-    for test_set, meta in result.get("test_sets", {}).items():
+    for test_set, meta in result.test_sets.items():
         keys_path = run / "keys" / f"{test_set}.txt"
         if not keys_path.is_file():
             continue
         keys = read_keys(keys_path)
         systems = {}
-        for cell in result["cells"]:
-            if cell["test_set"] != test_set or cell["codec"] != "none" or cell["detector"] in systems:
+        for cell in result.cells:
+            if cell.test_set != test_set or cell.codec != "none" or cell.detector in systems:
                 continue
-            scores = read_scores(run / cell["score_file"])
+            scores = read_scores(run / str(cell.score_file))
             present = np.fromiter((i in scores for i in keys.ids), dtype=bool, count=len(keys))
             values = np.array([scores[i] for i in keys.ids[present]])
-            systems[cell["detector"]] = (values, keys.labels[present])
+            systems[cell.detector] = (values, keys.labels[present])
         if systems:
             for fmt in formats:
                 written.append(plot_det(systems, run / "plots" / f"det__{test_set}.{fmt}",
-                                        title=f"DET: {test_set} ({meta.get('domain', '?')}), uncoded"))
+                                        title=f"DET: {test_set} ({meta.domain or '?'}), uncoded"))
     return written

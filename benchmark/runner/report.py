@@ -1,6 +1,6 @@
 """What a run says: the printed summary, and ``spoofbench report``'s Markdown + HTML report.
 
-The report reads ``result.json`` and the run's score and key files, nothing else. Every sentence
+The report reads the run result (:class:`~spoofbench.runner.result_model.RunResult`) and the run's score and key files, nothing else. Every sentence
 that compares two numbers is generated only when its interval or test supports it:
 
 * per test set, each detector's EER with a 95% bootstrap CI (trials resampled within class);
@@ -30,15 +30,17 @@ from rich.console import Console
 from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
 from ..metrics.catalog import metric_info
-from .results import dev_as_test, load_result
+from .result_model import ResultLike, RunResult, as_result
+from .results import read_result
 from .tables import Table, codec_robustness_table, domain_gap_table, pivot_table, render
 
 
 # ----------------------------------------------------------------------------- printed summary
 
-def summary_text(result: dict) -> str:
+def summary_text(result: ResultLike) -> str:
     """The Markdown EER table and the in-domain → OOD gap of ``result`` (as printed)."""
-    if not result["cells"]:
+    result = as_result(result)
+    if not result.cells:
         return "no finished cells\n"
     # codecs as rows: a full matrix has ~20 conditions, too many for columns a person can read
     parts = [render(pivot_table(result, "eer", ("codec",), ("test_set", "detector")), "md")]
@@ -49,26 +51,31 @@ def summary_text(result: dict) -> str:
     return "\n".join(parts)
 
 
-def print_summary(result: dict, out_dir: str | Path, console: Console | None = None, *,
+def print_summary(result: ResultLike, out_dir: str | Path, console: Console | None = None, *,
                   tables: bool = True) -> None:
     """Print the EER tables (unless ``tables`` is False), failed cells with reasons, and the output paths."""
+    result = as_result(result)
     console = console or Console(soft_wrap=True)
     out = Path(out_dir)
     if tables:
         console.print(summary_text(result), markup=False, highlight=False)
-    failed = result["failed_cells"]
+    failed = result.failed_cells
     if failed:
         console.print(f"[bold red]{len(failed)} cell(s) failed[/]:")
         seen = set()
         for cell in failed:
-            line = f"  {cell['detector']} seed {cell['seed']} {cell['test_set']} {cell['codec']} " \
-                   f"[{cell['stage']}]: {cell['error']}"
-            if (cell["detector"], cell["stage"], cell["error"]) in seen and cell["stage"] != "score":
+            line = f"  {cell.detector} seed {cell.seed} {cell.test_set} {cell.codec} [{cell.stage}]: {cell.error}"
+            if (cell.detector, cell.stage, cell.error) in seen and cell.stage != "score":
                 continue
-            seen.add((cell["detector"], cell["stage"], cell["error"]))
+            seen.add((cell.detector, cell.stage, cell.error))
             console.print(line, markup=False)
     console.print(f"results: {out / 'result.json'}  ·  cells: {out / 'cells.csv'}  ·  "
                   f"tables: {out / 'tables'}  ·  plots: {out / 'plots'}", markup=False)
+
+
+def _or_unknown(model, field: str, value, missing: str = "?"):
+    """``value``, or ``missing`` when the file did not have ``field`` (a key written as null stays None)."""
+    return value if field in model.model_fields_set else missing
 
 
 # ----------------------------------------------------------------------------- evidence
@@ -159,14 +166,14 @@ def holm(p_values: list[float]) -> list[float]:
 class ScoreStore:
     """Aligned ``(scores, labels)`` of every finished cell of a run, read once on demand."""
 
-    def __init__(self, result: dict, run_dir: Path):
-        self.result, self.run = result, run_dir
+    def __init__(self, result: ResultLike, run_dir: Path):
+        self.result, self.run = as_result(result), Path(run_dir)
         self._keys: dict[str, object] = {}
-        self.cells = {(c["detector"], c["seed"], c["test_set"], c["codec"]): c for c in result["cells"]}
+        self.cells = self.result.cell_map()
 
     def available(self) -> bool:
-        return all((self.run / c["score_file"]).is_file() for c in self.result["cells"]) and \
-            all((self.run / "keys" / f"{t}.txt").is_file() for t in self.result.get("test_sets", {}))
+        return all(c.score_file and (self.run / c.score_file).is_file() for c in self.result.cells) and \
+            all((self.run / "keys" / f"{t}.txt").is_file() for t in self.result.test_sets)
 
     def arrays(self, detector: str, seed: int, test_set: str, codec: str) -> tuple[np.ndarray, np.ndarray]:
         """Scores in key order with ``NaN`` for unscored trials, and labels (1 bona fide)."""
@@ -175,47 +182,46 @@ class ScoreStore:
         if test_set not in self._keys:
             self._keys[test_set] = read_keys(self.run / "keys" / f"{test_set}.txt")
         keys = self._keys[test_set]
-        scores = read_scores(self.run / self.cells[(detector, seed, test_set, codec)]["score_file"])
+        scores = read_scores(self.run / str(self.cells[(detector, seed, test_set, codec)].score_file))
         values = np.array([scores.get(i, np.nan) for i in keys.ids], dtype=np.float64)
         return values, keys.labels
 
 
-def _not_evidence(result: dict, detector: str, test_set: str) -> str | None:
+def _not_evidence(result: RunResult, detector: str, test_set: str) -> str | None:
     """Why cells of ``detector`` on ``test_set`` are not OOD evidence (trained on those trials)."""
-    info = result.get("detectors", {}).get(detector, {})
-    reason = (info.get("not_ood_evidence") or {}).get(test_set)
+    reason = result.detector(detector).not_ood_evidence.get(test_set)
     if reason:
         return reason
-    overlap = (result.get("test_sets", {}).get(test_set, {}).get("overlap_by_detector") or {}).get(detector)
+    overlap = result.test_set(test_set).overlap_by_detector.get(detector)
     if overlap and overlap.get("n_shared_trials"):
         return f"{overlap['n_shared_trials']} test trials are in its training data"
-    return dev_as_test(result, test_set)
+    return result.dev_as_test(test_set)
 
 
-def _trained_on(result: dict, detector: str) -> tuple[str, ...] | None:
-    trained_on = result.get("detectors", {}).get(detector, {}).get("trained_on")
-    return tuple(trained_on) if trained_on else None
+def _trained_on(result: RunResult, detector: str) -> tuple[str, ...] | None:
+    return result.detector(detector).trained_on or None
 
 
-def _seeds(result: dict, detector: str, test_set: str, codec: str) -> list[int]:
-    return sorted({c["seed"] for c in result["cells"]
-                   if c["detector"] == detector and c["test_set"] == test_set and c["codec"] == codec})
+def _seeds(result: RunResult, detector: str, test_set: str, codec: str) -> list[int]:
+    return sorted({c.seed for c in result.cells
+                   if c.detector == detector and c.test_set == test_set and c.codec == codec})
 
 
-def estimate(result: dict, store: ScoreStore | None, detector: str, test_set: str, codec: str,
+def estimate(result: ResultLike, store: ScoreStore | None, detector: str, test_set: str, codec: str,
              settings: ReportSettings) -> Estimate | None:
     """Mean ± sd over seeds, and the mean of the seeds' 95% bootstrap CIs (the run's, or computed)."""
     from ..metrics import bootstrap_ci
 
+    result = as_result(result)
     seeds = _seeds(result, detector, test_set, codec)
     if not seeds:
         return None
-    cells = [next(c for c in result["cells"] if (c["detector"], c["seed"], c["test_set"], c["codec"]) ==
-                  (detector, s, test_set, codec)) for s in seeds]
-    values = np.array([c["metrics"]["eer"] for c in cells], dtype=float)
+    by_ident = result.cell_map()
+    cells = [by_ident[(detector, s, test_set, codec)] for s in seeds]
+    values = np.array([c.metrics.eer for c in cells], dtype=float)
     lows, highs = [], []
     for seed, cell in zip(seeds, cells):
-        ci = cell["metrics"].get("eer_ci95")
+        ci = cell.metrics.eer_ci95
         if not ci and store is not None:
             scores, labels = store.arrays(detector, seed, test_set, codec)
             keep = ~np.isnan(scores)
@@ -226,17 +232,18 @@ def estimate(result: dict, store: ScoreStore | None, detector: str, test_set: st
             lows.append(ci[0])
             highs.append(ci[1])
     ci = (float(np.mean(lows)), float(np.mean(highs))) if lows else (float("nan"), float("nan"))
-    return Estimate(detector, test_set, codec, cells[0].get("domain", "?"), float(values.mean()),
+    return Estimate(detector, test_set, codec, cells[0].domain or "?", float(values.mean()),
                     float(values.std(ddof=1)) if len(values) > 1 else None, ci, tuple(seeds),
                     _not_evidence(result, detector, test_set) is None)
 
 
-def compare(store: ScoreStore, result: dict, a: str, b: str, test_set: str, codec: str,
+def compare(store: ScoreStore, result: ResultLike, a: str, b: str, test_set: str, codec: str,
             settings: ReportSettings) -> Comparison | None:
     """Paired bootstrap of EER, A vs B, one test per seed pair (seeds paired by rank; a single-seed
     detector meets every seed of the other)."""
     from ..metrics import paired_bootstrap
 
+    result = as_result(result)
     seeds_a, seeds_b = _seeds(result, a, test_set, codec), _seeds(result, b, test_set, codec)
     if not seeds_a or not seeds_b:
         return None
@@ -287,27 +294,27 @@ class Report:
     estimates: list[Estimate]
 
 
-def _estimates_table(estimates: list[Estimate], result: dict) -> Table:
+def _estimates_table(estimates: list[Estimate], result: RunResult) -> Table:
     import pandas as pd
 
     eer = metric_info("eer")
-    tests = list(result.get("test_sets", {}))
+    tests = list(result.test_sets)
     display = pd.DataFrame(index=list(dict.fromkeys(e.detector for e in estimates)), columns=tests, dtype=object)
     numeric = pd.DataFrame(index=display.index, columns=tests, dtype=float)
     for e in estimates:
-        mark = "" if e.evidence else (" ‡" if dev_as_test(result, e.test_set) else " †")
+        mark = "" if e.evidence else (" ‡" if result.dev_as_test(e.test_set) else " †")
         spread = f" ± {eer.format(e.sd, unit=False)}" if e.sd is not None else ""
         display.loc[e.detector, e.test_set] = (f"{eer.format(e.mean, unit=False)}{spread} "
                                                f"[{eer.format(e.ci[0], unit=False)}, {eer.format(e.ci[1], unit=False)}]{mark}")
         numeric.loc[e.detector, e.test_set] = e.mean
     display = display.fillna("—")
-    display.columns = [f"{t} ({result['test_sets'][t].get('domain', '?')})" for t in tests]
+    display.columns = [f"{t} ({result.test_sets[t].domain or '?'})" for t in tests]
     display.index.name = numeric.index.name = "detector"
     notes = ("† trained on these trials (pretrained weights whose training data hold this test set): "
-             "shown, never counted as OOD evidence.",) if any(not e.evidence and not dev_as_test(result, e.test_set)
+             "shown, never counted as OOD evidence.",) if any(not e.evidence and not result.dev_as_test(e.test_set)
                                                               for e in estimates) else ()
     notes += tuple(f"‡ dev set used as a test set: {why}; shown, never ranked or counted as evidence."
-                   for t in tests if (why := dev_as_test(result, t)))
+                   for t in tests if (why := result.dev_as_test(t)))
     return Table("EER (%) per test set, uncoded audio, with 95% CIs", display, numeric,
                  caption="Mean ± sd over training seeds, then [mean of the seeds' 95% percentile bootstrap "
                          "CIs] (trials resampled within class). Lower is better. The domain in each column "
@@ -315,29 +322,31 @@ def _estimates_table(estimates: list[Estimate], result: dict) -> Table:
                  unit="%", metric="eer", notes=notes)
 
 
-def _overview(result: dict, store_ok: bool, settings: ReportSettings) -> Section:
+def _overview(result: RunResult, store_ok: bool, settings: ReportSettings) -> Section:
     from .plots import parameter_counts
 
     counts = parameter_counts(result)
-    lines = [f"Run `{result.get('run_id', '?')}` (config `{result.get('config', {}).get('name', '?')}`): "
-             f"{len(result['cells'])} finished cell(s), {len(result.get('failed_cells', []))} failed."]
+    lines = [f"Run `{_or_unknown(result, 'run_id', result.run_id)}` "
+             f"(config `{result.config.get('name', '?')}`): "
+             f"{len(result.cells)} finished cell(s), {len(result.failed_cells)} failed."]
     det = []
-    for label, info in result.get("detectors", {}).items():
+    for label, info in result.detectors.items():
         n = counts.get(label)
-        size = f"{n:,} parameters" + (" (fitted statistics)" if n and not info.get("parameters") else "") \
+        size = f"{n:,} parameters" + (" (fitted statistics)" if n and not info.parameters else "") \
             if n else "parameter count unknown"
-        origin = "pretrained, scored as is" if info.get("checkpoint") else "trained in this run"
-        trained_on = info.get("trained_on")
+        origin = "pretrained, scored as is" if info.checkpoint else "trained in this run"
+        trained_on = info.trained_on
         det.append(f"`{label}`: {size}; {origin}" + (f"; trained on {', '.join(trained_on)}" if trained_on else ""))
     tests = []
-    for name, meta in result.get("test_sets", {}).items():
-        reason = f" ({meta['reason']})" if meta.get("reason") else ""
-        by_run = meta.get("domain_by_run") or {}
+    for name, meta in result.test_sets.items():
+        reason = f" ({meta.reason})" if meta.reason else ""
+        by_run = meta.domain_by_run
         if len(set(by_run.values())) > 1:  # a merged run (the demo): the label depends on the training data
             reason = " (" + ", ".join(f"{domain} for the {run} run's detectors" for run, domain in by_run.items()) + ")"
-            tests.append(f"`{name}`: {meta.get('n_trials', '?')} trials{reason}")
+            tests.append(f"`{name}`: {_or_unknown(meta, 'n_trials', meta.n_trials)} trials{reason}")
             continue
-        tests.append(f"`{name}`: {meta.get('domain', '?')}{reason}; {meta.get('n_trials', '?')} trials")
+        tests.append(f"`{name}`: {_or_unknown(meta, 'domain', meta.domain)}{reason}; "
+                     f"{_or_unknown(meta, 'n_trials', meta.n_trials)} trials")
     section = Section("The run", [" ".join(lines), "Detectors:", det, "Test sets:", tests])
     if not store_ok:
         section.blocks.append("Score or key files are missing from the run folder: CIs come from result.json "
@@ -347,7 +356,7 @@ def _overview(result: dict, store_ok: bool, settings: ReportSettings) -> Section
     return section
 
 
-def _ladder_section(result: dict, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
+def _ladder_section(result: RunResult, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
     section = Section("Detectors per test set (uncoded)", [_estimates_table(estimates, result)])
     if comparisons:
         section.blocks.append("Pairwise comparisons on the same trials (paired bootstrap of EER):")
@@ -357,7 +366,7 @@ def _ladder_section(result: dict, estimates: list[Estimate], comparisons: list[C
     return section
 
 
-def _gap_section(result: dict, estimates: list[Estimate]) -> Section:
+def _gap_section(result: RunResult, estimates: list[Estimate]) -> Section:
     eer = metric_info("eer")
     section = Section("In-domain → out-of-distribution gap", [domain_gap_table(result, "eer")])
     claims = []
@@ -382,7 +391,7 @@ def _gap_section(result: dict, estimates: list[Estimate]) -> Section:
     return section
 
 
-def _size_section(result: dict, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
+def _size_section(result: RunResult, estimates: list[Estimate], comparisons: list[Comparison]) -> Section:
     """Per group of detectors trained on the same data: sizes, OOD EERs, smallest vs largest."""
     from .plots import parameter_counts
 
@@ -427,7 +436,7 @@ def _smallest_vs_largest(smallest: str, largest: str, counts: dict, ood: list[Es
             + f", and not separable on {len(relevant) - len(wins) - len(losses)}.")
 
 
-def _worst_codec_tests(result: dict, store: ScoreStore, detector: str, test_set: str, block,
+def _worst_codec_tests(result: RunResult, store: ScoreStore, detector: str, test_set: str, block,
                        settings: ReportSettings) -> list:
     """The worst codec of ``detector`` on ``test_set`` against the same trials uncoded, per seed."""
     from ..metrics import paired_bootstrap
@@ -444,7 +453,7 @@ def _worst_codec_tests(result: dict, store: ScoreStore, detector: str, test_set:
     return [(detector, test_set, worst, float(block.max()), results)] if results else []
 
 
-def _codec_section(result: dict, store: ScoreStore | None, settings: ReportSettings) -> Section:
+def _codec_section(result: RunResult, store: ScoreStore | None, settings: ReportSettings) -> Section:
     section = Section("Codec robustness", [])
     try:
         table = codec_robustness_table(result, "eer")
@@ -475,7 +484,7 @@ def _codec_section(result: dict, store: ScoreStore | None, settings: ReportSetti
     return section
 
 
-def _attack_section(result: dict, run: Path, store_ok: bool) -> Section:
+def _attack_section(result: RunResult, run: Path, store_ok: bool) -> Section:
     """EER per attack (uncoded), and per codec × attack when the run has codecs, with 95% CIs."""
     from .tables import attack_table
 
@@ -483,7 +492,7 @@ def _attack_section(result: dict, run: Path, store_ok: bool) -> Section:
     if not store_ok:
         section.blocks.append("No per-attack breakdown: the run's score or key files are not available.")
         return section
-    codecs = {c["codec"] for c in result["cells"]}
+    codecs = {c.codec for c in result.cells}
     for which in ((("none",),) if codecs == {"none"} or "none" not in codecs else (("none",), None)):
         try:
             section.blocks.append(attack_table(result, run, codecs=which))
@@ -496,14 +505,14 @@ def _attack_section(result: dict, run: Path, store_ok: bool) -> Section:
 def build_report(run_dir: str | os.PathLike, settings: ReportSettings = ReportSettings()) -> Report:
     """The report of the run in ``run_dir`` (its ``result.json`` plus score and key files)."""
     run = Path(run_dir)
-    result = load_result(run)
-    if not result["cells"]:
+    result = read_result(run)
+    if not result.cells:
         raise SpoofbenchError(f"{run}: the run has no finished cells; nothing to report")
     store = ScoreStore(result, run)
     store_ok = store.available()
     store_or_none = store if store_ok else None
-    detectors = list(dict.fromkeys(c["detector"] for c in result["cells"]))
-    tests = list(result.get("test_sets", {})) or list(dict.fromkeys(c["test_set"] for c in result["cells"]))
+    detectors = list(dict.fromkeys(c.detector for c in result.cells))
+    tests = list(result.test_sets) or list(dict.fromkeys(c.test_set for c in result.cells))
     estimates = [e for t in tests for d in detectors
                  if (e := estimate(result, store_or_none, d, t, "none", settings)) is not None]
     comparisons: list[Comparison] = []
@@ -521,7 +530,7 @@ def build_report(run_dir: str | os.PathLike, settings: ReportSettings = ReportSe
     sections = [_overview(result, store_ok, settings), _ladder_section(result, estimates, comparisons),
                 _gap_section(result, estimates), _size_section(result, estimates, comparisons),
                 _codec_section(result, store_or_none, settings), _attack_section(result, run, store_ok)]
-    title = f"spoofbench report: {result.get('config', {}).get('name') or result.get('run_id', run.name)}"
+    title = f"spoofbench report: {result.name or _or_unknown(result, 'run_id', result.run_id, run.name)}"
     return Report(title, sections, comparisons, estimates)
 
 

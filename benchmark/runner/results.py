@@ -1,6 +1,7 @@
-"""The ``result.json`` of a benchmark run: schema helpers and the tidy table of cells.
+"""The ``result.json`` of a benchmark run: read and write it (through the typed model) and the tidy table
+of its cells.
 
-A run writes one JSON object with nested keys and real numbers::
+The shape is :class:`~spoofbench.runner.result_model.RunResult` (its JSON Schema: docs/result.schema.json)::
 
     {"schema": 1, "run_id": ..., "config": {...}, "environment": {...},
      "detectors": {name: {"parameters": int, "frontend": str, "sample_rate": int,
@@ -15,18 +16,24 @@ A run writes one JSON object with nested keys and real numbers::
                 "metrics": {"eer", "eer_ci95", "min_dcf", ...}}],
      "failed_cells": [{"detector", "seed", "test_set", "codec", "stage", "error"}]}
 
-Tables and plots are rendered from this file only (:mod:`spoofbench.runner.tables`).
+:func:`read_result` gives the model, :func:`write_result` writes it; :func:`load_result` is the same read
+as a plain dict for callers that still index by key. Tables and plots are rendered from the model only
+(:mod:`spoofbench.runner.tables`).
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_json_atomic
 from ..errors import InputFileError
+from .result_model import SCHEMA_VERSION, ResultLike, RunResult, as_result, parse_result
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "METRIC_KEYS", "RAW_KEYS", "RunResult", "as_result", "result_file", "read_result",
+           "load_result", "write_result", "dev_as_test", "tidy_cells", "write_tidy"]
+
 METRIC_KEYS = ("eer", "min_dcf", "act_dcf", "cllr", "min_cllr", "auc")
 #: actDCF and Cllr of the uncalibrated scores (``act_dcf``/``cllr`` are calibrated when ``calibrated``).
 RAW_KEYS = ("act_dcf_raw", "cllr_raw")
@@ -45,71 +52,50 @@ def result_file(path: str | os.PathLike) -> Path:
     return log if newer else rendered
 
 
-def load_result(path: str | os.PathLike) -> dict:
-    """Read and sanity-check a ``result.json``, or render it from a cell log.
+def read_result(path: str | os.PathLike) -> RunResult:
+    """Read (and migrate) a run result as a :class:`~spoofbench.runner.result_model.RunResult`.
 
     ``path``: a ``result.json``, a cell log (``cells.jsonl``), or a run folder (its cell log when that is
     newer than its result.json, e.g. while a run is going or after it was killed; else its result.json).
     """
-    from .celllog import render_result
+    from .celllog import render_run
 
     path = result_file(path)
     if path.suffix == ".jsonl":
-        return _checked(render_result(path), path)
+        return render_run(path)
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise InputFileError("no such result file (run `spoofbench run` first)", path) from err
     except json.JSONDecodeError as err:
         raise InputFileError(f"not valid JSON: {err.msg}", path, err.lineno) from err
-    return _checked(result, path)
+    return parse_result(raw, path)
 
 
-def _checked(result: object, path: Path) -> dict:
-    if not isinstance(result, dict) or "cells" not in result:
-        raise InputFileError("not a spoofbench result.json: no 'cells' key", path)
-    if result.get("schema") != SCHEMA_VERSION:
-        raise InputFileError(f"schema {result.get('schema')!r} is not supported "
-                             f"(expected {SCHEMA_VERSION})", path, field="schema")
+def load_result(path: str | os.PathLike) -> dict:
+    """:func:`read_result` as a plain dict (the keys of the file; for callers that index by key)."""
+    return read_result(path).to_dict()
+
+
+def write_result(path: str | os.PathLike, result: ResultLike) -> RunResult:
+    """Write ``result`` (validated through the model) to ``path`` atomically, as indented strict JSON."""
+    result = as_result(result)
+    write_json_atomic(path, result.to_dict())
     return result
 
 
-def dev_as_test(result: dict, test_set: str) -> str | None:
+def dev_as_test(result: ResultLike, test_set: str) -> str | None:
     """Why ``test_set`` is not a held-out test (it shares trials with the run's dev set, which selected the
     checkpoints and fitted the calibration), or None."""
-    info = (result.get("test_sets", {}).get(test_set) or {}).get("dev_overlap") or {}
-    shared, total = info.get("n_shared_trials") or 0, info.get("n_trials")
-    if not shared:
-        return None
-    if info.get("same_manifest") or shared == total:
-        return (f"{test_set} is the dev set ({shared} trials) that selected the checkpoints and fitted the "
-                "calibration: not a held-out result")
-    return (f"{shared} of {total} trials of {test_set} are in the dev set that selected the checkpoints and "
-            "fitted the calibration: not a held-out result")
+    return as_result(result).dev_as_test(test_set)
 
 
-def tidy_cells(result: dict):
+def tidy_cells(result: ResultLike):
     """One row per finished cell (pandas DataFrame): identifiers, domain and every metric."""
     import pandas as pd
 
-    rows = []
-    for cell in result["cells"]:
-        row = {k: cell.get(k) for k in ("detector", "seed", "test_set", "codec", "domain", "n_failed",
-                                        "n_scored", "n_expected", "coverage")}
-        row["complete"] = cell.get("complete", True)
-        metrics = cell.get("metrics", {})
-        for key in METRIC_KEYS + RAW_KEYS + ("calibrated", "n_bonafide", "n_spoof"):
-            row[key] = metrics.get(key)
-        ci = metrics.get("eer_ci95")
-        row["eer_ci_low"], row["eer_ci_high"] = (ci if ci else (None, None))
-        row["parameters"] = result.get("detectors", {}).get(cell["detector"], {}).get("parameters")
-        run = ((result.get("detectors", {}).get(cell["detector"]) or {}).get("runs") or {}).get(str(cell["seed"])) or {}
-        row["score_file"] = cell.get("score_file")
-        row["checkpoint"] = run.get("checkpoint")
-        row["train_dir"] = run.get("train_dir")
-        row["dev_as_test"] = dev_as_test(result, cell["test_set"]) is not None
-        row["stale"] = bool(cell.get("stale"))
-        rows.append(row)
+    result = as_result(result)
+    rows = [_tidy_row(result, cell) for cell in result.cells]
     columns = ["detector", "seed", "test_set", "codec", "domain", "complete", "coverage", "n_scored", "n_expected",
                "n_failed", *METRIC_KEYS, *RAW_KEYS, "calibrated",
                "n_bonafide", "n_spoof", "eer_ci_low", "eer_ci_high", "parameters", "dev_as_test", "stale",
@@ -117,7 +103,25 @@ def tidy_cells(result: dict):
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_tidy(result: dict, out_dir: str | os.PathLike) -> list[Path]:
+def _tidy_row(result: RunResult, cell: Any) -> dict:
+    row = {k: getattr(cell, k) for k in ("detector", "seed", "test_set", "codec", "domain", "n_failed",
+                                         "n_scored", "n_expected", "coverage")}
+    row["complete"] = cell.complete
+    for key in METRIC_KEYS + RAW_KEYS + ("calibrated", "n_bonafide", "n_spoof"):
+        row[key] = getattr(cell.metrics, key)
+    ci = cell.metrics.eer_ci95
+    row["eer_ci_low"], row["eer_ci_high"] = (list(ci) if ci else (None, None))
+    row["parameters"] = result.detector(cell.detector).parameters
+    run = result.run_of(cell.detector, cell.seed)
+    row["score_file"] = cell.score_file
+    row["checkpoint"] = run.checkpoint if run else None
+    row["train_dir"] = run.train_dir if run else None
+    row["dev_as_test"] = result.dev_as_test(cell.test_set) is not None
+    row["stale"] = cell.stale is not None
+    return row
+
+
+def write_tidy(result: ResultLike, out_dir: str | os.PathLike) -> list[Path]:
     """Write ``cells.csv`` (and ``cells.parquet`` when pyarrow is installed); return the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

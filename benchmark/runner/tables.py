@@ -1,4 +1,5 @@
-"""Tables rendered from a ``result.json`` only: metric pivot, in-domain → OOD gap, codec robustness.
+"""Tables rendered from a run result only (:class:`~spoofbench.runner.result_model.RunResult`; a dict is
+validated into one): metric pivot, in-domain → OOD gap, codec robustness.
 
 Rates are fractions in the result; how each metric is shown (percent, cost, bits, decimals) comes
 from :mod:`spoofbench.metrics.catalog` alone, so every table, plot and report rounds the same way.
@@ -16,7 +17,8 @@ from pathlib import Path
 from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
 from ..metrics.catalog import metric_info
-from .results import METRIC_KEYS, dev_as_test, tidy_cells
+from .result_model import ResultLike, as_result
+from .results import METRIC_KEYS, tidy_cells
 
 FORMATS = ("md", "csv", "latex", "html")
 SUFFIX = {"md": "md", "csv": "csv", "latex": "tex", "html": "html"}
@@ -75,7 +77,7 @@ def format_cell(metric: str, mean: float, sd: float | None = None, n: int = 1, *
     return text
 
 
-def _cells(result: dict):
+def _cells(result: ResultLike):
     cells = tidy_cells(result)
     if cells.empty:
         raise SpoofbenchError("the result has no finished cells")
@@ -97,17 +99,18 @@ def _display(metric: str, mean, sd, count, *, delta: bool = False):
 DEV_MARK, STALE_MARK = "‡", "*"
 
 
-def flags(result: dict) -> tuple[dict[str, str], dict[str, str]]:
+def flags(result: ResultLike) -> tuple[dict[str, str], dict[str, str]]:
     """({test set: why it is not held out (dev-as-test)}, {detector: why some of its cells are stale})."""
-    dev = {t: why for t in result.get("test_sets", {}) if (why := dev_as_test(result, t))}
+    result = as_result(result)
+    dev = {t: why for t in result.test_sets if (why := result.dev_as_test(t))}
     stale: dict[str, str] = {}
-    for cell in result.get("cells", []):
-        if cell.get("stale"):
-            stale.setdefault(cell["detector"], (cell["stale"] or {}).get("reason", "from an earlier configuration"))
+    for cell in result.cells:
+        if cell.stale is not None:
+            stale.setdefault(cell.detector, cell.stale.reason)
     return dev, stale
 
 
-def mark_flags(table: Table, result: dict) -> Table:
+def mark_flags(table: Table, result: ResultLike) -> Table:
     """Mark dev-as-test test sets (‡) and detectors with stale cells (*) in the labels, with a note each."""
     import dataclasses
 
@@ -128,7 +131,7 @@ def _seed_note(cells) -> str:
     return f"One training seed ({seeds[0] if seeds else '—'}): no spread across seeds is shown."
 
 
-def pivot_table(result: dict, metric: str = "eer", rows: tuple[str, ...] = ("detector",),
+def pivot_table(result: ResultLike, metric: str = "eer", rows: tuple[str, ...] = ("detector",),
                 columns: tuple[str, ...] = ("test_set", "codec")) -> Table:
     """``metric`` (mean ± sd over seeds) with ``rows`` × ``columns`` taken from the cell keys."""
     _check_metric(metric)
@@ -176,7 +179,7 @@ def _single_seed_cis(display, cells, rows: tuple[str, ...], columns: tuple[str, 
     return added
 
 
-def domain_gap_table(result: dict, metric: str = "eer") -> Table:
+def domain_gap_table(result: ResultLike, metric: str = "eer") -> Table:
     """Per detector: mean ``metric`` on uncoded in-domain and OOD test sets, their gap, and OOD over
     all codecs. Each number is a mean over the test sets of that domain and over seeds."""
     import pandas as pd
@@ -211,7 +214,7 @@ def domain_gap_table(result: dict, metric: str = "eer") -> Table:
                             caption=caption, unit=unit, metric=metric), result)
 
 
-def codec_robustness_table(result: dict, metric: str = "eer") -> Table:
+def codec_robustness_table(result: ResultLike, metric: str = "eer") -> Table:
     """Per detector × (test set, codec): mean increase of ``metric`` over the same test set uncoded.
 
     Each test set keeps its own column block: an in-domain and an OOD set are never averaged.
@@ -245,7 +248,7 @@ def codec_robustness_table(result: dict, metric: str = "eer") -> Table:
                             metric=metric, delta=True, sd=sd, count=count), result)
 
 
-def attack_table(result: dict, run_dir: str | os.PathLike, *, codecs: tuple[str, ...] | None = ("none",),
+def attack_table(result: ResultLike, run_dir: str | os.PathLike, *, codecs: tuple[str, ...] | None = ("none",),
                  resamples: int = 200, seed: int = 0) -> Table:
     """EER per attack with 95% bootstrap CIs: rows detector (× codec when several), columns test set × attack.
 
@@ -259,21 +262,22 @@ def attack_table(result: dict, run_dir: str | os.PathLike, *, codecs: tuple[str,
 
     from ..metrics import bootstrap_ci, compute_eer, read_keys, read_scores
 
+    result = as_result(result)
     run = Path(run_dir)
-    cells = [c for c in result["cells"] if codecs is None or c["codec"] in codecs]
+    cells = [c for c in result.cells if codecs is None or c.codec in codecs]
     if not cells:
         raise SpoofbenchError(f"no finished cells with codec(s) {', '.join(codecs or ())}")
     keys: dict[str, object] = {}
     values: dict[tuple, list[tuple[float, float, float]]] = {}
     for cell in cells:
-        test = cell["test_set"]
+        test = cell.test_set
         if test not in keys:
             keys[test] = read_keys(run / "keys" / f"{test}.txt")
         key = keys[test]
         attacks = key.columns.get("attack")
         if attacks is None:
             raise SpoofbenchError(f"{run / 'keys' / (test + '.txt')}: no attack column; no per-attack breakdown")
-        scores = read_scores(run / cell["score_file"])
+        scores = read_scores(run / str(cell.score_file))
         present = np.fromiter((i in scores for i in key.ids), dtype=bool, count=len(key))
         got = np.fromiter((scores[i] for i in key.ids[present]), dtype=np.float64, count=int(present.sum()))
         labels, names = key.labels[present], np.asarray(attacks)[present]
@@ -283,8 +287,8 @@ def attack_table(result: dict, run_dir: str | os.PathLike, *, codecs: tuple[str,
             eer, _ = compute_eer(bona, spoof)
             subset = np.concatenate([bona, spoof])
             y = np.concatenate([np.ones(len(bona), dtype=np.int8), np.zeros(len(spoof), dtype=np.int8)])
-            ci = bootstrap_ci(subset, y, n_resamples=resamples, seed=seed + int(cell["seed"]), metrics=("eer",))["eer"]
-            values.setdefault((cell["detector"], cell["codec"], test, attack), []).append((eer, ci.low, ci.high))
+            ci = bootstrap_ci(subset, y, n_resamples=resamples, seed=seed + cell.seed, metrics=("eer",))["eer"]
+            values.setdefault((cell.detector, cell.codec, test, attack), []).append((eer, ci.low, ci.high))
     several = len({k[1] for k in values}) > 1 or codecs is None
     rows = ["detector", "codec"] if several else ["detector"]
     records = [{"detector": d, "codec": c, "test_set": t, "attack": a, "mean": float(np.mean([v[0] for v in vs])),
@@ -303,12 +307,12 @@ def attack_table(result: dict, run_dir: str | os.PathLike, *, codecs: tuple[str,
             display.loc[r, c] = "—" if m != m else (f"{info.format(m, unit=False)} "
                                                      f"[{info.format(low.loc[r, c], unit=False)}, "
                                                      f"{info.format(high.loc[r, c], unit=False)}]")
-    seeds = sorted({int(c["seed"]) for c in cells})
+    seeds = sorted({c.seed for c in cells})
     spread = (f"mean over {len(seeds)} seeds, then the mean of the seeds' CI bounds" if len(seeds) > 1
               else f"one seed ({seeds[0]})")
     caption = (f"EER (%) per attack: the test set's bona fide trials against one attack's spoofs; [95% percentile "
                f"bootstrap CI, {resamples} resamples within class]; {spread}. Codec(s): "
-               f"{', '.join(sorted({c['codec'] for c in cells}))}. Lower is better.")
+               f"{', '.join(sorted({c.codec for c in cells}))}. Lower is better.")
     title = "EER per attack" + (" and codec" if several else "") + " with 95% CIs"
     return mark_flags(Table(title, display, mean, caption=caption, unit="%", metric="eer", count=count), result)
 
@@ -403,8 +407,9 @@ def render(table: Table, fmt: str = "md") -> str:
     return renderers[fmt](table)
 
 
-def standard_tables(result: dict, metrics: tuple[str, ...] = ("eer",)) -> list[Table]:
+def standard_tables(result: ResultLike, metrics: tuple[str, ...] = ("eer",)) -> list[Table]:
     """The tables a run reports: pivot per metric, the domain gap, and codec robustness."""
+    result = as_result(result)
     tables = [pivot_table(result, m) for m in metrics]
     tables.append(domain_gap_table(result))
     try:
@@ -414,7 +419,7 @@ def standard_tables(result: dict, metrics: tuple[str, ...] = ("eer",)) -> list[T
     return tables
 
 
-def write_tables(result: dict, out_dir: str | os.PathLike, *, metrics: tuple[str, ...] = ("eer", "min_dcf"),
+def write_tables(result: ResultLike, out_dir: str | os.PathLike, *, metrics: tuple[str, ...] = ("eer", "min_dcf"),
                  formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Write every standard table in every format: ``out_dir/NN_<slug>.<md|csv|tex|html>``."""
     out = Path(out_dir)
