@@ -154,7 +154,7 @@ def _one_channel_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
         if tuple(accumulate.shape) != (batch, channels, height, width) or not target.is_contiguous():
             raise ValueError(f"accumulate: expected a channels-last {(batch, channels, height, width)} tensor, "
                              f"got {tuple(accumulate.shape)} with strides {accumulate.stride()}")
-        target.view(-1, channels).addmm_(cols, flat)
+        target.view(-1, channels).addmm_(cols.to(target.dtype), flat.to(target.dtype))  # in place: no autocast
         if bias is not None:
             accumulate += bias.reshape(1, -1, 1, 1)
         return accumulate

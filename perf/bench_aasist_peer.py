@@ -24,6 +24,10 @@ A bare git directory (e.g. a mirror) is also accepted: its HEAD is exported to a
 
     python perf/bench_aasist_peer.py --aasist-repo /tmp/clovaai-aasist [--clips 48] [--repeats 3] \\
         [--models aasist,aasist_l,rawcnn_2m] [--out runs/bench-aasist-peer]
+    python perf/bench_aasist_peer.py --ablation [--models aasist] [--ablation-batch 4] [--repeats 2]
+
+``--ablation`` needs no official code: it times each inference-only change to AASIST's forward on its own
+row (cumulative, one thread, real clips), then torch.compile (compile time apart) and bf16 autocast.
 """
 from __future__ import annotations
 
@@ -175,7 +179,12 @@ def main() -> None:
     parser.add_argument("--models", default="aasist,aasist_l,rawcnn_2m")
     parser.add_argument("--batch", type=int, default=24, help="the official loop's (and the plain loop's) batch")
     parser.add_argument("--out", default="runs/bench-aasist-peer")
+    parser.add_argument("--ablation", action="store_true",
+                        help="instead: each inference-only change on its own row, in-process (first of --models)")
+    parser.add_argument("--ablation-batch", type=int, default=4)
     args = parser.parse_args()
+    if args.ablation:
+        return ablation(args)
     if not args.aasist_repo:
         raise SystemExit(f"--aasist-repo is required; {HOW_TO_GET}")
 
@@ -272,6 +281,98 @@ def main() -> None:
         versus = ("(reference)", "") if first else ((f"{max(diffs):.2g}", f"{baseline[model] / wall:.2f}x")
                                                     if diffs else ("-", "-"))
         print(f"| {model} | {label} | {wall:.1f} | {rss / 2**30:.2f} | {tree / 2**30:.2f} | {versus[0]} | {versus[1]} |")
+
+
+# ---------------------------------------------------------------------------------------------- ablation
+
+def ablation(args: argparse.Namespace) -> None:
+    """Each inference-only change to AASIST's forward on its own row (cumulative), in this process, one
+    thread, a batch of real clips: forward seconds (best of ``--repeats``) and max |score - eval forward|.
+    Then torch.compile (its compile time apart) and bf16 autocast, each on top of the final path."""
+    import soundfile as sf
+    import torch
+    import torch.nn.functional as F
+
+    from spoofbench.models import build_detector
+    from spoofbench.models.aasist import _channels_last, _max_pool_time, _one_channel_conv, fold_batchnorm
+
+    torch.set_num_threads(1)
+    model = args.models.split(",")[0]
+    detector = build_detector(model, None, checkpoint=REFERENCE / WEIGHTS[model][0]).eval()
+    waves = torch.stack([detector.input_policy.apply(sf.read(str(LA19 / "ASVspoof2019_LA_dev" / "flac" / f"{i}.flac"),
+                                                                dtype="float32")[0])
+                         for i in la19_ids(args.ablation_batch)])
+
+    def block(b, x, fold, inplace, cl, onech, gpool):
+        w = (lambda t: _channels_last(t)) if cl else (lambda t: t)
+        down = b.conv_downsample
+        if fold:
+            weight, bias = fold_batchnorm(b.conv1, b.bn2)
+        if onech and x.shape[1] == 1 and down is not None:
+            out = torch.selu_(_one_channel_conv(x, weight, bias, b.conv1.padding))
+            out = F.conv2d(out, w(b.conv2.weight), b.conv2.bias + down.bias, padding=b.conv2.padding)
+            _one_channel_conv(x, down.weight, None, down.padding, accumulate=out)
+        else:
+            out = (F.conv2d(x, w(weight), bias, padding=b.conv1.padding) if fold
+                   else b.bn2(F.conv2d(x, w(b.conv1.weight), b.conv1.bias, padding=b.conv1.padding)))
+            out = torch.selu_(out) if inplace else F.selu(out)
+            out = F.conv2d(out, w(b.conv2.weight), b.conv2.bias, padding=b.conv2.padding)
+            skip = F.conv2d(x, w(down.weight), down.bias, padding=down.padding) if down is not None else x
+            out = out.add_(skip) if inplace else out + skip
+        return _max_pool_time(out, b.pool.kernel_size) if gpool else b.pool(out)
+
+    def variant(**flags):
+        def run(x):
+            h = detector.conv_time(x[:, None, :])
+            h = detector.act(detector.first_bn(F.max_pool2d(h.abs()[:, None], (3, 3))))
+            if flags.get("cl"):
+                h = h.contiguous(memory_format=torch.channels_last)
+            for seq in detector.encoder:
+                h = block(seq[0], h, **flags)
+            return detector.out_layer(detector.graph_readout(h.contiguous()))[:, 1]
+        return run
+
+    off = dict(fold=False, inplace=False, cl=False, onech=False, gpool=False)
+    rows = [("eval forward under no_grad (the layer-by-layer path)", "no_grad", variant(**off)),
+            ("+ torch.inference_mode", "inference", variant(**off)),
+            ("+ BN folded into conv1, SELU and residual sum in place", "inference", variant(**{**off, "fold": True, "inplace": True})),
+            ("+ channels-last convolutions", "inference", variant(**{**off, "fold": True, "inplace": True, "cl": True})),
+            ("+ first block as matrix products, shortcut accumulated", "inference",
+             variant(fold=True, inplace=True, cl=True, onech=True, gpool=False)),
+            ("+ time max-pool as a grouped max (= spoofbench now)", "inference", lambda x: detector.score(x))]
+
+    def timed(fn, mode, autocast=False):
+        best, out = float("inf"), None
+        for _ in range(args.repeats):
+            ctx = torch.no_grad() if mode == "no_grad" else torch.inference_mode()
+            with ctx, torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                t0 = time.perf_counter()
+                out = fn(waves).float()
+                best = min(best, time.perf_counter() - t0)
+        return best, out
+
+    print(f"{model}: {len(waves)} real clips, one thread, best of {args.repeats}; torch {torch.__version__}")
+    print("| change (cumulative) | forward (s) | vs first row | max abs score diff |")
+    print("|---|---|---|---|")
+    timed(rows[0][2], rows[0][1])  # warm-up (first-call allocations, oneDNN primitive caches)
+    base_time = reference = None
+    for label, mode, fn in rows:
+        seconds, out = timed(fn, mode)
+        if reference is None:
+            base_time, reference = seconds, out
+        print(f"| {label} | {seconds:.2f} | {base_time / seconds:.2f}x | {(out - reference).abs().max():.2g} |",
+              flush=True)
+    t0 = time.perf_counter()
+    compiled = torch.compile(lambda x: detector.score(x))
+    with torch.inference_mode():
+        first = compiled(waves)
+    compile_s = time.perf_counter() - t0
+    seconds, out = timed(compiled, "inference")
+    print(f"| torch.compile on top (first call incl. compiling: {compile_s:.1f} s) | {seconds:.2f} | "
+          f"{base_time / seconds:.2f}x | {(out - reference).abs().max():.2g} |", flush=True)
+    seconds, out = timed(lambda x: detector.score(x), "inference", autocast=True)
+    print(f"| bf16 autocast on top (opt-in: precision bf16) | {seconds:.2f} | {base_time / seconds:.2f}x | "
+          f"{(out - reference).abs().max():.2g} |", flush=True)
 
 
 def child_main() -> None:

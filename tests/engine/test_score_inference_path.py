@@ -40,3 +40,15 @@ def test_inference_path_reproduces_the_official_outputs(weights):
     with torch.inference_mode():
         logits = detector.eval()(waves)
     assert np.abs(logits.numpy() - np.array(expected)).max() < 1e-4
+
+
+def test_inference_path_runs_under_bf16_autocast():
+    """precision bf16 (opt-in; it moves AASIST's scores by ~1e-2, over the 1e-4 tolerance, so fp32 is the CPU default)."""
+    torch.manual_seed(1)
+    detector = build_detector("aasist", "tiny").eval()
+    waves = 0.1 * torch.randn(2, 4000)
+    with torch.inference_mode():
+        exact = detector(waves)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = detector(waves).float()
+    assert low.shape == exact.shape and torch.isfinite(low).all()
