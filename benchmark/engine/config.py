@@ -116,9 +116,16 @@ class DataConfig:
     ``ROOT/.spoofbench_pack``) and holds the clip's current file, else decodes the file; ``on`` requires
     a pack at the detector's sample rate; ``off`` always decodes. Pack-fed and file-fed clips are
     bit-identical for packs of ``dtype: auto`` (the default).
+
+    ``loader`` (training only): ``per_clip`` (default) reads, crops and augments clip by clip in the
+    workers, so a pack changes nothing in the results; ``batch`` (:mod:`.batch_loader`) reads a whole batch
+    at once, crops straight from the pack's memmaps and augments/normalises the batch as tensor ops on the
+    training device: much faster, deterministic for a seed, but other crops and augmentation draws, so other
+    weights than ``per_clip``. The dev set is always read clip by clip.
     """
     pack: Literal["auto", "on", "off"] = "auto"
     pack_dir: str | None = None
+    loader: Literal["per_clip", "batch"] = "per_clip"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ..logs import context_logger, progress as show_progress
 from ..errors import ConfigError, ManifestError
 from . import checkpoint as ck
 from .augment import Augmenter
+from .batch_loader import BatchDataset, BatchTransform, batch_loader, train_view
 from .config import TrainConfig
 from .data import (BucketBatchSampler, PackedRoot, TrainDataset, check_roots, collate_train, estimated_samples,
                    prepare_out_dir, with_pack, worker_init)
@@ -301,6 +302,7 @@ class _Loaders:
     train_sampler: BucketBatchSampler
     train: torch.utils.data.DataLoader
     dev: torch.utils.data.DataLoader
+    transform: BatchTransform | None = None   # data.loader: batch — augmentation/normalisation on the device
 
 
 def _clip_lengths(trials: list, root: Any, policy: Any, sample_rate: int, cap: int | None) -> list[int]:
@@ -326,14 +328,19 @@ def _make_loaders(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainI
     sr, policy = detector.sample_rate, detector.input_policy
     max_samples = int(config.max_train_seconds * sr)
     root = with_pack(data.root, sr, config.data)
-    train_set = TrainDataset(data.train, root, sample_rate=sr, policy=policy,
-                             min_samples=detector.min_samples, train=True, seed=config.seed,
-                             max_samples=max_samples, augmenter=Augmenter(config.augment, sr),
-                             eval_crop=config.ssl.cache_features)
+    kind = BatchDataset if config.data.loader == "batch" else TrainDataset  # whole batches per read, or clips
+    extra = {} if kind is BatchDataset else {"train": True}
+    train_set = kind(data.train, root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
+                     seed=config.seed, max_samples=max_samples, augmenter=Augmenter(config.augment, sr),
+                     eval_crop=config.ssl.cache_features, **extra)
     dev_set, dev_loader = _dev_loader(config, rt, detector, data)
     sampler = BucketBatchSampler(_clip_lengths(data.train, root, policy, sr, max_samples), train_set.targets,
                                  config.batch_size, seed=config.seed, balance=config.balance == "sampler",
                                  bucket=config.bucket, rank=rt.rank, world_size=rt.world_size)
+    if kind is BatchDataset:
+        loader = batch_loader(train_set, sampler, workers=config.num_workers, cuda=rt.device.type == "cuda")
+        transform = BatchTransform(Augmenter(config.augment, sr), policy, train=not config.ssl.cache_features)
+        return _Loaders(train_set, dev_set, sampler, loader, dev_loader, transform)
     return _Loaders(train_set, dev_set, sampler, _loader(train_set, sampler, config, rt, config.num_workers),
                     dev_loader)
 
@@ -387,7 +394,7 @@ def _epoch(ctx: _RunContext, opt: _Optimisation, loaders: _Loaders, state: ck.Tr
     loaders.train_sampler.set_epoch(epoch)
     opt.model.train()
     waiting = _WaitClock(loaders.train)
-    loss_sum, seen, failed = _train_batches(ctx, opt, waiting, epoch)
+    loss_sum, seen, failed = _train_batches(ctx, opt, waiting, epoch, loaders.transform)
     train_seconds = time.perf_counter() - t0
     lr = opt.optimizer.param_groups[0]["lr"]
     opt.scheduler.step()
@@ -426,8 +433,10 @@ class _WaitClock:
             yield batch
 
 
-def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int) -> tuple[float, int, int]:
-    """One pass over the train loader; returns (summed loss, clips trained on, unreadable clips)."""
+def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int,
+                   transform: BatchTransform | None = None) -> tuple[float, int, int]:
+    """One pass over the train loader; returns (summed loss, clips trained on, unreadable clips).
+    ``transform``: the batch loader's on-device augmentation and normalisation."""
     config, rt = ctx.config, ctx.rt
     loss_sum = torch.zeros((), dtype=torch.float64)
     seen, failed = 0, 0
@@ -438,7 +447,7 @@ def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int
         usable = batch["targets"].numel() >= 2
         if not usable and not rt.distributed:
             continue  # unreadable clips left fewer than two (BatchNorm needs two)
-        loss, n = _train_step(opt, batch if usable else _placeholder_batch(opt.detector), usable, rt)
+        loss, n = _train_step(opt, batch if usable else _placeholder_batch(opt.detector), usable, rt, transform)
         loss_sum += loss * n
         seen += n
         if step % config.log_every == 0 and rt.is_main:
@@ -448,10 +457,11 @@ def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int
     return float(loss_sum), seen, failed
 
 
-def _train_step(opt: _Optimisation, batch: dict, usable: bool, rt: Runtime) -> tuple[float, int]:
+def _train_step(opt: _Optimisation, batch: dict, usable: bool, rt: Runtime,
+                transform: BatchTransform | None = None) -> tuple[float, int]:
     """One optimiser step; an unusable batch (DDP only) takes a zero-weight step so ranks stay in step.
     Returns (loss, clips it counts for)."""
-    waves = batch["waves"].to(rt.device, non_blocking=True)
+    waves = train_view(batch, transform, rt.device)
     targets = batch["targets"].to(rt.device, non_blocking=True)
     with rt.autocast():
         logits = opt.model(waves, batch["lengths"].to(rt.device))
@@ -516,6 +526,10 @@ def _check_resume(state: dict, config: TrainConfig, path: Path) -> None:
     saved, now = state["train_config"], config.to_dict()
     changed = sorted(k for k in set(saved) | set(now)
                      if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+    loaders = [(c.get("data") or {}).get("loader", "per_clip") for c in (saved, now)]
+    if loaders[0] != loaders[1]:   # other crops and draws: not the same run
+        raise ConfigError(f"cannot resume: data.loader was {loaders[0]!r}, now {loaders[1]!r} (the loaders draw "
+                          "different crops); resume with the run's loader", path=path, field="data.loader")
     if changed:
         detail = "; ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
         raise ConfigError(f"cannot resume: the config differs from the checkpointed run ({detail}); "

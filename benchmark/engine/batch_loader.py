@@ -1,0 +1,336 @@
+"""The batch-level training loader (``data.loader: batch``): a whole batch per dataset read, crops straight
+from the pack's memmaps, augmentation and normalisation as tensor ops on the batch.
+
+The per-clip path (:class:`~spoofbench.engine.data.TrainDataset` + ``collate_train``) does, for every clip, a
+seeded generator, a decode of the whole clip, the policy's crop, the augmentation in numpy, a tensor per clip and
+a collate copy. Here one DataLoader read is one batch (:class:`BatchDataset`, fed ``(epoch, index)`` lists by the
+same :class:`~spoofbench.engine.data.BucketBatchSampler`):
+
+1. one generator per batch, seeded by ``(seed, epoch, the batch's indices)``, draws every clip's crop start
+   (the same batch gives the same crops in whichever worker reads it: deterministic for a seed and epoch);
+2. each clip's crop is copied straight from the pack's shard (a contiguous slice of the memmap; int16 samples
+   cast and scaled exactly as :func:`~spoofbench.engine.pack.decode` does) into one ``(batch, samples)`` array,
+   allocated in shared memory inside a worker so the hand-over to the main process copies nothing; clips the
+   pack does not hold (or whose file changed) are decoded from their files as before;
+3. tiling/zero padding to the policy's length is done in that array (a clip's crop repeated by doubling copies);
+4. :class:`BatchTransform` then runs on the device the model trains on (the GPU when there is one): the cheap
+   augmentations (gain, impulsive noise, coloured noise, convolutive filtering, band-limiting for the resampling
+   round trip) as tensor ops on the whole batch, then the policy's normalisation.
+
+Codec augmentation stays in the CPU workers, per clip, on the whole clip before cropping (its CodecCache hits
+after the first epoch). What differs from the per-clip path (so trained weights differ): the crops drawn; the
+augmentation runs on the crop (not the whole clip) with other random streams; impulsive noise hits each sample
+with a drawn probability (not an exact count); resampling is an FFT band-limit at the drawn rate's Nyquist
+(not a soxr round trip); ``normalize`` statistics are over the crop (not the whole clip). docs/packs.md.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .audio import AudioReadError
+from .augment import Augmenter, random_filter
+from .data import PackedRoot, read_clip, resolve_root
+from .pack import CODES, INT16_SCALE, NUMPY
+
+_BATCH_SALT = 0xBA7C
+
+
+def batch_generator(seed: int, epoch: int, indices: Sequence[int]) -> np.random.Generator:
+    """The generator of one batch: the same for the same ``(seed, epoch, indices)`` in any worker."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, epoch, _BATCH_SALT,
+                                                                       *map(int, indices)])))
+
+
+def _shared_empty(rows: int, cols: int) -> torch.Tensor:
+    """An uninitialised float32 ``(rows, cols)`` tensor; in shared memory inside a DataLoader worker, so
+    sending it to the main process moves a handle, not the samples."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty((rows, cols), dtype=torch.float32)
+    storage = torch.UntypedStorage._new_shared(max(rows * cols, 1) * 4)
+    return torch.empty(0, dtype=torch.float32).set_(storage, 0, (rows, cols))
+
+
+def _tile(row: np.ndarray, have: int, want: int) -> None:
+    """Repeat ``row[:have]`` cyclically up to ``row[:want]`` in place (doubling copies, not per sample)."""
+    while have < want:
+        step = min(have, want - have)
+        row[have:have + step] = row[:step]
+        have += step
+
+
+class BatchDataset(torch.utils.data.Dataset):
+    """A map-style dataset whose item is a whole batch: ``dataset[[(epoch, i), ...]]`` → a batch dict.
+
+    The dict: ``waves (B, T)`` float32 (cropped, tiled/zero-padded per the policy; not yet augmented or
+    normalised), ``lengths (B,)`` (each clip's input length, as the per-clip path's), ``valid (B,)`` (samples
+    of real audio before tiling/padding), ``targets``, ``indices``, ``failed`` (unreadable clips dropped) and
+    ``seed`` (for :class:`BatchTransform`'s draws on this batch).
+    """
+
+    def __init__(self, trials: Sequence[Any], root: Any, *, sample_rate: int, policy: Any, min_samples: int,
+                 seed: int, max_samples: int | None = None, augmenter: Augmenter | None = None,
+                 eval_crop: bool = False):
+        self.trials, self.root = list(trials), root
+        self.sample_rate, self.policy, self.min_samples = sample_rate, policy, int(min_samples)
+        self.seed, self.max_samples, self.eval_crop = seed, max_samples, eval_crop
+        codec = augmenter is not None and augmenter.config.codec.probability > 0
+        self.augmenter = augmenter if codec else None      # only codec augmentation runs here, per clip
+        self.targets = np.array([t.target for t in self.trials], dtype=np.int64)
+        self.rows = root.rows(self.trials) if isinstance(root, PackedRoot) else np.full(len(self.trials), -1)
+        if isinstance(root, PackedRoot):       # each clip's place in the pack, as flat columns
+            table = root.pack.index.rows
+            safe = np.where(self.rows >= 0, self.rows, 0)
+            self._shard = table["shard"][safe].astype(np.int64)
+            self._offset = table["offset"][safe].astype(np.int64)
+            self._length = table["length"][safe].astype(np.int64)
+            self._code = table["dtype"][safe].astype(np.int64)
+        self._maps: dict[int, np.ndarray] = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_maps"] = {}
+        return state
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    @property
+    def crop(self) -> int | None:
+        """Samples cropped from a longer clip: the policy's fixed length, else the ``full`` policy's cap."""
+        if self.policy.mode == "fixed":
+            return int(self.policy.num_samples)
+        return int(self.max_samples) if self.max_samples else None
+
+    def _shard_bytes(self, shard: int) -> np.ndarray:
+        plain = self._maps.get(shard)
+        if plain is None:   # a plain ndarray over the memmap: slicing it skips np.memmap's per-slice bookkeeping
+            plain = self._maps[shard] = self.root.pack._map(shard).view(np.ndarray)
+        return plain
+
+    def _source(self, index: int, rng: np.random.Generator) -> tuple[int, np.ndarray | None]:
+        """``(length, wave)``: a fresh packed clip is ``(its length, None)`` (sliced later); else the decoded
+        (and, with codec augmentation, coded) whole clip. Raises AudioReadError."""
+        trial, row = self.trials[index], int(self.rows[index])
+        packed = row >= 0 and self.root.pack.fresh(row, trial.audio_path(resolve_root(self.root, trial)))
+        if packed and self.augmenter is None:
+            return int(self._length[index]), None
+        wave = read_clip(trial, self.root, self.sample_rate, row)[0]
+        if self.augmenter is not None:
+            wave = self.augmenter.channel(wave, rng, key=trial.id)
+        if wave.size == 0:
+            raise AudioReadError(f"{trial.path}: no samples")
+        return int(wave.size), wave
+
+    def _copy(self, out: np.ndarray, index: int, wave: np.ndarray | None, start: int, count: int) -> None:
+        """``count`` samples of clip ``index`` from ``start`` into ``out[:count]`` as float32."""
+        if wave is not None:
+            out[:count] = wave[start:start + count]
+            return
+        code = int(self._code[index])
+        dtype = NUMPY[code]
+        first = int(self._offset[index]) + start * dtype.itemsize
+        samples = self._shard_bytes(int(self._shard[index]))[first:first + count * dtype.itemsize].view(dtype)
+        if code == CODES["int16"]:
+            np.multiply(samples, INT16_SCALE, out=out[:count], casting="unsafe")   # = decode(): float32(x) / 32768
+        else:
+            out[:count] = samples
+
+    def __getitem__(self, items: Sequence[tuple[int, int]]) -> dict[str, Any]:
+        epoch = int(items[0][0]) if items else 0
+        indices = [int(i) for _, i in items]
+        rng = batch_generator(self.seed, epoch, indices)
+        keep, lengths, waves = [], [], []
+        for index in indices:
+            try:
+                length, wave = self._source(index, rng)
+            except AudioReadError:
+                continue
+            keep.append(index)
+            lengths.append(length)
+            waves.append(wave)
+        draws = rng.random(len(indices))[:len(keep)]          # one crop draw per clip asked for
+        clip = np.asarray(lengths, dtype=np.int64)
+        crop = self.crop
+        take = np.minimum(clip, crop) if crop else clip
+        starts = np.zeros(len(keep), dtype=np.int64)
+        if crop and not self.eval_crop:
+            longer = clip > crop
+            starts[longer] = (draws[longer] * (clip[longer] - crop + 1)).astype(np.int64)
+        target = np.maximum(take, self.min_samples) if self.policy.mode == "full" else \
+            np.full(len(keep), max(int(self.policy.num_samples), self.min_samples), dtype=np.int64)
+        width = int(target.max()) if len(keep) else 0
+        batch = _shared_empty(len(keep), width)
+        out = batch.numpy()
+        repeat = self.policy.pad == "repeat"
+        for b, index in enumerate(keep):
+            have, want = int(take[b]), int(target[b])
+            self._copy(out[b], index, waves[b], int(starts[b]), have)
+            if repeat:
+                _tile(out[b], have, want)
+                out[b, want:] = 0.0
+            else:
+                out[b, have:] = 0.0
+        keep_arr = np.asarray(keep, dtype=np.int64)
+        return {"waves": batch, "lengths": torch.from_numpy(target.astype(np.int64)),
+                "valid": torch.from_numpy(take.astype(np.int64)),
+                "targets": torch.from_numpy(self.targets[keep_arr] if len(keep) else np.zeros(0, np.int64)),
+                "indices": torch.from_numpy(keep_arr), "failed": len(indices) - len(keep),
+                "seed": int(rng.integers(0, 2 ** 62))}
+
+
+def as_is(batch: Any) -> Any:
+    """The DataLoader's collate for :class:`BatchDataset`: a batch is already a batch."""
+    return batch
+
+
+def batch_loader(dataset: BatchDataset, sampler: Any, *, workers: int, cuda: bool) -> torch.utils.data.DataLoader:
+    """One DataLoader read = one batch (``batch_size=None``, the batch sampler as the sampler); pinned host
+    memory on CUDA, persistent workers, 4 batches prefetched per worker."""
+    from .data import worker_init
+
+    return torch.utils.data.DataLoader(
+        dataset, sampler=sampler, batch_size=None, num_workers=workers, collate_fn=as_is,
+        worker_init_fn=worker_init if workers else None, pin_memory=cuda,
+        prefetch_factor=4 if workers else None, persistent_workers=workers > 0)
+
+
+# --- on the device: augmentation and normalisation of a whole batch ---------------------------------
+
+def _fft_filter(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Each row of ``x (B, T)`` convolved with its odd-length, centred ``kernels (B, K)``, 'same' length."""
+    t, k = x.shape[1], kernels.shape[1]
+    n = 1 << (t + k - 1 - 1).bit_length()
+    spectrum = torch.fft.rfft(x, n=n) * torch.fft.rfft(kernels.to(x.dtype), n=n)
+    full = torch.fft.irfft(spectrum, n=n)
+    half = (k - 1) // 2
+    return full[:, half:half + t]
+
+
+def _kernels(filters: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Odd-length FIRs stacked centred in one ``(len(filters), K)`` array (zeros around the shorter)."""
+    width = max(f.size for f in filters)
+    out = np.zeros((len(filters), width), dtype=np.float64)
+    for i, f in enumerate(filters):
+        pad = (width - f.size) // 2
+        out[i, pad:pad + f.size] = f
+    return torch.from_numpy(out).to(device=device, dtype=torch.float32)
+
+
+class BatchTransform:
+    """The train-time augmentation (:class:`~spoofbench.engine.config.AugmentConfig`, codecs aside) and the
+    input policy's normalisation, on a ``(B, T)`` batch on its device; draws from the batch's ``seed``.
+
+    Each clip draws the same five probabilities as the per-clip path (convolutive, impulsive, coloured noise,
+    resampling, gain); random filters are designed with the same :func:`~spoofbench.engine.augment.random_filter`
+    on the CPU (a few per batch) and applied as one batched FFT convolution on the device.
+    """
+
+    def __init__(self, augmenter: Augmenter | None, policy: Any, *, train: bool = True):
+        self.augmenter, self.policy, self.train = augmenter, policy, train
+
+    @property
+    def augmenting(self) -> bool:
+        if not self.train or self.augmenter is None:
+            return False
+        c = self.augmenter.config
+        return any(p > 0 for p in (c.rawboost.linear_nonlinear, c.rawboost.impulsive, c.rawboost.coloured,
+                                   c.gain_probability, c.resample_probability))
+
+    @property
+    def active(self) -> bool:
+        return self.augmenting or self.policy.normalize != "none"
+
+    def __call__(self, waves: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        if waves.numel() == 0 or not self.active:
+            return waves
+        lengths = batch["lengths"].to(waves.device)
+        valid = batch["valid"].to(waves.device)
+        columns = torch.arange(waves.shape[1], device=waves.device)
+        inside = columns[None, :] < lengths[:, None]             # input samples (tiled ones included)
+        x = waves.float()
+        if self.augmenting:
+            x = self._augment(x, inside, int(batch["seed"]))
+        if self.policy.normalize != "none":
+            x = self._normalize(x, columns[None, :] < valid[:, None])
+        audio = inside if self.policy.pad == "repeat" else columns[None, :] < valid[:, None]
+        return torch.where(audio, x, torch.zeros((), dtype=x.dtype, device=x.device)).to(waves.dtype)
+
+    def _normalize(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The policy's normalisation with each clip's statistics over its real (untiled, unpadded) samples."""
+        m = mask.to(x.dtype)
+        count = m.sum(1, keepdim=True).clamp_min(1)
+        if self.policy.normalize == "mean":
+            mean = (x * m).sum(1, keepdim=True) / count
+            std = (((x - mean) * m) ** 2).sum(1, keepdim=True).div(count).sqrt()
+            return (x - mean) / (std + 1e-8)
+        peak = (x.abs() * m).amax(1, keepdim=True)
+        return x / (peak + 1e-8)
+
+    def _augment(self, x: torch.Tensor, inside: torch.Tensor, seed: int) -> torch.Tensor:
+        c, sr = self.augmenter.config, self.augmenter.sample_rate
+        rb = c.rawboost
+        rng = np.random.default_rng([seed, 0xA06])
+        gen = torch.Generator(device=x.device).manual_seed(int(rng.integers(0, 2 ** 62)))
+        b = x.shape[0]
+        draws = rng.random((b, 5))
+        m = inside.to(x.dtype)
+        dev = x.device
+
+        def rows(p: float, column: int) -> torch.Tensor:
+            return torch.from_numpy(np.flatnonzero(draws[:, column] < p)).to(dev)
+
+        pick = rows(rb.linear_nonlinear, 0)
+        if pick.numel():
+            sel = x[pick]
+            out = torch.zeros_like(sel)
+            for order in range(1, rb.max_order + 1):
+                filters = [random_filter(rng, sr, rb.num_bands) for _ in range(pick.numel())]
+                gains = [1.0 if order == 1 else float(rng.uniform(0.0, 0.5)) / order for _ in range(pick.numel())]
+                out += torch.tensor(gains, dtype=x.dtype, device=dev)[:, None] * _fft_filter(sel ** order,
+                                                                                           _kernels(filters, dev))
+            out = out * m[pick]
+            peak_in, peak_out = sel.abs().amax(1, keepdim=True), out.abs().amax(1, keepdim=True)
+            x = x.index_copy(0, pick, torch.where(peak_out > 0, out * peak_in / peak_out.clamp_min(1e-12), out))
+        pick = rows(rb.impulsive, 1)
+        if pick.numel():
+            sel = x[pick]
+            share = torch.from_numpy(rng.uniform(0, rb.impulsive_fraction, pick.numel())).to(dev, x.dtype)
+            hit = torch.rand(sel.shape, generator=gen, device=dev) < share[:, None]
+            amount = torch.rand(sel.shape, generator=gen, device=dev) * 6.0 - 3.0
+            x = x.index_copy(0, pick, torch.clamp(sel + hit * sel * amount, -1.0, 1.0))
+        pick = rows(rb.coloured, 2)
+        if pick.numel():
+            sel, mask = x[pick], m[pick]
+            noise = torch.randn(sel.shape, generator=gen, device=dev)
+            noise = _fft_filter(noise, _kernels([random_filter(rng, sr, rb.num_bands) for _ in range(pick.numel())],
+                                                dev)) * mask
+            snr = torch.from_numpy(rng.uniform(*rb.snr_db, pick.numel())).to(dev, x.dtype)
+            count = mask.sum(1).clamp_min(1)
+            signal_power = (sel ** 2 * mask).sum(1) / count + 1e-12
+            noise_power = (noise ** 2).sum(1) / count + 1e-12
+            scale = torch.sqrt(signal_power / (noise_power * 10 ** (snr / 10)))
+            x = x.index_copy(0, pick, sel + noise * scale[:, None])
+        lower = [r for r in c.resample_rates if r < sr]
+        pick = rows(c.resample_probability if lower else 0.0, 3)
+        if pick.numel():
+            rates = np.asarray(lower)[rng.integers(0, len(lower), pick.numel())]
+            spectrum = torch.fft.rfft(x[pick], dim=1)
+            freqs = torch.fft.rfftfreq(x.shape[1], d=1.0 / sr).to(dev)
+            keep = freqs[None, :] < torch.from_numpy(rates / 2.0).to(dev, freqs.dtype)[:, None]
+            x = x.index_copy(0, pick, torch.fft.irfft(spectrum * keep, n=x.shape[1], dim=1) * m[pick])
+        pick = rows(c.gain_probability, 4)
+        if pick.numel():
+            gain = torch.from_numpy(10 ** (rng.uniform(*c.gain_db, pick.numel()) / 20)).to(dev, x.dtype)
+            x = x.index_copy(0, pick, torch.clamp(x[pick] * gain[:, None], -1.0, 1.0))
+        return x
+
+
+def train_view(batch: dict[str, Any], transform: BatchTransform | None, device: torch.device) -> torch.Tensor:
+    """The batch's waves on ``device``, augmented and normalised there (the per-clip path's are ready)."""
+    waves = batch["waves"].to(device, non_blocking=True)
+    if transform is None or "valid" not in batch:
+        return waves
+    return transform(waves, batch)
