@@ -290,8 +290,14 @@ def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = Tr
 
 
 def _corpus_and_workers(settings: DemoSettings, corpus_dir: Path, progress: bool):
-    """Build the corpus while this process loads torch and starts the job workers (when there are any)."""
+    """Build the corpus while this process starts the job workers (when there are any).
+
+    torch is imported first, before the corpus thread starts: SciPy's array-API checks (``resample_poly`` in
+    the generators' probes) look torch up in ``sys.modules`` when it is there, and a torch still half-imported
+    by this thread made them fail, so that attacks were skipped as "failed on a test sentence"."""
     from concurrent.futures import ThreadPoolExecutor
+
+    import torch  # noqa: F401  (fully imported before another thread can see it in sys.modules)
 
     with ThreadPoolExecutor(1, thread_name_prefix="demo-corpus") as pool:
         building = pool.submit(build_demo_corpus, corpus_dir, quick=settings.quick, seed=settings.seed,
