@@ -1,5 +1,5 @@
 """ASVspoof-grade metrics: EER, minDCF/actDCF, Cllr, t-DCF, t-EER, a-DCF, calibration, bootstrap, breakdowns,
-DET plots, readers, and the catalog of how each metric is named and shown.
+paired comparisons over seeds with Holm's adjustment (:mod:`.paired`), DET plots, readers, and the catalog of how each metric is named and shown.
 
 Convention: higher score = more bona fide; labels 1 = bona fide, 0 = spoof; rates are fractions.
 """
@@ -11,6 +11,7 @@ from .cllr import compute_cllr, compute_min_cllr
 from .dcf import ASVSPOOF5, CostModel, compute_act_dcf, compute_min_dcf
 from .det import (TIES, DetCurve, SortedScores, compute_eer, cross_class_ties, det_curve, eer_from_curve,
                   min_cost)
+from .paired import holm
 from .plot import plot_det
 from .readers import (KEY_FORMATS, LABELS, KeyFormat, KeyTable, ScoredTrials, align, load_trials,
                       read_keys, read_scores)
@@ -28,6 +29,6 @@ __all__ = [
     "breakdown", "compute_a_dcf", "compute_act_dcf", "compute_cllr", "compute_eer", "compute_metrics",
     "compute_min_cllr", "compute_min_dcf", "compute_min_tdcf", "compute_t_eer", "compute_tandem_a_dcf",
     "cross_class_ties", "det_curve", "eer_from_curve", "evaluate", "fit_linear_calibration", "format_metric",
-    "is_attack_like", "load_trials", "metric_info", "min_cost", "paired_bootstrap", "plot_det",
+    "holm", "is_attack_like", "load_trials", "metric_info", "min_cost", "paired_bootstrap", "plot_det",
     "rates_at_threshold", "read_asv_scores", "read_keys", "read_scores",
 ]

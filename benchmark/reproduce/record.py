@@ -24,18 +24,9 @@ def default_digest_cache() -> Path:
 
 def expand_codec_ids(items: Sequence[str]) -> list[str]:
     """Condition ids with ``matrix:NAME`` expanded (unknown names are kept; the runner reports them)."""
-    from ..codecs import get_matrix
+    from ..runner.conditions import expand_codecs
 
-    ids: list[str] = []
-    for item in items:
-        if str(item).startswith("matrix:"):
-            try:
-                ids += [c.id for c in get_matrix(str(item).partition(":")[2])]
-            except Exception:
-                ids.append(str(item))
-        else:
-            ids.append(str(item))
-    return list(dict.fromkeys(ids))
+    return expand_codecs(items, strict=False)
 
 
 def benchmark_parts(config: Any, out_dir: str | os.PathLike) -> dict[str, Any]:

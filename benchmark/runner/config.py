@@ -194,7 +194,7 @@ class BenchmarkConfig(YamlConfig):
                 raise ConfigError(f"seed {seed} appears twice; expected unique seeds", path, field=f"seeds[{i}]")
         if not self.codecs:
             raise ConfigError("no codecs; expected at least one condition id (e.g. 'none')", path, field="codecs")
-        from .plan import expand_codecs
+        from .conditions import expand_codecs
 
         for i, item in enumerate(self.codecs):
             try:

@@ -9,9 +9,10 @@ per (detector, seed, test set, codec); a score cell depends on its detector's tr
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Mapping, Union
 
 from ..hashing import sha256_json
+from .conditions import expand_codecs  # noqa: F401  (importable from here, as before)
 from .config import BenchmarkConfig, DetectorSpec
 
 
@@ -22,20 +23,6 @@ METRICS_VERSION = 2
 def content_hash(*parts: Any) -> str:
     """A stable hash of JSON-able parts: :func:`spoofbench.hashing.sha256_json` of them as a list."""
     return sha256_json(list(parts))
-
-
-def expand_codecs(items: Iterable[str]) -> list[str]:
-    """Condition ids in order, with ``matrix:NAME`` expanded and duplicates dropped."""
-    from ..codecs import get_condition, get_matrix
-
-    ids: list[str] = []
-    for item in items:
-        if item.startswith("matrix:"):
-            ids += [c.id for c in get_matrix(item.partition(":")[2])]
-        else:
-            get_condition(item)  # unknown ids fail here, before any work
-            ids.append(item)
-    return list(dict.fromkeys(ids))
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ that compares two numbers is generated only when its interval or test supports i
 
 * per test set, each detector's EER with a 95% bootstrap CI (trials resampled within class);
 * detector pairs trained on the same data (``trained_on``), on the same trials: a paired bootstrap per
-  seed pair (``spoofbench.metrics.
-  bootstrap.paired_bootstrap``); a pair is *separable* only when every seed pair agrees in sign
+  seed pair (the statistics live in :mod:`spoofbench.metrics.paired`: ``holm``, ``format_p``,
+  ``Comparison``, which stay importable from here); a pair is *separable* only when every seed pair agrees in sign
   and the largest p-value, Holm-adjusted over all comparisons of the report, is below ``alpha``;
   otherwise the report says "not separable" and gives the numbers;
 * the in-domain → OOD gap, stated only when the two CIs do not overlap;
@@ -30,6 +30,7 @@ from rich.console import Console
 from ..atomic import write_text_atomic
 from ..errors import SpoofbenchError
 from ..metrics.catalog import metric_info
+from ..metrics.paired import Comparison, adjust, comparison, format_p, holm, paired_tests, seed_pairs
 from .result_model import ResultLike, RunResult, as_result
 from .results import read_result
 from .tables import Table, codec_robustness_table, domain_gap_table, pivot_table, render
@@ -105,62 +106,6 @@ class Estimate:
         eer = metric_info("eer")
         spread = f" ± {eer.format(self.sd, unit=False)} (sd, {len(self.seeds)} seeds)" if self.sd is not None else ""
         return f"{eer.format(self.mean)}{spread}, 95% CI {eer.format_interval(*self.ci)}"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A vs B on the same trials (EER): per seed pair paired-bootstrap results, Holm-adjusted."""
-    test_set: str
-    codec: str
-    a: str
-    b: str
-    value_a: float
-    value_b: float
-    deltas: tuple[float, ...]
-    delta_ci: tuple[float, float]
-    p_values: tuple[float, ...]
-    resamples: int = 1000
-    p_adjusted: float = 1.0
-    separable: bool = False
-
-    @property
-    def p(self) -> float:
-        return max(self.p_values)
-
-    def sentence(self) -> str:
-        """"X beats Y on T by …" when separable, else "X and Y are not separable on T", with the numbers;
-        the better detector (lower mean EER) is named first in both."""
-        eer = metric_info("eer")
-        a_first = float(np.mean(self.deltas)) <= 0
-        first, second = (self.a, self.b) if a_first else (self.b, self.a)
-        v1, v2 = (self.value_a, self.value_b) if a_first else (self.value_b, self.value_a)
-        low, high = (self.delta_ci if a_first else (-self.delta_ci[1], -self.delta_ci[0]))
-        d = eer.decimals
-        ps = ", ".join(format_p(p, self.resamples) for p in self.p_values)
-        where = f"{self.test_set}" + (f" ({self.codec})" if self.codec != "none" else "")
-        stats = (f"EER {first} {eer.format(v1)} vs {second} {eer.format(v2)}; Δ({first} − {second}) 95% CI "
-                 f"[{low * 100:+.{d}f}, {high * 100:+.{d}f}] pp; paired bootstrap p = {ps} over "
-                 f"{len(self.p_values)} seed pair(s), Holm-adjusted p = {format_p(self.p_adjusted, self.resamples)}")
-        if not self.separable:
-            return f"{first} and {second} are not separable on {where} ({stats})."
-        return f"{first} beats {second} on {where} by {abs(v2 - v1) * 100:.{d}f} percentage points ({stats})."
-
-
-def format_p(p: float, resamples: int) -> str:
-    """A bootstrap p-value: never "0" (the resolution is one replicate in ``resamples``)."""
-    return f"< {1.0 / resamples:.2g}" if p <= 0 else f"{p:.3g}"
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values (same order as given)."""
-    order = np.argsort(p_values)
-    m = len(p_values)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
 
 
 class ScoreStore:
@@ -241,40 +186,24 @@ def compare(store: ScoreStore, result: ResultLike, a: str, b: str, test_set: str
             settings: ReportSettings) -> Comparison | None:
     """Paired bootstrap of EER, A vs B, one test per seed pair (seeds paired by rank; a single-seed
     detector meets every seed of the other)."""
-    from ..metrics import paired_bootstrap
-
     result = as_result(result)
     seeds_a, seeds_b = _seeds(result, a, test_set, codec), _seeds(result, b, test_set, codec)
     if not seeds_a or not seeds_b:
         return None
-    if len(seeds_a) == 1 or len(seeds_b) == 1:
-        pairs = list(itertools.product(seeds_a, seeds_b))
-    else:
-        pairs = list(zip(seeds_a, seeds_b))
-    tests = []
-    for sa, sb in pairs:
-        scores_a, labels = store.arrays(a, sa, test_set, codec)
-        scores_b, _ = store.arrays(b, sb, test_set, codec)
-        keep = ~(np.isnan(scores_a) | np.isnan(scores_b))
-        tests.append(paired_bootstrap(scores_a[keep], scores_b[keep], labels[keep], metric="eer",
-                                      n_resamples=settings.resamples, seed=settings.seed))
-    return Comparison(test_set, codec, a, b, float(np.mean([t.value_a for t in tests])),
-                      float(np.mean([t.value_b for t in tests])), tuple(t.delta for t in tests),
-                      (min(t.delta_ci95[0] for t in tests), max(t.delta_ci95[1] for t in tests)),
-                      tuple(t.p_value for t in tests), settings.resamples)
+    trials = ((*_pair(store, a, sa, b, sb, test_set, codec),) for sa, sb in seed_pairs(seeds_a, seeds_b))
+    tests = paired_tests(trials, metric="eer", resamples=settings.resamples, seed=settings.seed)
+    return comparison(test_set, codec, a, b, tests, settings.resamples)
+
+
+def _pair(store: ScoreStore, a: str, seed_a: int, b: str, seed_b: int, test_set: str,
+          codec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    scores_a, labels = store.arrays(a, seed_a, test_set, codec)
+    scores_b, _ = store.arrays(b, seed_b, test_set, codec)
+    return scores_a, scores_b, labels
 
 
 def _adjust(comparisons: list[Comparison], alpha: float) -> list[Comparison]:
-    from dataclasses import replace
-
-    if not comparisons:
-        return []
-    adjusted = holm([c.p for c in comparisons])
-    out = []
-    for c, p in zip(comparisons, adjusted):
-        same_sign = all(d < 0 for d in c.deltas) or all(d > 0 for d in c.deltas)
-        out.append(replace(c, p_adjusted=p, separable=bool(p < alpha and same_sign)))
-    return out
+    return adjust(comparisons, alpha)
 
 
 # ----------------------------------------------------------------------------- the report
