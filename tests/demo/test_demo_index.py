@@ -36,7 +36,23 @@ def test_every_clip_is_16k_mono_short_and_the_total_stays_small(clips):
         assert 1.4 <= info.frames / 16000 <= 3.0
         assert abs(info.frames / 16000 - clip.duration_s) < 1e-3
         total_bytes += (data / clip.path).stat().st_size
-    assert total_bytes < 15e6
+    # ~43 MB since the held-out pools grew to rank detectors (issue 28): keep the package under 45 MB of speech
+    assert total_bytes < 45e6
+
+
+def test_held_out_pools_hold_the_full_demos_rungs(clips):
+    from spoofbench.demo.plan import FULL_SIZES, SETS
+
+    pools = {}
+    for clip in clips:
+        pools.setdefault((clip.corpus, clip.split), []).append(clip)
+    assert len(pools[("A", "eval")]) >= 500 and len({c.speaker for c in pools[("A", "eval")]}) >= 140
+    assert len(pools[("B", "eval")]) >= 250
+    for name, spec in SETS.items():
+        bona, spoof = FULL_SIZES.counts(name)
+        assert bona <= len(pools[spec.pool]), name
+        if name not in ("demo_a_train", "demo_a_dev"):
+            assert bona >= 250 and spoof >= 250, name
 
 
 def test_licences_follow_the_source_and_attribution_names_every_source(clips):
