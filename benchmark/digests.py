@@ -8,23 +8,23 @@ pack and reproduce all key on them).
 - :func:`audio_digest`: per-trial content hashes of trials' audio files and one digest over
   them (``AudioDigest``); :func:`changed_trials` tells which trials differ between two digests.
 
-Nothing here imports torch or numpy. The cache is safe for several processes at once (SQLite with a
-busy timeout); a cache that cannot be opened or written is bypassed (digests are then computed, never
-wrong).
+Nothing here imports torch or numpy. The cache (:class:`spoofbench.filecache.StatStore`) is safe for several
+processes at once (SQLite with a busy timeout); a cache that cannot be opened or written is bypassed
+(digests are then computed, never wrong).
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from .atomic import atomic_path
+from .filecache import StatStore
 from .hashing import sha256_file
 from .logs import progress as show_progress
 
@@ -42,7 +42,8 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
 
 
 class DigestCache:
-    """sha256 of files, remembered in ``directory/file_digests.sqlite`` by path + stat signature.
+    """sha256 of files, remembered in ``directory/file_digests.sqlite`` by path + stat signature
+    (a :class:`~spoofbench.filecache.StatStore`, bypassed with a ``note`` when it cannot be used).
 
     ``DigestCache(None)`` keeps the digests in memory only (one process, one run).
     """
@@ -53,20 +54,15 @@ class DigestCache:
         self.misses = 0
         self._memory: dict[str, tuple[tuple[int, int, int, int], str]] = {}
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self._pending: list[tuple] = []
-        self.note: str | None = None  # why the on-disk cache is bypassed, if it is
-        if self.directory is not None:
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.directory / _CACHE_FILE, timeout=60, check_same_thread=False,
-                                           isolation_level=None)
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
-                                 "mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, sha256 TEXT)")
-            except (OSError, sqlite3.Error) as err:
-                self._db = None
-                self.note = f"digest cache {self.directory} not usable ({err}); digests are recomputed"
+        self._store = StatStore(self.directory / _CACHE_FILE if self.directory is not None else None, "files",
+                                (("size", "INTEGER"), ("mtime_ns", "INTEGER"), ("ctime_ns", "INTEGER"),
+                                 ("inode", "INTEGER")), (("sha256", "TEXT"),))
+
+    @property
+    def note(self) -> str | None:
+        """Why the on-disk cache is bypassed, if it is."""
+        why = self._store.note
+        return f"digest cache {why}; digests are recomputed" if why else None
 
     def sha256(self, path: str | os.PathLike) -> str:
         """The sha256 of ``path``: from the cache when its stat signature is unchanged, else read."""
@@ -80,57 +76,25 @@ class DigestCache:
         value = file_sha256(key)
         after = os.stat(key)
         if _signature(after) == signature:  # not rewritten while being read
-            self._store(key, signature, value)
+            with self._lock:
+                self._memory[key] = (signature, value)
+            self._store.put_many([(key, signature, (value,))])
         return value
 
     def _lookup(self, key: str, signature: tuple[int, int, int, int]) -> str | None:
         with self._lock:
             hit = self._memory.get(key)
-            if hit is not None and hit[0] == signature:
-                return hit[1]
-            if self._db is None:
-                return None
-            try:
-                row = self._db.execute("SELECT size, mtime_ns, ctime_ns, inode, sha256 FROM files "
-                                       "WHERE path = ?", (key,)).fetchone()
-            except sqlite3.Error:
-                return None
-        if row is not None and tuple(row[:4]) == signature:
-            return row[4]
-        return None
-
-    def _store(self, key: str, signature: tuple[int, int, int, int], value: str) -> None:
-        with self._lock:
-            self._memory[key] = (signature, value)
-            self._pending.append((key, *signature, value))
-            if len(self._pending) >= 500:
-                self._flush()
-
-    def _flush(self) -> None:
-        """Write pending rows in one transaction (caller holds the lock)."""
-        rows, self._pending = self._pending, []
-        if self._db is None or not rows:
-            return
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error as err:
-            self.note = f"digest cache {self.directory} not writable ({err}); digests are recomputed"
-            self._db.close()
-            self._db = None
+        if hit is not None and hit[0] == signature:
+            return hit[1]
+        row = self._store.get(key, signature)
+        return row[0] if row else None
 
     def flush(self) -> None:
         """Write the digests computed so far to disk."""
-        with self._lock:
-            self._flush()
+        self._store.flush()
 
     def close(self) -> None:
-        with self._lock:
-            self._flush()
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self._store.close()
 
     def __enter__(self) -> "DigestCache":
         return self

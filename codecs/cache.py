@@ -29,6 +29,7 @@ import numpy as np
 
 from spoofbench.atomic import current_umask
 from spoofbench.errors import CodecError
+from spoofbench.filecache import evict_lru
 
 _MAGIC = b"SBCODEC1"
 _HEADER = struct.Struct("<8sQ32s")  # magic, sample count, sha256(payload)
@@ -162,17 +163,6 @@ class CodecCache:
     def evict(self) -> int:
         """Delete the oldest entries until the folder fits ``max_bytes``; returns how many went."""
         self._written_since_scan = 0
-        entries = sorted(self.entries())
-        total = sum(size for _, size, _ in entries)
-        removed = 0
-        for _, size, path in entries:
-            if total <= self.max_bytes:
-                break
-            try:
-                path.unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
-            total -= size
+        removed = sum(1 for _ in evict_lru(self.entries(), self.max_bytes, keep=1.0))
         self.stats.evicted += removed
         return removed

@@ -10,14 +10,13 @@ inputs and outputs are iterators processed in bounded chunks.
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from ..filecache import StatStore
 from .headers import read_header
 from .manifest import Trial
 
@@ -55,7 +54,8 @@ def default_workers() -> int:
 
 
 class ProbeCache:
-    """SQLite cache of :class:`ProbeResult` keyed by (absolute path, mtime_ns, size).
+    """SQLite cache of :class:`ProbeResult` keyed by (absolute path, mtime_ns, size): a
+    :class:`~spoofbench.filecache.StatStore` (errors raise: a probe cache that was asked for must work).
 
     Safe to share between processes (SQLite locking) and threads (one lock per instance).
     Failed probes are not cached, so a fixed file is probed again.
@@ -67,48 +67,27 @@ class ProbeCache:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / self.FILENAME
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # durable enough for a cache
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS probe (path TEXT PRIMARY KEY, mtime_ns INTEGER, "
-                "size INTEGER, sampling_rate INTEGER, num_samples INTEGER, channels INTEGER, "
-                "format TEXT, subtype TEXT)")
+        self._store = StatStore(self.path, "probe", (("mtime_ns", "INTEGER"), ("size", "INTEGER")),
+                                (("sampling_rate", "INTEGER"), ("num_samples", "INTEGER"), ("channels", "INTEGER"),
+                                 ("format", "TEXT"), ("subtype", "TEXT")), wal=True, on_error="raise")
 
     def get_many(self, keys: Sequence[tuple[str, int, int]]) -> dict[str, ProbeResult]:
         """Cached results for ``(path, mtime_ns, size)`` keys that are still current."""
-        found: dict[str, ProbeResult] = {}
-        wanted = {path: (mtime_ns, size) for path, mtime_ns, size in keys}
-        paths = list(wanted)
-        with self._lock:
-            for start in range(0, len(paths), 500):  # stay under SQLite's variable limit
-                part = paths[start:start + 500]
-                rows = self._db.execute(
-                    "SELECT path, mtime_ns, size, sampling_rate, num_samples, channels, format, "
-                    f"subtype FROM probe WHERE path IN ({','.join('?' * len(part))})", part)
-                for path, mtime_ns, size, rate, frames, channels, fmt, subtype in rows:
-                    if wanted[path] == (mtime_ns, size):
-                        found[path] = ProbeResult(path, rate, frames, channels, fmt, subtype, size)
-        return found
+        found = self._store.get_many((path, (mtime_ns, size)) for path, mtime_ns, size in keys)
+        sizes = {path: size for path, _, size in keys}
+        return {path: ProbeResult(path, rate, frames, channels, fmt, subtype, sizes[path])
+                for path, (rate, frames, channels, fmt, subtype) in found.items()}
 
     def put_many(self, rows: Iterable[tuple[ProbeResult, int]]) -> None:
         """Store successful results with their ``mtime_ns``."""
-        data = [(r.path, mtime_ns, r.size, r.sampling_rate, r.num_samples, r.channels, r.format,
-                 r.subtype) for r, mtime_ns in rows if r.ok]
-        if not data:
-            return
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO probe VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+        self._store.put_many(((r.path, (mtime_ns, r.size), (r.sampling_rate, r.num_samples, r.channels, r.format,
+                                                            r.subtype)) for r, mtime_ns in rows if r.ok), flush=True)
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM probe").fetchone()[0]
+        return len(self._store)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     def __enter__(self) -> "ProbeCache":
         return self

@@ -222,7 +222,7 @@ def pack_manifests(manifests: Sequence[str | os.PathLike] | Iterable[Any], *, ro
     clips are skipped and listed in ``result.failed`` and ``out/failed.tsv``.
     """
     from ..logs import ProgressCounter, context_logger
-    from .locks import exclusive
+    from ..locks import exclusive
 
     if dtype not in DTYPES:
         raise ConfigError(f"dtype {dtype!r}; expected one of {', '.join(DTYPES)}", field="dtype")

@@ -20,6 +20,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import ConfigError
+from ..filecache import evict_lru, lru_entries
 from .config import SSLConfig
 from .ssl import find_frontend
 
@@ -62,14 +63,8 @@ class FeatureCache:
 
     def _evict(self) -> None:
         """Drop least recently used entries until the cache holds at most 90% of ``max_bytes``."""
-        entries = sorted(self.directory.glob("*/*.npy"), key=lambda p: p.stat().st_mtime)
-        self._bytes = sum(p.stat().st_size for p in entries)
-        for path in entries:
-            if self._bytes <= 0.9 * self.max_bytes:
-                break
-            size = path.stat().st_size
-            path.unlink(missing_ok=True)
-            self._bytes -= size
+        entries = lru_entries(self.directory, "*/*.npy")
+        self._bytes = sum(size for _, size, _ in entries) - sum(evict_lru(entries, self.max_bytes, keep=0.9))
 
     @property
     def size_bytes(self) -> int:

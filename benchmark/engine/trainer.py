@@ -35,7 +35,7 @@ from .batch_loader import BatchDataset, BatchTransform, batch_loader, train_view
 from .config import TrainConfig
 from .data import (BucketBatchSampler, PackedRoot, TrainDataset, check_roots, collate_train, estimated_samples,
                    prepare_out_dir, with_pack, worker_init)
-from .locks import exclusive
+from ..locks import exclusive
 from .runtime import Runtime, configure_backends, cpu_threads, environment_record, seeded, setup_runtime
 from .ssl import apply_ssl_options
 
