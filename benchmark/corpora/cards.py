@@ -28,16 +28,22 @@ def cards_dir() -> Path:
     return Path(str(resources.files("spoofbench.data_manifests")))
 
 
+#: Keys every corpus card must have.
+REQUIRED_KEYS = ("name", "recipes", "expected")
+
+
 def load_card(path: str | os.PathLike) -> CorpusCard:
+    """The corpus card at ``path`` (a ConfigError naming the file and the missing key otherwise)."""
     import yaml
 
     path = Path(path)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, Mapping):
-        raise ConfigError("expected a mapping", path=path)
-    for key in ("name", "recipes", "expected"):
+        raise ConfigError(f"expected a mapping of card fields, got {type(data).__name__}", path=path)
+    for key in REQUIRED_KEYS:
         if key not in data:
-            raise ConfigError("missing", path=path, field=key)
+            raise ConfigError(f"required key missing (a corpus card needs {', '.join(REQUIRED_KEYS)})",
+                              path=path, field=key)
     return CorpusCard(name=data["name"], title=data.get("title", ""),
                       recipes=tuple(data["recipes"]), source=data.get("source", ""),
                       licence=data.get("licence", ""), expected=data["expected"],
