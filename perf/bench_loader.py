@@ -1,13 +1,17 @@
 """Does the loader keep up? Shards (``spoofbench pack``) against decoding the FLAC files, in the same run.
 
 1. Loader throughput: 4-s training crops (fixed input policy, 64,000 samples at 16 kHz) from the demo
-   corpus's train + dev sets, read through :class:`spoofbench.engine.data.TrainDataset` by one process
-   (clips/s per worker) and by ``--workers`` DataLoader workers, from the FLAC files (``data.pack: off``)
-   and from the pack (``on``). Target: the pack ≥ 10× the FLAC path.
+   corpus's train + dev sets, by one process with one torch thread (clips/s per worker) and by ``--workers``
+   DataLoader workers (the main process turning the batch into float32 waves as the trainer does):
+   the per-clip loader (:class:`spoofbench.engine.data.TrainDataset`, ``data.loader: per_clip``) from the
+   FLAC files (``data.pack: off``) and from the pack (``on``), and the batch loader
+   (:class:`spoofbench.engine.batch_loader.BatchDataset`, ``data.loader: batch``) from the pack, all in the same
+   run. Target: shards ≥ 10× the FLAC path.
 2. One training epoch of ``rawcnn_2m`` on the demo corpus with the demo's training settings (batch 16,
-   one loader worker, one torch thread), from FLAC and from the pack: wall time and the share of the
-   epoch's training time the model waited for its next batch (``data_wait_seconds`` / ``train_seconds``
-   of the epoch's history row). Target ≤ 5% from the pack. The two runs' weights must be identical.
+   one loader worker, one torch thread), from FLAC and from the pack with the per-clip loader, and from the
+   pack with the batch loader: wall time and the share of the epoch's training time the model waited for its
+   next batch (``data_wait_seconds`` / ``train_seconds`` of the epoch's history row). Target ≤ 5%. The two
+   per-clip runs' weights must be identical (the batch loader draws other crops: other weights).
 3. Index memory: a synthetic 600,000-clip pack index (300 shards × 2,000 rows, written as
    ``spoofbench pack`` writes them) loaded and looked up for a streamed 600,000-trial manifest, and
    the pack planner over that manifest (every file absent: its worst case, one failure record per
@@ -32,44 +36,66 @@ import torch
 
 
 def clips_per_s(dataset, workers: int, seconds: float, batch: int = 16) -> tuple[float, int]:
-    """Clips/s reading ``dataset`` through a DataLoader (``workers`` processes; 0 = this one) for ~``seconds``."""
+    """Clips/s reading ``dataset`` through a DataLoader (``workers`` processes; 0 = this one) for ~``seconds``.
+    A :class:`~spoofbench.engine.batch_loader.BatchDataset` is read a batch per item (the trainer's loader)."""
+    from spoofbench.engine.batch_loader import BatchDataset, batch_loader
     from spoofbench.engine.data import collate_train, worker_init
 
     index = [(0, i) for i in range(len(dataset))]
     batches = [index[i:i + batch] for i in range(0, len(index), batch)]
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
-                                         collate_fn=collate_train, worker_init_fn=worker_init if workers else None,
-                                         persistent_workers=workers > 0)
-    for _ in loader:  # warm-up pass: workers started, page cache filled for both paths alike
-        break
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for b in loader:
-            done += int(b["targets"].numel()) + int(b["failed"])
-    return done / (time.perf_counter() - start), done
+    if isinstance(dataset, BatchDataset):
+        loader = batch_loader(dataset, batches, workers=workers, cuda=False)
+    else:
+        loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
+                                             collate_fn=collate_train,
+                                             worker_init_fn=worker_init if workers else None,
+                                             persistent_workers=workers > 0)
+    from spoofbench.engine.batch_loader import train_view
+
+    threads = torch.get_num_threads()
+    if not workers:
+        torch.set_num_threads(1)    # in-process = one worker: one intra-op thread, as worker_init gives a worker
+    try:
+        for _ in loader:  # warm-up pass: workers started, page cache filled for both paths alike
+            break
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for b in loader:
+                train_view(b, None, torch.device("cpu"))   # float32 waves as the model gets them (int16 scaled)
+                done += int(b["targets"].numel()) + int(b["failed"])
+        return done / (time.perf_counter() - start), done
+    finally:
+        torch.set_num_threads(threads)
 
 
 def loader_section(corpus, args) -> dict:
     from spoofbench.corpora.manifest import read_manifest
     from spoofbench.engine.config import DataConfig
+    from spoofbench.engine.batch_loader import BatchDataset
     from spoofbench.engine.data import TrainDataset, with_pack
     from spoofbench.models.policy import InputPolicy
 
     trials = [t for name in ("demo_a_train", "demo_a_dev") for t in read_manifest(corpus.manifests[name])]
     policy = InputPolicy(mode="fixed", num_samples=64000)
     out = {"clips": len(trials)}
-    for mode in ("off", "on"):
-        root = with_pack(corpus.root, 16000, DataConfig(pack=mode))
-        dataset = TrainDataset(trials, root, sample_rate=16000, policy=policy, min_samples=64000, train=True, seed=0)
+    names = {"off": "FLAC, per-clip loader", "on": "pack, per-clip loader", "batch": "pack, batch loader"}
+    for mode in ("off", "on", "batch"):
+        root = with_pack(corpus.root, 16000, DataConfig(pack="off" if mode == "off" else "on"))
+        if mode == "batch":
+            dataset = BatchDataset(trials, root, sample_rate=16000, policy=policy, min_samples=64000, seed=0)
+        else:
+            dataset = TrainDataset(trials, root, sample_rate=16000, policy=policy, min_samples=64000, train=True,
+                                   seed=0)
         for workers in (0, args.workers):
             rate, n = clips_per_s(dataset, workers, args.seconds)
             out[f"{mode}_w{workers}"] = rate
-            print(f"  {'pack' if mode == 'on' else 'FLAC'}: {workers or 'in-process'} worker(s): {rate:8.1f} clips/s "
+            print(f"  {names[mode]}: {workers or 'in-process'} worker(s): {rate:8.1f} clips/s "
                   f"({rate / max(workers, 1):8.1f} per worker, {n} clips)", flush=True)
-    out["ratio_per_worker"] = out["on_w0"] / out["off_w0"]
-    out[f"ratio_w{args.workers}"] = out[f"on_w{args.workers}"] / out[f"off_w{args.workers}"]
-    print(f"  pack / FLAC: {out['ratio_per_worker']:.1f}x per worker, {out[f'ratio_w{args.workers}']:.1f}x with "
-          f"{args.workers} worker(s)")
+    for mode in ("on", "batch"):
+        out[f"ratio_{mode}_per_worker"] = out[f"{mode}_w0"] / out["off_w0"]
+        out[f"ratio_{mode}_w{args.workers}"] = out[f"{mode}_w{args.workers}"] / out[f"off_w{args.workers}"]
+        print(f"  {names[mode]} / FLAC per-clip: {out[f'ratio_{mode}_per_worker']:.1f}x per worker, "
+              f"{out[f'ratio_{mode}_w{args.workers}']:.1f}x with {args.workers} worker(s)")
     return out
 
 
@@ -79,9 +105,11 @@ def epoch_section(corpus, tmp: Path) -> dict:
 
     train_set, dev_set = (list(read_manifest(corpus.manifests[n])) for n in ("demo_a_train", "demo_a_dev"))
     out = {}
-    for mode in ("off", "on"):
+    names = {"off": "FLAC, per-clip", "on": "pack, per-clip", "batch": "pack, batch loader"}
+    for mode in ("off", "on", "batch"):
+        data = {"pack": "on", "loader": "batch"} if mode == "batch" else {"pack": mode}
         cfg = TrainConfig.from_dict({"detector": "rawcnn_2m", "epochs": 1, "batch_size": 16, "eval_batch_size": 32,
-                                     "num_workers": 1, "cpu_threads": 1, "seed": 0, "data": {"pack": mode},
+                                     "num_workers": 1, "cpu_threads": 1, "seed": 0, "data": data,
                                      "optim": {"lr": 1e-3, "scheduler": "cosine"}})
         start = time.perf_counter()
         result = train(cfg, train_set, dev_set, root=corpus.root, out_dir=tmp / f"epoch_{mode}", progress=False)
@@ -90,11 +118,11 @@ def epoch_section(corpus, tmp: Path) -> dict:
         share = row["data_wait_seconds"] / row["train_seconds"]
         out[mode] = {"wall_s": wall, "train_s": row["train_seconds"], "wait_s": row["data_wait_seconds"],
                      "wait_share": share, "samples_per_s": row["samples_per_s"], "weights": result.weights_sha256}
-        print(f"  {'pack' if mode == 'on' else 'FLAC'}: epoch wall {wall:6.2f} s (training {row['train_seconds']:.2f} s, "
+        print(f"  {names[mode]}: epoch wall {wall:6.2f} s (training {row['train_seconds']:.2f} s, "
               f"{row['samples_per_s']:.1f} clips/s), waiting for data {row['data_wait_seconds']:.2f} s = "
               f"{100 * share:.1f}%", flush=True)
     out["identical_weights"] = out["on"]["weights"] == out["off"]["weights"]
-    print(f"  weights identical: {out['identical_weights']}")
+    print(f"  per-clip weights identical (FLAC vs pack): {out['identical_weights']}")
     return out
 
 

@@ -44,13 +44,14 @@ def batch_generator(seed: int, epoch: int, indices: Sequence[int]) -> np.random.
                                                                        *map(int, indices)])))
 
 
-def _shared_empty(rows: int, cols: int) -> torch.Tensor:
-    """An uninitialised float32 ``(rows, cols)`` tensor; in shared memory inside a DataLoader worker, so
-    sending it to the main process moves a handle, not the samples."""
+def _shared_empty(rows: int, cols: int, dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised ``(rows, cols)`` tensor; in shared memory inside a DataLoader worker, so sending it
+    to the main process moves a handle, not the samples."""
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty((rows, cols), dtype=torch.float32)
-    storage = torch.UntypedStorage._new_shared(max(rows * cols, 1) * 4)
-    return torch.empty(0, dtype=torch.float32).set_(storage, 0, (rows, cols))
+        return torch.empty((rows, cols), dtype=dtype)
+    size = torch.empty(0, dtype=dtype).element_size()
+    storage = torch.UntypedStorage._new_shared(max(rows * cols, 1) * size)
+    return torch.empty(0, dtype=dtype).set_(storage, 0, (rows, cols))
 
 
 def _tile(row: np.ndarray, have: int, want: int) -> None:
@@ -64,16 +65,18 @@ def _tile(row: np.ndarray, have: int, want: int) -> None:
 class BatchDataset(torch.utils.data.Dataset):
     """A map-style dataset whose item is a whole batch: ``dataset[[(epoch, i), ...]]`` → a batch dict.
 
-    The dict: ``waves (B, T)`` float32 (cropped, tiled/zero-padded per the policy; not yet augmented or
-    normalised), ``lengths (B,)`` (each clip's input length, as the per-clip path's), ``valid (B,)`` (samples
+    The dict: ``waves (B, T)`` float32, or (``int16_batches``, for a GPU) int16 samples as packed when every
+    clip of the batch is int16 in the pack (:func:`train_view` scales them on the device), cropped and tiled/zero-padded per the policy, not
+    yet augmented or normalised; ``lengths (B,)`` (each clip's input length, as the per-clip path's), ``valid (B,)`` (samples
     of real audio before tiling/padding), ``targets``, ``indices``, ``failed`` (unreadable clips dropped) and
     ``seed`` (for :class:`BatchTransform`'s draws on this batch).
     """
 
     def __init__(self, trials: Sequence[Any], root: Any, *, sample_rate: int, policy: Any, min_samples: int,
                  seed: int, max_samples: int | None = None, augmenter: Augmenter | None = None,
-                 eval_crop: bool = False):
+                 eval_crop: bool = False, int16_batches: bool = False):
         self.trials, self.root = list(trials), root
+        self.int16_batches = int16_batches
         self.sample_rate, self.policy, self.min_samples = sample_rate, policy, int(min_samples)
         self.seed, self.max_samples, self.eval_crop = seed, max_samples, eval_crop
         codec = augmenter is not None and augmenter.config.codec.probability > 0
@@ -125,7 +128,8 @@ class BatchDataset(torch.utils.data.Dataset):
         return int(wave.size), wave
 
     def _copy(self, out: np.ndarray, index: int, wave: np.ndarray | None, start: int, count: int) -> None:
-        """``count`` samples of clip ``index`` from ``start`` into ``out[:count]`` as float32."""
+        """``count`` samples of clip ``index`` from ``start`` into ``out[:count]``: as stored into an int16
+        ``out``, else as float32."""
         if wave is not None:
             out[:count] = wave[start:start + count]
             return
@@ -133,7 +137,7 @@ class BatchDataset(torch.utils.data.Dataset):
         dtype = NUMPY[code]
         first = int(self._offset[index]) + start * dtype.itemsize
         samples = self._shard_bytes(int(self._shard[index]))[first:first + count * dtype.itemsize].view(dtype)
-        if code == CODES["int16"]:
+        if code == CODES["int16"] and out.dtype != np.int16:
             np.multiply(samples, INT16_SCALE, out=out[:count], casting="unsafe")   # = decode(): float32(x) / 32768
         else:
             out[:count] = samples
@@ -162,7 +166,12 @@ class BatchDataset(torch.utils.data.Dataset):
         target = np.maximum(take, self.min_samples) if self.policy.mode == "full" else \
             np.full(len(keep), max(int(self.policy.num_samples), self.min_samples), dtype=np.int64)
         width = int(target.max()) if len(keep) else 0
-        batch = _shared_empty(len(keep), width)
+        # int16_batches (training on a GPU) and all clips int16 in the pack: the batch travels as int16 (half
+        # the bytes to the main process and the GPU) and becomes float32 there (train_view), exactly as decode()
+        # scales it; on a CPU the workers scale it (the main process is the one training)
+        raw = self.int16_batches and len(keep) > 0 and all(w is None for w in waves) and bool(
+            (self._code[np.asarray(keep)] == CODES["int16"]).all())
+        batch = _shared_empty(len(keep), width, torch.int16 if raw else torch.float32)
         out = batch.numpy()
         repeat = self.policy.pad == "repeat"
         for b, index in enumerate(keep):
@@ -329,8 +338,12 @@ class BatchTransform:
 
 
 def train_view(batch: dict[str, Any], transform: BatchTransform | None, device: torch.device) -> torch.Tensor:
-    """The batch's waves on ``device``, augmented and normalised there (the per-clip path's are ready)."""
+    """The batch's float32 waves on ``device``, augmented and normalised there (the per-clip path's are
+    ready). An int16 batch of the batch loader is scaled by 1/32768 on the device (bit-identical to
+    :func:`~spoofbench.engine.pack.decode`)."""
     waves = batch["waves"].to(device, non_blocking=True)
+    if waves.dtype == torch.int16:
+        waves = waves.to(torch.float32).mul_(float(INT16_SCALE))
     if transform is None or "valid" not in batch:
         return waves
     return transform(waves, batch)

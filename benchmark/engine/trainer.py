@@ -329,7 +329,7 @@ def _make_loaders(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainI
     max_samples = int(config.max_train_seconds * sr)
     root = with_pack(data.root, sr, config.data)
     kind = BatchDataset if config.data.loader == "batch" else TrainDataset  # whole batches per read, or clips
-    extra = {} if kind is BatchDataset else {"train": True}
+    extra = {"int16_batches": rt.device.type == "cuda"} if kind is BatchDataset else {"train": True}
     train_set = kind(data.train, root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
                      seed=config.seed, max_samples=max_samples, augmenter=Augmenter(config.augment, sr),
                      eval_crop=config.ssl.cache_features, **extra)

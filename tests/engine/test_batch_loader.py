@@ -10,7 +10,8 @@ import torch
 from spoofbench.engine import TrainConfig, train
 from spoofbench.engine.audio import read_audio
 from spoofbench.engine.augment import Augmenter
-from spoofbench.engine.batch_loader import BatchDataset, BatchTransform, as_is, batch_generator, batch_loader
+from spoofbench.engine.batch_loader import (BatchDataset, BatchTransform, as_is, batch_generator, batch_loader,
+                                            train_view)
 from spoofbench.engine.data import BucketBatchSampler, PackedRoot, with_pack
 from spoofbench.engine.pack import DEFAULT_DIR, pack_manifests
 from spoofbench.errors import ConfigError
@@ -41,6 +42,11 @@ def _items(epoch: int, indices) -> list[tuple[int, int]]:
     return [(epoch, int(i)) for i in indices]
 
 
+def _waves(batch: dict) -> torch.Tensor:
+    """The float32 waves the trainer sees (an int16 batch scaled as the pack decodes it)."""
+    return train_view(batch, None, torch.device("cpu"))
+
+
 def test_batches_are_deterministic_for_seed_and_epoch(packed):
     policy = InputPolicy("fixed", 4000, "repeat", "none")     # every clip is longer: a random crop each
     data = _dataset(packed, policy)
@@ -49,6 +55,9 @@ def test_batches_are_deterministic_for_seed_and_epoch(packed):
     first = data[items]
     again = _dataset(packed, policy)[items]      # a fresh dataset (another worker) gives the same batch
     assert torch.equal(first["waves"], again["waves"]) and first["seed"] == again["seed"]
+    as_packed = _dataset(packed, policy, int16_batches=True)[items]    # for a GPU: 16-bit clips travel as int16
+    assert as_packed["waves"].dtype == torch.int16 and first["waves"].dtype == torch.float32
+    assert torch.equal(_waves(as_packed), first["waves"])              # scaled on the device: the same floats
     other_epoch = data[_items(1, range(0, 16))]
     other_seed = _dataset(packed, policy, seed=4)[items]
     assert not torch.equal(first["waves"], other_epoch["waves"])
@@ -59,7 +68,7 @@ def test_batches_are_deterministic_for_seed_and_epoch(packed):
     for b, trial in enumerate(packed["train"][:16]):
         clip = packed["waves"][trial.id]
         start = int(draws[b] * (clip.size - 4000 + 1))
-        assert np.array_equal(first["waves"][b].numpy(), clip[start:start + 4000])
+        assert np.array_equal(_waves(first)[b].numpy(), clip[start:start + 4000])
 
 
 def test_crops_lie_inside_their_clips_and_pack_equals_files(packed):
@@ -67,10 +76,11 @@ def test_crops_lie_inside_their_clips_and_pack_equals_files(packed):
     items = _items(2, [5, 1, 30, 7, 7, 12])
     batch = _dataset(packed, policy)[items]
     from_files = _dataset(packed, policy, root=packed["root"])[items]   # no pack: decoded from the files
-    assert torch.equal(batch["waves"], from_files["waves"])              # same samples, same crops
+    assert from_files["waves"].dtype == torch.float32
+    assert torch.equal(_waves(batch), from_files["waves"])               # same samples, same crops
     assert batch["indices"].tolist() == [5, 1, 30, 7, 7, 12] and batch["failed"] == 0
     assert batch["targets"].tolist() == [packed["train"][i].target for i in [5, 1, 30, 7, 7, 12]]
-    for row, index in zip(batch["waves"].numpy(), batch["indices"].tolist()):
+    for row, index in zip(_waves(batch).numpy(), batch["indices"].tolist()):
         clip = packed["waves"][packed["train"][index].id]
         windows = np.lib.stride_tricks.sliding_window_view(clip, 5000)
         assert (windows == row).all(axis=1).any()                         # a contiguous window of its clip
@@ -81,7 +91,7 @@ def test_short_clips_are_tiled_or_zero_padded_per_policy(packed, pad):
     n = 20000                                                             # longer than every clip (<= 0.9 s)
     batch = _dataset(packed, InputPolicy("fixed", n, pad, "none"))[_items(0, [0, 9, 20])]
     assert batch["waves"].shape == (3, n) and batch["lengths"].tolist() == [n] * 3
-    for row, index, valid in zip(batch["waves"].numpy(), batch["indices"].tolist(), batch["valid"].tolist()):
+    for row, index, valid in zip(_waves(batch).numpy(), batch["indices"].tolist(), batch["valid"].tolist()):
         clip = packed["waves"][packed["train"][index].id]
         assert valid == clip.size
         expected = np.resize(clip, n) if pad == "repeat" else np.concatenate([clip, np.zeros(n - clip.size,
@@ -96,7 +106,7 @@ def test_full_policy_caps_crops_pads_to_the_longest_and_tiles_to_min_samples(pac
     sizes = [packed["waves"][t.id].size for t in packed["train"][:10]]
     want = [max(min(s, 9000), 7000) for s in sizes]
     assert batch["lengths"].tolist() == want and batch["waves"].shape == (10, max(want))
-    for row, size, length in zip(batch["waves"].numpy(), sizes, want):
+    for row, size, length in zip(_waves(batch).numpy(), sizes, want):
         assert not row[length:].any()                                     # zero beyond the clip's input
         assert np.array_equal(row[min(size, 9000):length], row[:length - min(size, 9000)])   # tiled
 
