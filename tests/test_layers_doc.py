@@ -1,0 +1,44 @@
+"""docs/interfaces.md is generated where it can be: every module has a layer, the layer table is current, its
+links resolve, and no document points outside the repository."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+import layers  # noqa: E402
+
+
+def test_every_module_has_a_layer():
+    assert len(layers.modules()) > 100
+    assert [m for m in layers.modules() if layers.layer_of(m) is None] == []
+    assert layers.layer_of("spoofbench.runner.result_model") == "bench"
+    assert layers.layer_of("spoofbench.runner.report") == "report"
+    assert layers.layer_of("spoofbench.metrics.paired") == "domain"
+    assert layers.layer_of("spoofbench.locks") == "foundation"
+
+
+def test_the_layer_table_in_interfaces_md_is_the_generated_one():
+    text = (REPO / "docs" / "interfaces.md").read_text(encoding="utf-8")
+    assert layers.section() in text, "docs/interfaces.md is stale: run `python tools/layers.py --write`"
+
+
+def test_the_result_model_and_statistics_sit_below_what_reads_them():
+    found = {(a, b) for a, _, b, _ in layers.upward()}
+    for module in ("spoofbench.runner.result_model", "spoofbench.runner.results", "spoofbench.runner.celllog",
+                   "spoofbench.metrics.paired", "spoofbench.locks", "spoofbench.filecache",
+                   "spoofbench.runner.config", "spoofbench.runner.plan"):
+        assert not [b for a, b in found if a == module], module
+    assert "spoofbench.runner.plan" not in layers.imports(
+        "spoofbench.runner.config", layers.modules()["spoofbench.runner.config"])
+
+
+def test_doc_links_resolve_inside_the_repository():
+    for name in ("interfaces.md", "design.md"):
+        text = (REPO / "docs" / name).read_text(encoding="utf-8")
+        assert "../shared" not in text
+        for target in re.findall(r"\]\(([^)#]+)", text):
+            assert (REPO / "docs" / target).exists(), (name, target)
