@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InputFileError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 #: Upgrades of older shapes: {version: function(raw dict of that version) -> raw dict of version + 1}.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
