@@ -191,3 +191,18 @@ def test_training_with_the_batch_loader_is_deterministic_and_learns(packed, tmp_
     with pytest.raises(ConfigError, match="data.loader was 'batch', now 'per_clip'"):
         train(_config("per_clip", epochs=2), packed["train"], packed["dev"], root=packed["root"],
               out_dir=tmp_path / "a", resume=True, progress=False)
+
+
+def test_a_resumed_batch_loader_run_ends_with_the_uninterrupted_weights(packed, tmp_path):
+    def stop(epoch: int, step: int) -> None:
+        if epoch == 1 and step == 1:
+            raise KeyboardInterrupt
+
+    whole = train(_config("batch", epochs=2), packed["train"], packed["dev"], root=packed["root"],
+                  out_dir=tmp_path / "whole", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config("batch", epochs=2), packed["train"], packed["dev"], root=packed["root"],
+              out_dir=tmp_path / "cut", progress=False, on_batch_end=stop)
+    resumed = train(_config("batch", epochs=2), packed["train"], packed["dev"], root=packed["root"],
+                    out_dir=tmp_path / "cut", resume=True, progress=False)
+    assert resumed.weights_sha256 == whole.weights_sha256
