@@ -206,3 +206,21 @@ def test_a_resumed_batch_loader_run_ends_with_the_uninterrupted_weights(packed, 
     resumed = train(_config("batch", epochs=2), packed["train"], packed["dev"], root=packed["root"],
                     out_dir=tmp_path / "cut", resume=True, progress=False)
     assert resumed.weights_sha256 == whole.weights_sha256
+
+
+def test_codec_augmentation_codes_whole_clips_in_the_worker_before_cropping(packed, tmp_path, require_ffmpeg):
+    from spoofbench import codecs
+
+    cfg = TrainConfig.from_dict({"detector": "x", "augment": {"codec": {
+        "probability": 1.0, "conditions": ["g711_mulaw"], "cache_dir": str(tmp_path / "cache")}}}).augment
+    policy = InputPolicy("fixed", 4000, "repeat", "none")
+    data = _dataset(packed, policy, augmenter=Augmenter(cfg, SR))
+    assert data.augmenter is not None
+    batch = data[_items(0, [3, 17])]
+    assert batch["waves"].dtype == torch.float32 and torch.equal(batch["waves"], data[_items(0, [3, 17])]["waves"])
+    for row, index in zip(batch["waves"].numpy(), [3, 17]):
+        trial = packed["train"][index]
+        coded = codecs.apply_condition(packed["waves"][trial.id], SR, "g711_mulaw", key=trial.id)
+        windows = np.lib.stride_tricks.sliding_window_view(np.asarray(coded, np.float32), 4000)
+        assert (windows == row).all(axis=1).any()                         # a window of the coded clip
+    assert not BatchTransform(Augmenter(cfg, SR), policy).augmenting      # nothing left for the device
