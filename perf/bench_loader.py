@@ -70,8 +70,8 @@ def clips_per_s(dataset, workers: int, seconds: float, batch: int = 16) -> tuple
 
 def loader_section(corpus, args) -> dict:
     from spoofbench.corpora.manifest import read_manifest
-    from spoofbench.engine.config import DataConfig
     from spoofbench.engine.batch_loader import BatchDataset
+    from spoofbench.engine.config import DataConfig
     from spoofbench.engine.data import TrainDataset, with_pack
     from spoofbench.models.policy import InputPolicy
 
@@ -161,6 +161,7 @@ print(json.dumps({"peak_rss_mb": hwm(), "before_mb": base, "seconds": time.perf_
 def synthetic_index(directory: Path, manifest: Path, n: int, per_shard: int = 2000) -> None:
     """``n`` trials in a manifest and a pack index holding every one (no audio: the index alone)."""
     import gzip
+
     from spoofbench.engine.pack import ROW, entry_key, key_hash
 
     (directory / "shards").mkdir(parents=True)

@@ -25,7 +25,8 @@ with a drawn probability (not an exact count); resampling is an FFT band-limit a
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,10 +67,11 @@ class BatchDataset(torch.utils.data.Dataset):
     """A map-style dataset whose item is a whole batch: ``dataset[[(epoch, i), ...]]`` → a batch dict.
 
     The dict: ``waves (B, T)`` float32, or (``int16_batches``, for a GPU) int16 samples as packed when every
-    clip of the batch is int16 in the pack (:func:`train_view` scales them on the device), cropped and tiled/zero-padded per the policy, not
-    yet augmented or normalised; ``lengths (B,)`` (each clip's input length, as the per-clip path's), ``valid (B,)`` (samples
-    of real audio before tiling/padding), ``targets``, ``indices``, ``failed`` (unreadable clips dropped) and
-    ``seed`` (for :class:`BatchTransform`'s draws on this batch).
+    clip of the batch is int16 in the pack (:func:`train_view` scales them on the device), cropped and
+    tiled/zero-padded per the policy, not yet augmented or normalised; ``lengths (B,)`` (each clip's input
+    length, as the per-clip path's), ``valid (B,)`` (samples of real audio before tiling/padding),
+    ``targets``, ``indices``, ``failed`` (unreadable clips dropped) and ``seed`` (for
+    :class:`BatchTransform`'s draws on this batch).
     """
 
     def __init__(self, trials: Sequence[Any], root: Any, *, sample_rate: int, policy: Any, min_samples: int,

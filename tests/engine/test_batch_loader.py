@@ -6,12 +6,17 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from spoofbench.engine import TrainConfig, train
 from spoofbench.engine.audio import read_audio
 from spoofbench.engine.augment import Augmenter
-from spoofbench.engine.batch_loader import (BatchDataset, BatchTransform, as_is, batch_generator, batch_loader,
-                                            train_view)
+from spoofbench.engine.batch_loader import (
+    BatchDataset,
+    BatchTransform,
+    as_is,
+    batch_generator,
+    batch_loader,
+    train_view,
+)
 from spoofbench.engine.data import BucketBatchSampler, PackedRoot, with_pack
 from spoofbench.engine.pack import DEFAULT_DIR, pack_manifests
 from spoofbench.errors import ConfigError
@@ -51,14 +56,14 @@ def test_batches_are_deterministic_for_seed_and_epoch(packed):
     policy = InputPolicy("fixed", 4000, "repeat", "none")     # every clip is longer: a random crop each
     data = _dataset(packed, policy)
     assert isinstance(data.root, PackedRoot)
-    items = _items(0, range(0, 16))
+    items = _items(0, range(16))
     first = data[items]
     again = _dataset(packed, policy)[items]      # a fresh dataset (another worker) gives the same batch
     assert torch.equal(first["waves"], again["waves"]) and first["seed"] == again["seed"]
     as_packed = _dataset(packed, policy, int16_batches=True)[items]    # for a GPU: 16-bit clips travel as int16
     assert as_packed["waves"].dtype == torch.int16 and first["waves"].dtype == torch.float32
     assert torch.equal(_waves(as_packed), first["waves"])              # scaled on the device: the same floats
-    other_epoch = data[_items(1, range(0, 16))]
+    other_epoch = data[_items(1, range(16))]
     other_seed = _dataset(packed, policy, seed=4)[items]
     assert not torch.equal(first["waves"], other_epoch["waves"])
     assert not torch.equal(first["waves"], other_seed["waves"])
@@ -172,10 +177,9 @@ def _config(loader: str, epochs: int = 1, **kw) -> TrainConfig:
 
 
 def test_training_with_the_batch_loader_is_deterministic_and_learns(packed, tmp_path):
+    from spoofbench.engine.runtime import seeded
     from spoofbench.engine.trainer import weights_digest
     from spoofbench.models import build_detector
-
-    from spoofbench.engine.runtime import seeded
 
     with seeded(5, torch.device("cpu")):
         initial = weights_digest(build_detector("rawcnn_2m", "tiny"))
