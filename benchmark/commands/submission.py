@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="print 'NAME: SHA256' of the folder's score files (for files: in submission.yaml)")
     from .metrics import add_normalization_arguments
     add_normalization_arguments(check)
+    check.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="model submissions: run verify without the bubblewrap sandbox where this machine "
+                            "cannot create namespaces (ignored where the sandbox works)")
     check.set_defaults(func=_check)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -50,8 +53,11 @@ def _check(args: argparse.Namespace) -> int:
         raise SubmissionError("a score-file submission is checked against trial lists: give --trials TRIALS_DIR")
     checked = check_submission(args.dir, read_trial_lists(args.trials), normalization_from_args(args))
     dropped = sum(d["count"] for d in checked.dropped.values())
+    covered, of = checked.coverage
     print(f"{args.dir}: OK: {checked.spec.system}, {len(checked.scores)} score file(s)"
-          + (f", {dropped} extra id(s) dropped" if dropped else ""))
+          + (f", {dropped} extra id(s) dropped" if dropped else "")
+          + (f", {covered} of {of} test sets (partial coverage: the leaderboard ranks it as its YAML says)"
+             if covered < of else ""))
     return 0
 
 
@@ -63,9 +69,9 @@ def _check_model(args: argparse.Namespace, spec) -> int:
     from ..submission.model import verify_model
 
     with tempfile.TemporaryDirectory(prefix="spoofbench-check-") as work:
-        verified = verify_model(spec, Path(args.dir), Path(work))
+        verified = verify_model(spec, Path(args.dir), Path(work), unsafe_no_sandbox=args.unsafe_no_sandbox)
     rtf = verified["rtf"]
     print(f"{args.dir}: OK: {spec.system}, model {spec.model.detector}"
           f"{':' + spec.model.preset if spec.model.preset else ''} passed verify: {verified['parameters']:,} "
-          f"parameters, real-time factor {'n/a' if rtf is None else f'{rtf:.4f}'}")
+          f"parameters ({verified['parameters_source']}), real-time factor {'n/a' if rtf is None else f'{rtf:.4f}'}")
     return 0

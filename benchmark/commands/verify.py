@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         for name, check in report.checks.items():
             mark = "ok" if check.get("ok") else "FAILED"
             extra = check.get("reason") or ", ".join(f"{k}={v}" for k, v in check.items()
-                                                     if k in ("parameters", "real_time_factor", "n_clips", "how"))
+                                                     if k in ("parameters", "parameters_source", "real_time_factor",
+                                                              "n_clips", "how"))
             print(f"{mark:6} {name}: {extra}")
         for note in report.notes:
             print(f"note: {note}")
