@@ -317,8 +317,8 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
         streams = plan.streams
         with cpu_threads(1 if streams > 1 else config.cpu_threads):
             name, preset = getattr(detector, "name", None), getattr(detector, "preset", None)
-            context_logger(__name__, detector=f"{name}:{preset}" if name and preset else name,
-                           **(log_context or {})).info("scoring memory: %s", plan.describe())
+            context = {"detector": f"{name}:{preset}" if name and preset else name, **(log_context or {})}
+            context_logger(__name__, **context).info("scoring memory: %s", plan.describe())
             files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
             extra = {**(extra_summary or {}), "streams": streams, "memory": plan.to_dict()}
             for group in ([files] if one_pass else [[f] for f in files]):
