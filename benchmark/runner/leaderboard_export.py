@@ -222,6 +222,10 @@ def _arena_column(m: ColumnMap) -> str:
     return name if m.codec == "none" else f"{name}@{m.codec}"
 
 
+#: Decimals of the EER (%) values in the Arena CSV.
+ARENA_DECIMALS = 4
+
+
 def _write_df_arena(state: _Run, out: Path, selection: ExportSelection) -> Path:
     if out.suffix not in (".csv", ".json"):
         raise ConfigError(f"{out.name}: df-arena writes .csv (the leaderboard table) or .json (the toolkit's "
@@ -235,7 +239,9 @@ def _write_df_arena(state: _Run, out: Path, selection: ExportSelection) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=[*_ROW_FIELDS[:2], *columns, *_ROW_FIELDS[2:]],
                             lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)  # full precision: the numbers are the cells' own
+    # EER (%) to 4 decimals (1e-4 points: finer than one trial in a million); the JSON keeps full precision.
+    writer.writerows({k: round(v, ARENA_DECIMALS) if isinstance(v, float) else v for k, v in r.items()}
+                     for r in rows)
     write_text_atomic(out, buffer.getvalue())
     return out
 

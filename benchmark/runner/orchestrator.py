@@ -40,7 +40,7 @@ from .executor import Executor, LocalExecutor
 from .jobs import CALIBRATION_NAME, Job, ScoreJob, TrainJob, as_note, cell_metrics, failed_cell, training_summary
 from .lock import run_lock
 from .plan import Cell, PlanInputs, ScoreCell, TrainCell, content_hash, expand_codecs, plan_cells
-from .results import SCHEMA_VERSION, load_result, write_tidy
+from .results import SCHEMA_VERSION, load_result, write_result, write_tidy
 
 __all__ = ["BenchmarkRunner", "run_benchmark", "write_reports", "plot_det_curves", "environment",
            "cell_metrics", "content_hash", "expand_codecs", "sha256_file"]
@@ -132,7 +132,7 @@ class BenchmarkRunner:
         self._append({"type": "end", "seconds": round(time.perf_counter() - self._started, 3)})
         result = render_result(self.out / LOG_NAME)
         with writing(self.out / "result.json"):
-            write_json_atomic(self.out / "result.json", result)
+            write_result(self.out / "result.json", result)
         return result
 
     # ------------------------------------------------------------------ set-up

@@ -106,12 +106,6 @@ class RunComparison:
                 "only_a": self.only_a, "only_b": self.only_b}
 
 
-def _as_dict(result: Any) -> dict:
-    """The loader's result as a plain dict (a typed model is dumped; a dict is itself)."""
-    dump = getattr(result, "model_dump", None)
-    return dump(mode="json") if callable(dump) else result
-
-
 def _run_dir(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.parent if path.is_file() else path
@@ -250,7 +244,7 @@ def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike,
     """Compare the runs in ``run_a`` and ``run_b`` (folders or their result.json): see the module docstring."""
     from .report import holm
 
-    result_a, result_b = _as_dict(load_result(run_a)), _as_dict(load_result(run_b))
+    result_a, result_b = load_result(run_a), load_result(run_b)  # read through the typed model, as dicts
     trials_a, trials_b = _Trials(result_a, _run_dir(run_a)), _Trials(result_b, _run_dir(run_b))
     matched = sorted(set(trials_a.cells) & set(trials_b.cells))
     diffs = [_diff_cell(k, trials_a.cells[k], trials_b.cells[k], trials_a, trials_b, settings) for k in matched]

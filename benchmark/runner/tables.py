@@ -248,6 +248,31 @@ def codec_robustness_table(result: ResultLike, metric: str = "eer") -> Table:
                             metric=metric, delta=True, sd=sd, count=count), result)
 
 
+def _attack_eers(cell, key, run: Path, resamples: int, seed: int) -> dict[str, tuple[float, float, float]]:
+    """``{attack: (EER, CI low, CI high)}`` of one cell: the test set's bona fide trials against each attack."""
+    import numpy as np
+
+    from ..metrics import bootstrap_ci, compute_eer, read_scores
+
+    attacks = key.columns.get("attack")
+    if attacks is None:
+        raise SpoofbenchError(f"{run / 'keys' / (cell.test_set + '.txt')}: no attack column; no per-attack breakdown")
+    scores = read_scores(run / str(cell.score_file))
+    present = np.fromiter((i in scores for i in key.ids), dtype=bool, count=len(key))
+    got = np.fromiter((scores[i] for i in key.ids[present]), dtype=np.float64, count=int(present.sum()))
+    labels, names = key.labels[present], np.asarray(attacks)[present]
+    bona = got[labels == 1]
+    out = {}
+    for attack in sorted(set(names[labels == 0].tolist())):
+        spoof = got[(labels == 0) & (names == attack)]
+        eer, _ = compute_eer(bona, spoof)
+        subset = np.concatenate([bona, spoof])
+        y = np.concatenate([np.ones(len(bona), dtype=np.int8), np.zeros(len(spoof), dtype=np.int8)])
+        ci = bootstrap_ci(subset, y, n_resamples=resamples, seed=seed + cell.seed, metrics=("eer",))["eer"]
+        out[attack] = (eer, ci.low, ci.high)
+    return out
+
+
 def attack_table(result: ResultLike, run_dir: str | os.PathLike, *, codecs: tuple[str, ...] | None = ("none",),
                  resamples: int = 200, seed: int = 0) -> Table:
     """EER per attack with 95% bootstrap CIs: rows detector (× codec when several), columns test set × attack.
@@ -260,7 +285,7 @@ def attack_table(result: ResultLike, run_dir: str | os.PathLike, *, codecs: tupl
     import numpy as np
     import pandas as pd
 
-    from ..metrics import bootstrap_ci, compute_eer, read_keys, read_scores
+    from ..metrics import read_keys
 
     result = as_result(result)
     run = Path(run_dir)
@@ -270,25 +295,10 @@ def attack_table(result: ResultLike, run_dir: str | os.PathLike, *, codecs: tupl
     keys: dict[str, object] = {}
     values: dict[tuple, list[tuple[float, float, float]]] = {}
     for cell in cells:
-        test = cell.test_set
-        if test not in keys:
-            keys[test] = read_keys(run / "keys" / f"{test}.txt")
-        key = keys[test]
-        attacks = key.columns.get("attack")
-        if attacks is None:
-            raise SpoofbenchError(f"{run / 'keys' / (test + '.txt')}: no attack column; no per-attack breakdown")
-        scores = read_scores(run / str(cell.score_file))
-        present = np.fromiter((i in scores for i in key.ids), dtype=bool, count=len(key))
-        got = np.fromiter((scores[i] for i in key.ids[present]), dtype=np.float64, count=int(present.sum()))
-        labels, names = key.labels[present], np.asarray(attacks)[present]
-        bona = got[labels == 1]
-        for attack in sorted(set(names[labels == 0].tolist())):
-            spoof = got[(labels == 0) & (names == attack)]
-            eer, _ = compute_eer(bona, spoof)
-            subset = np.concatenate([bona, spoof])
-            y = np.concatenate([np.ones(len(bona), dtype=np.int8), np.zeros(len(spoof), dtype=np.int8)])
-            ci = bootstrap_ci(subset, y, n_resamples=resamples, seed=seed + cell.seed, metrics=("eer",))["eer"]
-            values.setdefault((cell.detector, cell.codec, test, attack), []).append((eer, ci.low, ci.high))
+        if cell.test_set not in keys:
+            keys[cell.test_set] = read_keys(run / "keys" / f"{cell.test_set}.txt")
+        for attack, eer_ci in _attack_eers(cell, keys[cell.test_set], run, resamples, seed).items():
+            values.setdefault((cell.detector, cell.codec, cell.test_set, attack), []).append(eer_ci)
     several = len({k[1] for k in values}) > 1 or codecs is None
     rows = ["detector", "codec"] if several else ["detector"]
     records = [{"detector": d, "codec": c, "test_set": t, "attack": a, "mean": float(np.mean([v[0] for v in vs])),
