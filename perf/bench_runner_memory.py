@@ -181,7 +181,7 @@ def child(config_path: str, out: str, mode: str, trace: bool) -> None:
     sampler.start()
     from spoofbench.runner.executor import LocalExecutor
     from spoofbench.runner.jobs import ScoreJob
-    from spoofbench.runner.orchestrator import run_benchmark
+    from spoofbench.runner.benchmark import run_benchmark
 
     class PhaseExecutor(LocalExecutor):
         def run(self, jobs, on_result, on_start=None):

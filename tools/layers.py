@@ -24,7 +24,7 @@ ROOTS = {"spoofbench": REPO / "benchmark", "spoofbench.models": REPO / "models",
 
 _BENCH = ("config", "conditions", "plan", "data", "jobs", "executor", "pool_executor", "ray_executor", "lock",
           "celllog", "result_model", "results", "orchestrator", "dryrun")
-_REPORT = ("tables", "plots", "report", "leaderboard_export", "shortcut", "run_compare")
+_REPORT = ("tables", "plots", "report", "leaderboard_export", "shortcut", "run_compare", "benchmark")
 
 #: (layer, what it holds, module prefixes), lowest layer first. A module belongs to the layer of its longest
 #: matching prefix.
@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      "audio I/O, logs, shipped files",
      ("spoofbench", "spoofbench.errors", "spoofbench.registry", "spoofbench.configs", "spoofbench.atomic",
       "spoofbench.hashing", "spoofbench.digests", "spoofbench.locks", "spoofbench.filecache",
-      "spoofbench.audio_io", "spoofbench.logs", "spoofbench.formats", "spoofbench.shipped",
+      "spoofbench.audio_io", "spoofbench.logs", "spoofbench.shipped",
       "spoofbench.lockfile")),
     ("domain", "metrics (statistics included), corpora, codecs and channels, detectors",
      ("spoofbench.metrics", "spoofbench.corpora", "spoofbench.codecs", "spoofbench.models",
@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("bench", "plan, jobs, executors, cell log, the typed run result, the run lock",
      tuple(f"spoofbench.runner.{m}" for m in _BENCH) + ("spoofbench.runner",)),
     ("report", "tables, plots, the report, exports and comparisons of runs",
-     tuple(f"spoofbench.runner.{m}" for m in _REPORT)),
+     tuple(f"spoofbench.runner.{m}" for m in _REPORT) + ("spoofbench.formats",)),
     ("apps", "demo, reproduce, submissions and verify, leaderboard",
      ("spoofbench.demo", "spoofbench.reproduce", "spoofbench.submission", "spoofbench.leaderboard")),
     ("cli", "one thin module per command", ("spoofbench.cli", "spoofbench.__main__", "spoofbench.commands")),

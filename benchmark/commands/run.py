@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..runner.config import BenchmarkConfig
     from ..runner.report import print_summary
-    from ..runner.orchestrator import run_benchmark
+    from ..runner.benchmark import run_benchmark
     from ..runner.result_model import as_result
 
     if args.dry_run:

@@ -1,6 +1,6 @@
 """The demo's runs (``spoofbench demo``): a ladder of distribution shifts, real ASVspoof attacks, a pretrained row.
 
-The demo is four ordinary benchmark runs (:func:`spoofbench.runner.orchestrator.run_benchmark`) under one
+The demo is four ordinary benchmark runs (:func:`spoofbench.runner.benchmark.run_benchmark`) under one
 folder, merged into one ``result.json`` that tables, plots and ``spoofbench report`` read:
 
 ``ladder/``      detectors trained on demo corpus A (≥ 3 seeds), scored uncoded on the ladder's rungs
@@ -356,7 +356,7 @@ class _Chains:
         return {name: self.runs[name] for name in order if name in self.runs}
 
     def _run(self, name: str, config: BenchmarkConfig) -> dict:
-        from ..runner.orchestrator import run_benchmark
+        from ..runner.benchmark import run_benchmark
 
         self.runs[name] = run_benchmark(config, self.out / name, progress=self.progress, tables=False,
                                         executor=self.executor)

@@ -92,7 +92,7 @@ def rerun(manifest: Mapping, out: Path, *, cell: str | None = None, fresh_cache:
     command, inputs = manifest["command"], manifest.get("invocation") or {}
     cache = out / "codec_cache" if fresh_cache else None
     if command in ("run", "demo"):
-        from ..runner.orchestrator import run_benchmark
+        from ..runner.benchmark import run_benchmark
 
         if command == "demo":
             if cell:

@@ -21,7 +21,7 @@ from runner_corpus import SpyExecutor, bench_config, make_corpus, make_set, writ
 from spoofbench.cli import main  # noqa: E402
 from spoofbench.runner import orchestrator as runner_module  # noqa: E402
 from spoofbench.runner.lock import HOLDER_NAME, RunLockedError, run_lock  # noqa: E402
-from spoofbench.runner.orchestrator import run_benchmark  # noqa: E402
+from spoofbench.runner.benchmark import run_benchmark  # noqa: E402
 
 QUIET = {"progress": False, "tables": False, "log": lambda _: None}
 

@@ -124,7 +124,7 @@ def test_each_detector_is_labelled_by_its_declared_training_data():
 def test_official_weights_are_ood_on_a_corpus_the_config_trains_on(tmp_path):
     from runner_corpus import bench_config, make_corpus, write_config
 
-    from spoofbench.runner.orchestrator import run_benchmark
+    from spoofbench.runner.benchmark import run_benchmark
 
     corpus = make_corpus(tmp_path / "corpus")
     config = bench_config(corpus, codecs=["none"], test_sets=[{"name": "a_eval", "manifest": "a_eval.jsonl.gz",

@@ -9,7 +9,7 @@ from runner_corpus import bench_config, make_corpus, write_config
 
 from spoofbench.errors import InputFileError
 from spoofbench.runner.leaderboard_export import ExportSelection, export_leaderboard
-from spoofbench.runner.orchestrator import run_benchmark
+from spoofbench.runner.benchmark import run_benchmark
 from spoofbench.runner.report import build_report, report_markdown
 from spoofbench.runner.tables import pivot_table, render
 

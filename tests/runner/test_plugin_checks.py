@@ -82,7 +82,7 @@ def test_a_broken_plugin_fails_its_check_in_one_line(tmp_path, monkeypatch, body
 def test_a_broken_plugin_stops_the_run_before_training(tmp_path, monkeypatch):
     from runner_corpus import bench_config, make_corpus, write_config
 
-    from spoofbench.runner.orchestrator import run_benchmark
+    from spoofbench.runner.benchmark import run_benchmark
 
     spec = plugin(tmp_path, monkeypatch, "def build(channels=4):\n    return Tiny(channels, nope=True)\n")
     corpus = make_corpus(tmp_path / "corpus")
@@ -151,7 +151,7 @@ def test_dry_run_lists_cached_cells_and_estimates_only_the_rest(tmp_path, capsys
     from runner_corpus import bench_config, make_corpus, write_config
 
     from spoofbench.cli import main
-    from spoofbench.runner.orchestrator import run_benchmark
+    from spoofbench.runner.benchmark import run_benchmark
 
     corpus = make_corpus(tmp_path / "corpus")
     config = bench_config(corpus, codecs=["none"], detectors=[{"name": "lfcc_gmm", "preset": "tiny"}])

@@ -11,7 +11,7 @@ import pytest
 
 from spoofbench.errors import SpoofbenchError
 from spoofbench.runner import ray_executor
-from spoofbench.runner.orchestrator import run_benchmark
+from spoofbench.runner.benchmark import run_benchmark
 
 from runner_corpus import bench_config, cell_eers, kill_worker_once, make_corpus, score_files, write_config
 

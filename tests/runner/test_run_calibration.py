@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from runner_corpus import bench_config, make_set, write_config
 
-from spoofbench.runner.orchestrator import run_benchmark
+from spoofbench.runner.benchmark import run_benchmark
 
 
 @pytest.fixture(scope="module")

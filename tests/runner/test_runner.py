@@ -11,7 +11,7 @@ from runner_corpus import SpyExecutor, bench_config, make_corpus, write_config
 from spoofbench.errors import ConfigError, SpoofbenchError
 from spoofbench.runner.celllog import read_records
 from spoofbench.runner.config import BenchmarkConfig
-from spoofbench.runner.orchestrator import run_benchmark
+from spoofbench.runner.benchmark import run_benchmark
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
