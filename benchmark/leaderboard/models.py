@@ -26,7 +26,7 @@ import yaml
 from ..errors import SubmissionError
 from ..submission.check import declare_files
 from ..submission.isolation import Limits
-from ..submission.model import model_checkpoint, verify_model
+from ..submission.model import model_checkpoint, submitted_file, verify_model
 from ..submission.spec import SPEC_NAME, SubmissionSpec, load_spec
 from .board import Leaderboard
 from .ingest import AddResult, add_submission
@@ -49,8 +49,12 @@ def add_model_submission(board: Leaderboard, folder: str | Path, *, verify_timeo
     run_dir = board.directory / "runs" / f"{system_slug({'system': spec.system, 'version': 0})}-{stamp}"
     run_dir.mkdir(parents=True, exist_ok=True)
     verified = verify_model(spec, folder, run_dir, timeout_s=verify_timeout_s, unsafe_no_sandbox=unsafe_no_sandbox)
-    limits = Limits(timeout_s=score_timeout_s, memory_mb=memory_mb)
-    scores, seconds = _score_sandboxed(board, spec, folder, run_dir, limits, verified["unsafe_no_sandbox"])
+    limits = Limits(timeout_s=score_timeout_s, memory_mb=memory_mb, processes=256)
+    try:
+        scores, seconds = _score_sandboxed(board, spec, folder, run_dir, limits, verified["unsafe_no_sandbox"])
+    finally:
+        for scratch in ("venv", "input"):  # the throw-away environment and the label-free trial lists
+            shutil.rmtree(run_dir / scratch, ignore_errors=True)
     audio = _audio_seconds(board) * len(board.codecs)
     verified = {**verified, "rtf": seconds / audio if audio else verified["rtf"], "rtf_source":
                 "the operator's wall clock over the sandboxed scoring run (start-up included) / audio scored"
@@ -90,7 +94,7 @@ def _score_sandboxed(board: Leaderboard, spec: SubmissionSpec, folder: Path, run
     model = spec.model
     python, read_only = Path(sys.executable), []
     if model.wheel:
-        python, _ = install_wheel((folder / model.wheel).resolve(), run_dir, 300)
+        python, _ = install_wheel(submitted_file(spec, folder, "wheel"), run_dir, 300)
         read_only.append(run_dir / "venv")
     checkpoint = model_checkpoint(spec, folder)
     if checkpoint is not None:

@@ -1,7 +1,9 @@
 """Submissions: score-file folders and model wheels, checked before they reach a leaderboard.
 
 ``load_spec(folder)`` (submission.yaml), ``read_trial_lists(folder)`` / ``write_trial_lists(...)``,
-``check_submission(folder, trials, normalization)``, ``declare_files(folder)``.
+``check_submission(folder, trials, normalization)``, ``declare_files(folder)``; model submissions:
+``verify_submission(wheel_or_detector, ...)`` (:mod:`.verify`), which runs submitted code only inside the
+bubblewrap sandbox of :mod:`.isolation` (the worker is :mod:`.sandbox`).
 """
 from .check import CheckedSubmission, check_submission, declare_files
 from .spec import ModelRef, SubmissionSpec, load_spec

@@ -15,14 +15,28 @@ from .spec import SPEC_NAME, SubmissionSpec
 PARAMETER_TOLERANCE = 0.01
 
 
+def submitted_file(spec: SubmissionSpec, folder: Path, field: str) -> Path | None:
+    """``model.<field>`` (checkpoint or wheel) as a path inside the submission folder; None when not given.
+
+    A symbolic link or a path leaving the folder is refused: whatever it names is mounted into the
+    sandbox, so it must be the submitter's own file, never one of the operator's."""
+    relative = getattr(spec.model, field)
+    if relative is None:
+        return None
+    path = Path(folder) / relative
+    where = f"{Path(folder) / SPEC_NAME}: model.{field}"
+    if path.is_symlink():
+        raise SubmissionError(f"{where}: {relative} is a symbolic link; submit the file itself")
+    if not path.resolve().is_relative_to(Path(folder).resolve()):
+        raise SubmissionError(f"{where}: {relative} is outside the submission folder")
+    if not path.is_file():
+        raise SubmissionError(f"{where}: {path.resolve()} not found")
+    return path.resolve()
+
+
 def model_checkpoint(spec: SubmissionSpec, folder: Path) -> Path | None:
     """The model's checkpoint inside the submission folder (None when it has none)."""
-    if spec.model.checkpoint is None:
-        return None
-    path = (folder / spec.model.checkpoint).resolve()
-    if not path.is_file():
-        raise SubmissionError(f"{folder / SPEC_NAME}: model.checkpoint: {path} not found")
-    return path
+    return submitted_file(spec, folder, "checkpoint")
 
 
 def verify_model(spec: SubmissionSpec, folder: Path, run_dir: Path, *, timeout_s: float = 600.0,
@@ -35,7 +49,7 @@ def verify_model(spec: SubmissionSpec, folder: Path, run_dir: Path, *, timeout_s
 
     model = spec.model
     if model.wheel:
-        target = str((folder / model.wheel).resolve())
+        target = str(submitted_file(spec, folder, "wheel"))
         report = verify_submission(target, detector=model.detector, out_dir=run_dir, timeout_s=timeout_s,
                                    unsafe_no_sandbox=unsafe_no_sandbox)
     else:

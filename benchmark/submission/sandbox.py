@@ -119,7 +119,7 @@ def run_score(channel: _Channel) -> None:
     channel.send("stage", stage="build")
     detector = _build(request)
     channel.send("built", **_described(detector))
-    out = Path("/tmp") / "scores" if Path("/tmp").is_dir() else Path.cwd() / "scores"
+    out = Path.cwd() / "scores"  # the private working folder (/tmp inside the sandbox)
     config = ScoreConfig(**request["config"])
     for test in request["test_sets"]:
         channel.send("stage", stage=f"scoring {test['name']}")

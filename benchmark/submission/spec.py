@@ -121,6 +121,8 @@ def missing_fields(folder: str | Path) -> list[str]:
 def load_spec(folder: str | Path) -> SubmissionSpec:
     """Read ``FOLDER/submission.yaml``; every missing required field is named in one error."""
     path = Path(folder) / SPEC_NAME
+    if path.is_symlink():  # never read: its target may be any file of the operator's
+        raise SubmissionError(f"{path}: a symbolic link; submit the file itself")
     if not path.is_file():
         raise SubmissionError(f"{path}: missing; a submission folder holds a submission.yaml "
                               f"({', '.join(REQUIRED)}, files or model)")

@@ -49,3 +49,27 @@ def test_impossible_claims_are_refused(claim, words):
     with pytest.raises(ConfigError, match=words):
         parse_claim(claim)
     assert parse_claim("eer=2.19%")[1] == pytest.approx(0.0219)
+
+
+@pytest.mark.parametrize("checkpoint", ["link.pt", "../outside.pt"])
+def test_a_model_file_must_be_the_submitters_own(tmp_path, checkpoint):
+    """A checkpoint or wheel is mounted into the sandbox: a link to, or a path reaching, an operator's file
+    is refused before anything runs."""
+    import os
+
+    import yaml
+
+    from spoofbench.errors import SubmissionError
+    from spoofbench.submission.model import model_checkpoint
+    from spoofbench.submission.spec import load_spec
+
+    (tmp_path / "outside.pt").write_text("operator secret")
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    os.symlink(tmp_path / "outside.pt", folder / "link.pt")
+    spec = {"system": "m", "authors": ["A"], "contact": "a@b.c", "training_data": ["x"], "parameters": 10,
+            "description": "d", "licence": "MIT", "model": {"detector": "rawcnn_2m", "checkpoint": checkpoint}}
+    (folder / "submission.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(SubmissionError, match="symbolic link|outside the submission folder") as err:
+        model_checkpoint(load_spec(folder), folder)
+    assert "operator secret" not in str(err.value)
