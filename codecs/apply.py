@@ -18,7 +18,7 @@ import numpy as np
 
 from spoofbench.errors import CodecError
 
-from . import dsp
+from . import channel_apply, dsp
 from .cache import CodecCache
 from .catalog import get_condition
 from .channel import ChannelCondition
@@ -56,8 +56,7 @@ def condition_provenance(condition: CodecCondition | str) -> dict:
     resampler, the encoder and whether it can run at all (``available``, ``reason``)."""
     condition = _condition(condition)
     if isinstance(condition, ChannelCondition):
-        from .channel_apply import channel_provenance
-        return {**channel_provenance(condition), "resampler": dsp.RESAMPLER}
+        return {**channel_apply.channel_provenance(condition), "resampler": dsp.RESAMPLER}
     out = {"condition": condition.id, "codec": condition.codec, "encoder": condition.encoder,
            "resampler": dsp.RESAMPLER}
     if condition.is_identity:
@@ -160,15 +159,13 @@ def apply_condition(wave: np.ndarray, sample_rate: int, condition: CodecConditio
 def _apply_channel(wave: np.ndarray, rate: int, condition: ChannelCondition, key: str,
                    cache: CodecCache | None, start: float) -> CodingReport:
     """A channel condition, in this process (:mod:`.channel_apply`); cached like a codec."""
-    from .channel_apply import cache_key, run_chain
-
-    ck = cache_key(cache, wave, rate, condition, key) if cache is not None else None
+    ck = channel_apply.cache_key(cache, wave, rate, condition, key) if cache is not None else None
     if ck is not None:
         hit = cache.get(ck)
         if hit is not None and (len(hit) == len(wave) or not condition.keeps_length):
             return CodingReport(hit, None, "in-process", 0, True, time.perf_counter() - start)
     try:
-        out = run_chain(wave.astype(np.float64), rate, condition, key, cache).astype(np.float32)
+        out = channel_apply.run_chain(wave.astype(np.float64), rate, condition, key, cache).astype(np.float32)
     except CodecError as err:
         raise CodecError(f"condition {condition.id!r}, clip {key!r}: {err}") from err
     if ck is not None:
@@ -193,3 +190,6 @@ def _code(x: np.ndarray, rate: int, condition: CodecCondition, engine, key: str)
                                 dsp.loss_seed(key, condition.id), channel.concealment_gain)
     back = dsp.resample(y, coded.rate, rate)
     return dsp.fit_length(back, 0, len(x)).astype(np.float32), coded.encoded_bytes, delay
+
+
+channel_apply.use_codec_functions(apply_condition, condition_provenance)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from importlib import metadata
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,6 +41,23 @@ def step_seed(condition_id: str, index: int, step_seed_value: int, key: str) -> 
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
 
 
+#: How a composed codec step is coded and described: set by :mod:`.apply` when it is imported (it dispatches
+#: channel conditions to this module, so this module does not import it back: no cycle).
+_CODEC_FUNCTIONS: tuple[Callable[..., Any], Callable[..., dict]] | None = None
+
+
+def use_codec_functions(apply_condition: Callable[..., Any], condition_provenance: Callable[..., dict]) -> None:
+    """Register how a ``codec`` step codes a clip and names its engine (called by :mod:`.apply`)."""
+    global _CODEC_FUNCTIONS
+    _CODEC_FUNCTIONS = (apply_condition, condition_provenance)
+
+
+def _codec_functions() -> tuple[Callable[..., Any], Callable[..., dict]]:
+    if _CODEC_FUNCTIONS is None:  # pragma: no cover - importing spoofbench.codecs registers them
+        raise CodecError("composed codec steps need spoofbench.codecs.apply: import spoofbench.codecs first")
+    return _CODEC_FUNCTIONS
+
+
 def step_provenance(step: Any) -> dict:
     """What runs ``step`` here: libraries and versions (plus weights / model hashes), ``available``."""
     if step.kind == "neural":
@@ -48,8 +65,8 @@ def step_provenance(step: Any) -> dict:
     if step.kind == "vad_trim":
         return {"kind": "vad_trim", **vad.provenance()}
     if step.kind == "codec":
-        from .apply import condition_provenance
         from .catalog import get_condition
+        condition_provenance = _codec_functions()[1]
         try:
             inner = get_condition(step.id)
         except Exception as err:  # an unknown id: reported, not raised, in listings
@@ -104,7 +121,7 @@ def _apply_step(x: np.ndarray, rate: int, step: Any, seed: int, key: str, cache)
     if kind == "neural":
         return neural.code(x, rate, step, seed)
     if kind == "codec":
-        from .apply import apply_condition
+        apply_condition = _codec_functions()[0]
         # composed codecs use the same cache; their own keys are the ones they have alone
         return np.asarray(apply_condition(x.astype(np.float32), rate, step.id, key=key, cache=cache),
                           dtype=np.float64)

@@ -42,3 +42,9 @@ def test_doc_links_resolve_inside_the_repository():
         assert "../shared" not in text
         for target in re.findall(r"\]\(([^)#]+)", text):
             assert (REPO / "docs" / target).exists(), (name, target)
+
+
+def test_the_import_linter_contracts_in_pyproject_are_the_generated_ones():
+    """The contracts tools/check_imports.sh (and .ci/run) enforce are generated from the same LAYERS."""
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert layers.importlinter_contracts() in text, "pyproject.toml is stale: run `python tools/layers.py --write`"

@@ -345,3 +345,32 @@ def add_plugin_folder(config: BenchmarkConfig, base: Path) -> Path | None:
             importlib.invalidate_caches()
             return base
     return None
+
+
+def resolve_specs(config: BenchmarkConfig) -> None:
+    """Import every ``module:factory`` detector spec; a misspelled one is a :class:`ConfigError` naming
+    ``detectors[i].name`` (with a did-you-mean over the module's callables)."""
+    from ..errors import SpoofbenchError
+    from ..models import DETECTORS, resolve_detector
+
+    for i, spec in enumerate(config.detectors):
+        if spec.name in DETECTORS:
+            continue
+        try:
+            resolve_detector(spec.name)
+        except SpoofbenchError as err:
+            raise ConfigError(f"{err}{_did_you_mean(spec.name)}", field=f"detectors[{i}].name") from err
+
+
+def _did_you_mean(spec: str) -> str:
+    import difflib
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # the module itself is missing or broken: the error says so
+        return ""
+    names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
+    close = difflib.get_close_matches(attr, names, n=1, cutoff=0.5)
+    return f"; did you mean {module_name}:{close[0]}?" if close else f"; callables in {module_name}: {', '.join(names)}"

@@ -364,7 +364,7 @@ def check_plugins(config: BenchmarkConfig, log: Log | None = None) -> None:
     """Run :func:`spoofbench.models.module_detector.check_plugin` on every plugin that is trained in the run
     (build, probe batch, save and reload a checkpoint); the first failure raises its one-line error."""
     from ..models.module_detector import check_plugin
-    from .dryrun import resolve_specs
+    from .config import resolve_specs
 
     resolve_specs(config)  # a misspelled spec: one ConfigError naming detectors[i].name
     note = as_note(log, __name__)
