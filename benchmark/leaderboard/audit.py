@@ -19,7 +19,15 @@ from ..errors import ScoreFileError
 from ..hashing import sha256_file
 from ..metrics.readers import ScoreNormalization, read_scores
 from .board import Leaderboard
-from .ingest import CELL_METRICS, _cell_row, _domain, _eer, _concat, _pooled, _rank_values
+from .ingest import (
+    CELL_METRICS,
+    _cell_row,
+    _concat,
+    _domain,
+    _eer,
+    _pooled,
+    _rank_values,
+)
 
 _CELL_FIELDS = (*CELL_METRICS, "eer_ci_low", "eer_ci_high", "domain", "n_missing")
 

@@ -128,10 +128,10 @@ class _Received:
     def on_message(self, message: dict, _arrival: float) -> None:
         kind, name = message["type"], str(message.get("name", ""))
         if not kind.startswith("file_") or self.problem:
-            return None
+            return
         if "/" in name or "__" not in name or not name.endswith(".txt") or name.startswith("."):
             self.problem = f"the worker sent a file named {name[:80]!r}; expected TEST__CONDITION.txt"
-            return None
+            return
         path = self.out / name
         if kind == "file_start":
             path.write_bytes(b"")
@@ -142,10 +142,10 @@ class _Received:
             self.sizes[name] += len(data)
             if self.sizes[name] > self.limit:
                 self.problem = f"{name} is larger than {self.limit >> 20} MB"
-                return None
+                return
             with open(path, "ab") as handle:
                 handle.write(data)
-        return None
+        return
 
 
 def _score_problem(outcome, received: _Received) -> str:

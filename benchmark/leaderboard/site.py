@@ -20,8 +20,19 @@ import numpy as np
 from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import SpoofbenchError
 from .board import Leaderboard
-from .ranking import (Cell, Row, coverage_text, leaderboard_rows, parameters_source, percent, primary_codec,
-                      ranking_rule, render_csv, render_markdown, system_slug)
+from .ranking import (
+    Cell,
+    Row,
+    coverage_text,
+    leaderboard_rows,
+    parameters_source,
+    percent,
+    primary_codec,
+    ranking_rule,
+    render_csv,
+    render_markdown,
+    system_slug,
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1f24}

@@ -37,9 +37,9 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 NOBODY = 65534
 MAX_MESSAGE = 4 << 20          # one JSON line on the channel
@@ -84,7 +84,8 @@ def sandbox_status() -> tuple[bool, str]:
     try:
         done = subprocess.run([tool, "--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY),
                                "--cap-drop", "ALL", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
-                               "--tmpfs", "/tmp", "true"], capture_output=True, text=True, timeout=30, env={})
+                               "--tmpfs", "/tmp", "true"], capture_output=True, text=True, timeout=30, env={},
+                              check=False)
     except (OSError, subprocess.SubprocessError) as err:
         return False, f"bwrap cannot run here ({err})"
     if done.returncode != 0:
@@ -296,9 +297,9 @@ def _converse(proc: subprocess.Popen, channel: int, first: dict, on_message, lim
 def _message(line: bytes, outcome: Outcome, on_message) -> dict | None:
     try:
         message = json.loads(line)
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            raise ValueError("not a typed message")
     except ValueError:
+        message = None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         outcome.killed = f"killed: an unreadable message on the data channel ({line[:60]!r})"
         return None
     arrival = time.monotonic()

@@ -140,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = argv[0]
     channel = _Channel(int(argv[argv.index("--channel") + 1]))
     import numpy  # noqa: F401  (the worker's own dependencies load before the hook)
-    import torch  # noqa: F401
+    import spoofbench.engine
     import spoofbench.models  # noqa: F401
-    import spoofbench.engine  # noqa: F401
+    import torch  # noqa: F401
     sys.addaudithook(_audit)
     try:
         {"verify": run_verify, "score": run_score}[mode](channel)
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         channel.send("error", kind="memory", reason="MemoryError")
         return 4
-    except BaseException as err:  # the submission's own failure, reported in one line
+    except BaseException as err:  # noqa: BLE001 - the submission's own failure (SystemExit too), in one line
         text = f"{type(err).__name__}: {err}".splitlines()[0][:300] if str(err) else type(err).__name__
         channel.send("error", kind="memory" if out_of_memory(text) else "error", reason=text)
         return 5

@@ -23,8 +23,9 @@ checkpoint: model.pt}`` (checkpoint relative to the submission folder); the oper
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..configs import YamlConfig, load_yaml_lines
 from ..configs import config_dataclass as dataclass
@@ -58,7 +59,7 @@ class SubmissionSpec(YamlConfig):
     model: ModelRef | None = None
     normalise: Mapping[str, Any] | None = None
 
-    def validate(self, path: Any = None) -> "SubmissionSpec":
+    def validate(self, path: Any = None) -> SubmissionSpec:
         if not self.system.strip() or "/" in self.system:
             raise ConfigError(f"system name {self.system!r} must be non-empty without '/'", path, field="system")
         if not self.authors:

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from sandbox_wheel import build_wheel
 from spoofbench.submission.isolation import sandbox_status
 from spoofbench.submission.verify import verify_submission

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-
 from spoofbench.metrics import read_keys
 from spoofbench.metrics.readers import ScoreNormalization, read_scores
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "leaderboard.md"
-ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \(([^)]*)\) \| `'([^`]+)'` \|$", re.M)
+ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \(([^)]*)\) \| `'([^`]+)'` \|$", re.MULTILINE)
 
 
 def _examples() -> list[tuple[str, str, str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from spoofbench.cli import main
 from spoofbench.errors import ConfigError, ScoreFileError
 from spoofbench.metrics.readers import read_scores
@@ -58,7 +57,6 @@ def test_a_model_file_must_be_the_submitters_own(tmp_path, checkpoint):
     import os
 
     import yaml
-
     from spoofbench.errors import SubmissionError
     from spoofbench.submission.model import model_checkpoint
     from spoofbench.submission.spec import load_spec

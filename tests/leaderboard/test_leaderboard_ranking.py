@@ -12,8 +12,6 @@ import sqlite3
 import numpy as np
 import pytest
 import yaml
-
-from lb_testutil import make_submission
 from spoofbench.cli import main
 from spoofbench.errors import SubmissionError
 from spoofbench.leaderboard.audit import audit_board
@@ -87,7 +85,7 @@ def test_an_all_in_domain_board_ranks_by_the_pooled_eer_of_each_system(lb_corpus
     rows = leaderboard_rows(board)
     assert all(r.pooled.value is None and r.key_name == "pooled EER (no OOD cells)" for r in rows)
     keys = [r.key for r in rows]
-    assert keys == sorted(keys) and [r.system for r in rows][0] == "sys-1"  # not submission order
+    assert keys == sorted(keys) and rows[0].system == "sys-1"  # not submission order
     site = tmp_path / "site"
     build_site(board, site, det=False)
     page = (site / "systems" / f"{rows[0].slug}.html").read_text()
@@ -244,7 +242,7 @@ def test_oversize_and_symlinked_score_files_are_refused_without_reading_them(lb_
     board = _board(lb_corpus, tmp_path, max_score_file_mb=1)
     big = _variant(scored_files, tmp_path / "big")
     with open(big / "a_eval__none.txt", "a") as handle:
-        handle.write(("# padding\n" * 120_000))
+        handle.write("# padding\n" * 120_000)
     with pytest.raises(SubmissionError, match="over this leaderboard's limit of 1 MB"):
         add_submission(board, _submit(big, "big"))
     secret = tmp_path / "operator_secret.txt"
@@ -271,7 +269,7 @@ def test_audit_passes_on_an_intact_board_and_fails_on_a_tampered_one(lb_corpus, 
     db.close()
     assert main(["leaderboard", "audit", str(directory)]) == 1
     assert "DRIFT: sys-a v1 (id 1): cell a_eval × " in capsys.readouterr().out
-    stored = sorted((directory / "files").glob("*.txt"))[0]
+    stored = min((directory / "files").glob("*.txt"))
     stored.write_text(stored.read_text().replace(" ", "  ", 1))
     assert main(["leaderboard", "audit", str(directory)]) == 1
     assert "the file changed" in capsys.readouterr().out

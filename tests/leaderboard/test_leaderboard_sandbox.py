@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from spoofbench.errors import SubmissionError
 from spoofbench.leaderboard.board import init_leaderboard
 from spoofbench.leaderboard.models import add_model_submission
