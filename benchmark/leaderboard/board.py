@@ -87,7 +87,7 @@ class Leaderboard:
     def trial_lists(self) -> TrialLists:
         return TrialLists(self.config.name, {t.name: self.keys(t.name).ids.astype(object)
                                              for t in self.config.test_sets}, tuple(self.codecs),
-                          tuple(self.corpus_ids()))
+                          tuple(self.corpus_ids()), self.config.max_score_file_mb)
 
     def corpus_ids(self) -> list[str]:
         """The corpus ids a submission's ``training_data`` may name: spoofbench's corpus recipes (less the
@@ -104,7 +104,7 @@ class Leaderboard:
         """Write the submitters' trial lists (ids only, seeded shuffle) and the valid corpus ids into ``out_dir``."""
         lists = self.trial_lists()
         return write_trial_lists(out_dir, self.config.name, lists.ids, lists.codecs, self.config.seed,
-                                 lists.corpora)
+                                 lists.corpora, lists.max_file_mb)
 
 
 def init_leaderboard(directory: str | Path, benchmark: str | Path, db_url: str | None = None) -> Leaderboard:

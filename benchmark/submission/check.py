@@ -57,13 +57,14 @@ def _score_files(folder: Path) -> list[str]:
 
 
 def check_submission(folder: str | Path, trials: TrialLists, normalization: ScoreNormalization | None = None,
-                     *, missing_trials: str = "reject", max_file_mb: int = 512) -> CheckedSubmission:
+                     *, missing_trials: str = "reject", max_file_mb: int | None = None) -> CheckedSubmission:
     """Check a score-file submission against trial lists; raise :class:`SubmissionError` listing every problem.
 
     A submission may cover only some test sets (every condition of each one it covers). The
     normalisation is ``normalization`` when given (the operator's command line), else the one the
     submission declares (``normalise:`` in submission.yaml). ``missing_trials``: ``reject``, or
     ``worst_score`` (a trial without a score gets the file's lowest, most-spoof score; counted).
+    ``max_file_mb``: larger score files are refused unread (default: the trial lists' limit).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -89,7 +90,7 @@ def check_submission(folder: str | Path, trials: TrialLists, normalization: Scor
     for name in present:
         if name in expected:
             problems += _check_file(folder / name, expected[name], trials, declared.get(name), checked,
-                                    missing_trials, max_file_mb)
+                                    missing_trials, max_file_mb or trials.max_file_mb)
     problems += _identical_conditions(checked, expected)
     if problems:
         raise SubmissionError(f"{len(problems)} problem(s) in submission {folder}:\n"

@@ -3,7 +3,7 @@
 Folder layout (written by ``spoofbench leaderboard trials``)::
 
     leaderboard.json     {"name", "test_sets": [...], "codecs": [...], "files": [expected score files],
-                          "corpus_ids": [the ids training_data may name]}
+                          "corpus_ids": [the ids training_data may name], "max_score_file_mb"}
     <test_set>.txt       one trial id per line, in a seeded random order (no labels)
 
 A score file is expected for every test set × codec condition: ``<test_set>__<codec>.txt``.
@@ -35,6 +35,7 @@ class TrialLists:
     ids: Mapping[str, np.ndarray]
     codecs: tuple[str, ...]
     corpora: tuple[str, ...] = ()   # the corpus ids training_data may name (empty: not checked)
+    max_file_mb: int = 512          # the leaderboard's size limit per score file
 
     @property
     def test_sets(self) -> list[str]:
@@ -46,7 +47,8 @@ class TrialLists:
 
 
 def write_trial_lists(out_dir: str | Path, name: str, ids: Mapping[str, Sequence[str]],
-                      codecs: Iterable[str], seed: int, corpora: Iterable[str] = ()) -> list[Path]:
+                      codecs: Iterable[str], seed: int, corpora: Iterable[str] = (),
+                      max_file_mb: int = 512) -> list[Path]:
     """Write shuffled id lists (a seeded permutation per test set) and the index; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,8 @@ def write_trial_lists(out_dir: str | Path, name: str, ids: Mapping[str, Sequence
     codecs = tuple(codecs)
     files = [score_file_name(t, c) for t in ids for c in codecs]
     write_json_atomic(out / INDEX, {"name": name, "test_sets": list(ids), "codecs": list(codecs),
-                                    "files": files, "corpus_ids": sorted(corpora)})
+                                    "files": files, "corpus_ids": sorted(corpora),
+                                    "max_score_file_mb": max_file_mb})
     written.append(out / INDEX)
     return written
 
@@ -85,4 +88,4 @@ def read_trial_lists(folder: str | Path) -> TrialLists:
             raise SubmissionError(f"{path}: missing trial list of test set {test_set!r}") from err
         ids[test_set] = np.asarray(lines, dtype=object)
     return TrialLists(index.get("name", ""), ids, tuple(index.get("codecs", [])),
-                      tuple(index.get("corpus_ids", [])))
+                      tuple(index.get("corpus_ids", [])), int(index.get("max_score_file_mb", 512)))

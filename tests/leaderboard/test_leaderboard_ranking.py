@@ -19,7 +19,8 @@ from spoofbench.leaderboard.board import init_leaderboard
 from spoofbench.leaderboard.ingest import add_submission
 from spoofbench.leaderboard.ranking import leaderboard_rows, render_csv, render_markdown
 from spoofbench.leaderboard.site import build_site
-from spoofbench.submission.check import declare_files
+from spoofbench.submission.check import check_submission, declare_files
+from spoofbench.submission.trials import read_trial_lists
 
 BOTH = ["synth", "synth_b"]  # every test set in-domain
 
@@ -245,6 +246,9 @@ def test_oversize_and_symlinked_score_files_are_refused_without_reading_them(lb_
         handle.write("# padding\n" * 120_000)
     with pytest.raises(SubmissionError, match="over this leaderboard's limit of 1 MB"):
         add_submission(board, _submit(big, "big"))
+    board.export_trials(tmp_path / "trials")  # the submitter's check applies the same limit
+    with pytest.raises(SubmissionError, match="over this leaderboard's limit of 1 MB"):
+        check_submission(big, read_trial_lists(tmp_path / "trials"))
     secret = tmp_path / "operator_secret.txt"
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
     linked = _variant(scored_files, tmp_path / "linked")
@@ -273,3 +277,24 @@ def test_audit_passes_on_an_intact_board_and_fails_on_a_tampered_one(lb_corpus, 
     stored.write_text(stored.read_text().replace(" ", "  ", 1))
     assert main(["leaderboard", "audit", str(directory)]) == 1
     assert "the file changed" in capsys.readouterr().out
+
+
+def test_an_honest_board_of_in_domain_partial_and_incomplete_systems_ranks_by_the_stated_key(
+        lb_corpus, scored_files, tmp_path):
+    """The issue's board: every system in-domain everywhere, one covering one test set only, one missing a
+    trial (missing_trials: worst_score): ranked in coverage tiers by the pooled EER, said on the page."""
+    board = _board(lb_corpus, tmp_path, missing_trials="worst_score")
+    systems = {"good": dict(noise=0.3, seed=1), "worse": dict(noise=1.5, seed=2),
+               "a-only": dict(noise=0.1, seed=3, drop_tests=("b_eval",)), "one-missing": dict(noise=0.6, seed=4,
+                                                                                              drop_ids=1)}
+    for name, options in systems.items():
+        add_submission(board, _submit(_variant(scored_files, tmp_path / name, **options), name))
+    rows = leaderboard_rows(board)
+    assert {r.key_name for r in rows} == {"pooled EER (no OOD cells)"}
+    full = [r for r in rows if r.coverage == (2, 2)]
+    assert [r.system for r in rows] == [r.system for r in sorted(full, key=lambda r: r.key)] + ["a-only"]
+    assert next(r for r in rows if r.system == "one-missing").n_missing == 1
+    build_site(board, tmp_path / "site", det=False)
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "coverage tiers" in index and "1 of 2" in index and "1 missing trial(s) scored worst" in index
+    assert audit_board(board).ok
