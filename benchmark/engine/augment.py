@@ -1,10 +1,16 @@
-"""Seeded training-time augmentation: codecs, RawBoost-style noise and filtering, gain, resampling.
+"""Seeded training-time augmentation: codecs, RawBoost (published), RawBoost-style noise and filtering, gain,
+resampling. docs/augmentation.md.
 
 Every draw comes from a ``numpy.random.Generator`` seeded by ``(seed, epoch, index)``
 (:func:`sample_generator`), so an epoch is reproduced exactly after a resume, whatever worker
-process handles a clip. The RawBoost-style operators follow the idea of Tak et al. (2022):
-random multi-band convolutive filtering with non-linear power terms, signal-dependent impulsive
-noise and stationary coloured additive noise; the implementation here is our own.
+process handles a clip.
+
+``augment.rawboost`` is the published RawBoost (Tak et al., ICASSP 2022; algorithms 1-8,
+:mod:`~spoofbench.engine.rawboost`, matching the authors' reference outputs): it runs on the whole clip,
+after the codec, before cropping, as in the authors' training. ``augment.rawboost_style`` is something else:
+our own operators in the same spirit (random multi-band convolutive filtering with non-linear power terms,
+signal-dependent impulsive noise, stationary coloured additive noise) with their own parameters, on the crop;
+they are not the published algorithms and results with them are not comparable with RawBoost's.
 """
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ import numpy as np
 from scipy.signal import fftconvolve, firwin
 
 from .audio import resample
-from .config import AugmentConfig, RawBoostConfig
+from .config import AugmentConfig, RawBoostStyleConfig
+from .rawboost import rawboost
 
 
 def sample_generator(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -37,7 +44,7 @@ def random_filter(rng: np.random.Generator, sample_rate: int, num_bands: int,
 
 
 def convolutive(wave: np.ndarray, rng: np.random.Generator, sample_rate: int,
-                cfg: RawBoostConfig) -> np.ndarray:
+                cfg: RawBoostStyleConfig) -> np.ndarray:
     """Linear and non-linear convolutive noise: ``sum_k g_k * (h_k * x**k)``, peak-matched to x."""
     out = np.zeros_like(wave, dtype=np.float64)
     x = wave.astype(np.float64)
@@ -51,7 +58,7 @@ def convolutive(wave: np.ndarray, rng: np.random.Generator, sample_rate: int,
     return out.astype(np.float32)
 
 
-def impulsive(wave: np.ndarray, rng: np.random.Generator, cfg: RawBoostConfig) -> np.ndarray:
+def impulsive(wave: np.ndarray, rng: np.random.Generator, cfg: RawBoostStyleConfig) -> np.ndarray:
     """Signal-dependent impulsive noise on a random fraction of the samples."""
     count = int(rng.integers(0, max(1, int(cfg.impulsive_fraction * wave.size)) + 1))
     out = wave.copy()
@@ -62,7 +69,7 @@ def impulsive(wave: np.ndarray, rng: np.random.Generator, cfg: RawBoostConfig) -
 
 
 def coloured_noise(wave: np.ndarray, rng: np.random.Generator, sample_rate: int,
-                   cfg: RawBoostConfig) -> np.ndarray:
+                   cfg: RawBoostStyleConfig) -> np.ndarray:
     """Stationary coloured noise (filtered white noise) at an SNR drawn from ``cfg.snr_db``."""
     noise = fftconvolve(rng.standard_normal(wave.size), random_filter(rng, sample_rate, cfg.num_bands),
                         mode="same")
@@ -90,7 +97,8 @@ def resample_round_trip(wave: np.ndarray, rng: np.random.Generator, sample_rate:
 class Augmenter:
     """Applies an :class:`AugmentConfig`; picklable, so DataLoader workers each hold a copy.
 
-    The codec cache and conditions are opened lazily in the process that first uses them.
+    The codec cache and conditions are opened lazily in the process that first uses them. Raises ConfigError
+    when ``augment.rawboost``'s notches do not fit under ``sample_rate``'s Nyquist frequency.
     """
     config: AugmentConfig
     sample_rate: int
@@ -98,6 +106,7 @@ class Augmenter:
     def __post_init__(self) -> None:
         self._conditions: list[Any] | None = None
         self._cache: Any = None
+        self.config.rawboost.check_sample_rate(self.sample_rate)
 
     def __getstate__(self) -> dict:
         return {"config": self.config, "sample_rate": self.sample_rate}
@@ -108,9 +117,15 @@ class Augmenter:
 
     @property
     def active(self) -> bool:
+        c, style = self.config, self.config.rawboost_style
+        return self.whole_clip or any(p > 0 for p in (style.linear_nonlinear, style.impulsive, style.coloured,
+                                                      c.gain_probability, c.resample_probability))
+
+    @property
+    def whole_clip(self) -> bool:
+        """Whether :meth:`channel` changes anything (codec augmentation or the published RawBoost is on)."""
         c = self.config
-        return any(p > 0 for p in (c.codec.probability, c.rawboost.linear_nonlinear, c.rawboost.impulsive,
-                                   c.rawboost.coloured, c.gain_probability, c.resample_probability))
+        return c.codec.probability > 0 or (c.rawboost.algo != 0 and c.rawboost.probability > 0)
 
     def conditions(self) -> list[Any]:
         """The codec conditions augmentation draws from (``spoofbench.codecs`` records)."""
@@ -125,7 +140,11 @@ class Augmenter:
         return self._conditions
 
     def channel(self, wave: np.ndarray, rng: np.random.Generator, key: str) -> np.ndarray:
-        """Codec augmentation on the whole clip (before cropping, so the cache can hit)."""
+        """Codec augmentation, then the published RawBoost, on the whole clip (before cropping: the codec cache
+        can hit, and RawBoost sees the utterance its authors' training applies it to)."""
+        return self._rawboost(self._codec(wave, rng, key), rng)
+
+    def _codec(self, wave: np.ndarray, rng: np.random.Generator, key: str) -> np.ndarray:
         cfg = self.config.codec
         if cfg.probability <= 0 or rng.random() >= cfg.probability:
             return wave
@@ -135,10 +154,23 @@ class Augmenter:
         return np.asarray(codecs.apply_condition(wave, self.sample_rate, cond, key=key, cache=self._cache),
                           dtype=np.float32)
 
+    def _rawboost(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``augment.rawboost`` with its probability. RawBoost draws from a legacy ``RandomState`` (as the
+        reference does from numpy's global one) seeded by a 32-bit draw of ``rng``; both draws are made
+        whether it applies or not, and none at all when it is off (older configs keep their streams)."""
+        cfg = self.config.rawboost
+        if cfg.algo == 0 or cfg.probability <= 0:
+            return wave
+        applies = rng.random() < cfg.probability
+        stream = np.random.RandomState(int(rng.integers(0, 2 ** 32)))
+        if not applies:
+            return wave
+        return np.asarray(rawboost(wave, cfg, self.sample_rate, stream), dtype=np.float32)
+
     def signal(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """RawBoost-style operators, resampling and gain, on the (cropped) clip."""
+        """RawBoost-style operators (``augment.rawboost_style``), resampling and gain, on the (cropped) clip."""
         c, sr = self.config, self.sample_rate
-        rb = c.rawboost
+        rb = c.rawboost_style
         # every probability is drawn, used or not, so the stream does not depend on outcomes
         draws = rng.random(5)
         if draws[0] < rb.linear_nonlinear:

@@ -14,12 +14,14 @@ same :class:`~spoofbench.engine.data.BucketBatchSampler`):
    pack does not hold (or whose file changed) are decoded from their files as before;
 3. tiling/zero padding to the policy's length is done in that array (a clip's crop repeated by doubling copies);
 4. :class:`BatchTransform` then runs on the device the model trains on (the GPU when there is one): the cheap
-   augmentations (gain, impulsive noise, coloured noise, convolutive filtering, band-limiting for the resampling
-   round trip) as tensor ops on the whole batch, then the policy's normalisation.
+   augmentations (``augment.rawboost_style``: RawBoost-style impulsive noise, coloured noise, convolutive
+   filtering; gain; band-limiting for the resampling round trip) as tensor ops on the whole batch, then the
+   policy's normalisation.
 
-Codec augmentation stays in the CPU workers, per clip, on the whole clip before cropping (its CodecCache hits
-after the first epoch). What differs from the per-clip path (so trained weights differ): the crops drawn; the
-augmentation runs on the crop (not the whole clip) with other random streams; impulsive noise hits each sample
+Codec augmentation and the published RawBoost (``augment.rawboost``) stay in the CPU workers, per clip, on the
+whole clip before cropping, as in the per-clip path (the CodecCache hits after the first epoch). What differs
+from the per-clip path (so trained weights differ): the crops drawn; the RawBoost-style augmentation runs on the
+crop (not the whole clip) with other random streams; impulsive noise hits each sample
 with a drawn probability (not an exact count); resampling is an FFT band-limit at the drawn rate's Nyquist
 (not a soxr round trip); ``normalize`` statistics are over the crop (not the whole clip). docs/packs.md.
 """
@@ -81,8 +83,8 @@ class BatchDataset(torch.utils.data.Dataset):
         self.int16_batches = int16_batches
         self.sample_rate, self.policy, self.min_samples = sample_rate, policy, int(min_samples)
         self.seed, self.max_samples, self.eval_crop = seed, max_samples, eval_crop
-        codec = augmenter is not None and augmenter.config.codec.probability > 0
-        self.augmenter = augmenter if codec else None      # only codec augmentation runs here, per clip
+        whole = augmenter is not None and augmenter.whole_clip
+        self.augmenter = augmenter if whole else None      # only codecs and published RawBoost run here, per clip
         self.targets = np.array([t.target for t in self.trials], dtype=np.int64)
         self.rows = root.rows(self.trials) if isinstance(root, PackedRoot) else np.full(len(self.trials), -1)
         if isinstance(root, PackedRoot):       # each clip's place in the pack, as flat columns
@@ -247,7 +249,8 @@ class BatchTransform:
         if not self.train or self.augmenter is None:
             return False
         c = self.augmenter.config
-        return any(p > 0 for p in (c.rawboost.linear_nonlinear, c.rawboost.impulsive, c.rawboost.coloured,
+        style = c.rawboost_style
+        return any(p > 0 for p in (style.linear_nonlinear, style.impulsive, style.coloured,
                                    c.gain_probability, c.resample_probability))
 
     @property
@@ -282,7 +285,7 @@ class BatchTransform:
 
     def _augment(self, x: torch.Tensor, inside: torch.Tensor, seed: int) -> torch.Tensor:
         c, sr = self.augmenter.config, self.augmenter.sample_rate
-        rb = c.rawboost
+        rb = c.rawboost_style
         rng = np.random.default_rng([seed, 0xA06])
         gen = torch.Generator(device=x.device).manual_seed(int(rng.integers(0, 2 ** 62)))
         b = x.shape[0]

@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import field
 from typing import Any, Literal, Mapping
 
+from pydantic import StrictInt, model_validator
+
 from ..configs import YamlConfig
 from ..configs import config_dataclass as dataclass  # frozen pydantic dataclasses: typed, no unknown keys
 from ..configs import check_choice as _choice
@@ -16,6 +18,7 @@ from ..configs import check_nonneg as _nonneg
 from ..configs import check_pair as _pair
 from ..configs import check_positive as _positive
 from ..configs import check_probability as _probability
+from ..configs import invalid
 from ..errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,8 +61,9 @@ class CodecAugmentConfig:
 
 
 @dataclass(frozen=True)
-class RawBoostConfig:
-    """RawBoost-style channel/noise augmentation; each probability applies independently."""
+class RawBoostStyleConfig:
+    """Our own RawBoost-*style* channel/noise augmentation (not the published algorithm: that is
+    :class:`RawBoostConfig`); each probability applies independently, on the training crop."""
     linear_nonlinear: float = 0.0      # convolutive: random notch filter bank with power terms
     impulsive: float = 0.0             # signal-dependent impulsive noise
     coloured: float = 0.0              # stationary coloured additive noise
@@ -68,30 +72,125 @@ class RawBoostConfig:
     impulsive_fraction: float = 0.1    # at most this fraction of samples hit
     snr_db: tuple[float, float] = (10.0, 40.0)
 
+    def validate(self, where: str = "augment.rawboost_style", path: Any = None) -> None:
+        for name in ("linear_nonlinear", "impulsive", "coloured"):
+            _probability(getattr(self, name), f"{where}.{name}", path)
+        _positive(self.max_order, f"{where}.max_order", path)
+        _pair(self.snr_db, f"{where}.snr_db", path)
+
+
+#: the keys of :class:`RawBoostStyleConfig`: an ``augment.rawboost`` mapping holding only these is an old config
+#: written before the published RawBoost came in, and keeps its meaning (it is read as ``rawboost_style``).
+_STYLE_KEYS = frozenset(("linear_nonlinear", "impulsive", "coloured", "max_order", "num_bands",
+                         "impulsive_fraction", "snr_db"))
+
+
+@dataclass(frozen=True)
+class RawBoostConfig:
+    """The published RawBoost (Tak et al., ICASSP 2022; :mod:`~spoofbench.engine.rawboost`, docs/augmentation.md).
+
+    ``algo``: 0 off; 1 linear and non-linear convolutive noise (LnL); 2 impulsive signal-dependent noise (ISD);
+    3 stationary signal-independent noise (SSI); in series 4 = 1+2+3, 5 = 1+2, 6 = 1+3, 7 = 2+3; 8 = 1 and 2
+    in parallel (summed, then peak-limited). With ``probability`` (1: every clip, as published) a training clip
+    is boosted, whole, before cropping. The other fields are the reference implementation's parameters with its
+    defaults (``main.py`` of TakHemlata/RawBoost-antispoofing; its argument name in brackets).
+    """
+    algo: StrictInt = 0                # 0-8 (strict: a YAML true is not algorithm 1)
+    probability: float = 1.0
+    n_bands: int = 5                   # [nBands] notch filters per filter bank
+    min_f: float = 20.0                # [minF] notch centre frequency range, Hz
+    max_f: float = 8000.0              # [maxF]
+    min_bw: float = 100.0              # [minBW] notch width range, Hz
+    max_bw: float = 1000.0             # [maxBW]
+    min_coeff: int = 10                # [minCoeff] FIR taps per notch (made odd)
+    max_coeff: int = 100               # [maxCoeff]
+    min_g: float = 0.0                 # [minG] filter-bank gain range, dB
+    max_g: float = 0.0                 # [maxG]
+    min_bias_lin_nonlin: float = 5.0   # [minBiasLinNonLin] dB subtracted from min_g for the non-linear terms
+    max_bias_lin_nonlin: float = 20.0  # [maxBiasLinNonLin] dB subtracted from max_g for the non-linear terms
+    n_f: int = 5                       # [N_f] LnL: terms x, x**2, ..., x**n_f
+    p: float = 10.0                    # [P] ISD: at most p % of the samples are hit
+    g_sd: float = 2.0                  # [g_sd] ISD: impulse gain
+    snr_min: float = 10.0              # [SNRmin] SSI: SNR range, dB
+    snr_max: float = 40.0              # [SNRmax]
+
+    def validate(self, where: str = "augment.rawboost", path: Any = None) -> None:
+        if self.algo not in range(9):
+            raise ConfigError(f"value {self.algo!r} is not a RawBoost algorithm; expected 0 (off) to 8",
+                              path, field=f"{where}.algo")
+        _probability(self.probability, f"{where}.probability", path)
+        for name in ("n_bands", "n_f", "min_coeff", "min_bw"):
+            _positive(getattr(self, name), f"{where}.{name}", path)
+        for name in ("min_f", "g_sd", "p"):
+            _nonneg(getattr(self, name), f"{where}.{name}", path)
+        if self.p > 100:
+            raise ConfigError(f"value {self.p!r} must be <= 100 (a percentage of the samples)", path,
+                              field=f"{where}.p")
+        for low, high in (("min_f", "max_f"), ("min_bw", "max_bw"), ("min_coeff", "max_coeff"),
+                          ("min_g", "max_g"), ("snr_min", "snr_max")):
+            if getattr(self, low) > getattr(self, high):
+                raise ConfigError(f"{low} {getattr(self, low)!r} > {high} {getattr(self, high)!r}; "
+                                  f"expected {low} <= {high}", path, field=f"{where}.{low}")
+
+    def check_sample_rate(self, sample_rate: int, where: str = "augment.rawboost", path: Any = None) -> None:
+        """Every notch must start below Nyquist (the reference clips only its upper edge)."""
+        if self.algo in (0, 2) or self.probability == 0:
+            return
+        if self.max_f - self.min_bw / 2 >= sample_rate / 2:
+            raise ConfigError(f"max_f {self.max_f:g} Hz with min_bw {self.min_bw:g} Hz can put a notch's lower "
+                              f"edge at {self.max_f - self.min_bw / 2:g} Hz, at or above the Nyquist frequency "
+                              f"({sample_rate / 2:g} Hz) of the detector's {sample_rate} Hz input; lower max_f",
+                              path, field=f"{where}.max_f")
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """All training-time augmentation; every draw is seeded by (seed, epoch, index)."""
+    """All training-time augmentation; every draw is seeded by (seed, epoch, index).
+
+    ``rawboost`` is the published RawBoost (:class:`RawBoostConfig`); ``rawboost_style`` our own operators in
+    its spirit (:class:`RawBoostStyleConfig`). An old config whose ``rawboost:`` holds only the style keys
+    (``linear_nonlinear``, ``impulsive``, ...) keeps its meaning: it is read as ``rawboost_style``.
+    """
     codec: CodecAugmentConfig = field(default_factory=CodecAugmentConfig)
     rawboost: RawBoostConfig = field(default_factory=RawBoostConfig)
+    rawboost_style: RawBoostStyleConfig = field(default_factory=RawBoostStyleConfig)
     gain_probability: float = 0.0
     gain_db: tuple[float, float] = (-6.0, 6.0)
     resample_probability: float = 0.0
     resample_rates: tuple[int, ...] = (8000, 11025, 12000)   # down to one and back up
 
+    @model_validator(mode="before")
+    @classmethod
+    def _style_under_old_name(cls, data: Any) -> Any:
+        """``rawboost: {linear_nonlinear: ...}`` (written before the published RawBoost) → ``rawboost_style``."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("rawboost"), Mapping):
+            return data
+        keys = set(data["rawboost"])
+        style = keys & _STYLE_KEYS
+        if not style:
+            return data
+        if keys - _STYLE_KEYS:
+            raise invalid(f"rawboost mixes RawBoost-style keys ({', '.join(sorted(style))}) with the published "
+                          f"RawBoost's ({', '.join(sorted(keys - _STYLE_KEYS))}); put the style keys under "
+                          "rawboost_style")
+        if data.get("rawboost_style") is not None:
+            raise invalid(f"rawboost holds RawBoost-style keys ({', '.join(sorted(style))}) and rawboost_style is "
+                          "set too; move them under rawboost_style")
+        moved = {k: v for k, v in data.items() if k != "rawboost"}
+        moved["rawboost_style"] = data["rawboost"]
+        return moved
+
     def validate(self, where: str = "augment", path: Any = None) -> None:
         for name in ("gain_probability", "resample_probability"):
             _probability(getattr(self, name), f"{where}.{name}", path)
         _probability(self.codec.probability, f"{where}.codec.probability", path)
-        for name in ("linear_nonlinear", "impulsive", "coloured"):
-            _probability(getattr(self.rawboost, name), f"{where}.rawboost.{name}", path)
         if self.codec.probability > 0 and not (self.codec.matrix or self.codec.conditions):
             raise ConfigError(f"codec augmentation has probability {self.codec.probability} but "
                               "neither 'matrix' nor 'conditions'; expected one of them",
                               path, field=f"{where}.codec")
-        _positive(self.rawboost.max_order, f"{where}.rawboost.max_order", path)
+        self.rawboost.validate(f"{where}.rawboost", path)
+        self.rawboost_style.validate(f"{where}.rawboost_style", path)
         _pair(self.gain_db, f"{where}.gain_db", path)
-        _pair(self.rawboost.snr_db, f"{where}.rawboost.snr_db", path)
         for rate in self.resample_rates:
             _positive(rate, f"{where}.resample_rates", path)
 
