@@ -304,7 +304,8 @@ def _message(line: bytes, outcome: Outcome, on_message) -> dict | None:
         return None
     arrival = time.monotonic()
     message["_at"] = arrival
-    outcome.messages.append(message)
+    if message["type"] != "file_data":  # bulk data is the handler's to keep (or refuse), not held here
+        outcome.messages.append(message)
     return on_message(message, arrival)
 
 

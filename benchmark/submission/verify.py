@@ -134,7 +134,8 @@ def verify_submission(submission: str | os.PathLike, *, detector: str | None = N
     submission = str(submission)
     report = VerificationReport(submission, detector, False, "")
     work = Path(tempfile.mkdtemp(prefix="spoofbench-verify-"))
-    limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, processes=processes, file_size_mb=file_size_mb)
+    limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, processes=processes, file_size_mb=file_size_mb,
+                    max_channel_mb=64)
     try:
         _verify(report, submission, preset, checkpoint, work, limits, seed, probe, unsafe_no_sandbox)
     except SubmissionError as err:
