@@ -168,3 +168,47 @@ def test_notches_must_fit_the_sample_rate():
     assert err.value.field == "augment.rawboost.max_f"
     Augmenter(_augment({"algo": 1, "max_f": 3900}), 8000)
     Augmenter(_augment({"algo": 2}), 8000)                       # ISD has no filters
+
+
+def test_per_clip_and_batch_loaders_boost_whole_clips_in_the_workers(corpus):
+    from spoofbench.engine.audio import read_audio
+    from spoofbench.engine.batch_loader import BatchDataset
+    from spoofbench.engine.data import TrainDataset
+    from spoofbench.models.policy import InputPolicy
+
+    aug = Augmenter(_augment({"algo": 3}), 16000)
+    trials = corpus["train"][:4]
+    policy = InputPolicy("full", 0, "repeat", "none")
+    dataset = TrainDataset(trials, corpus["root"], sample_rate=16000, policy=policy, min_samples=64, train=True,
+                           seed=9, augmenter=aug)
+    for index, trial in enumerate(trials):
+        wave = dataset[(2, index)][0].numpy()
+        clean = read_audio(trial.audio_path(corpus["root"]), 16000)
+        assert np.array_equal(wave, aug.channel(clean, sample_generator(9, 2, index), key=trial.id))
+        assert not np.allclose(wave, clean)
+    fixed = InputPolicy("fixed", 2000, "repeat", "none")
+    plain = BatchDataset(trials, corpus["root"], sample_rate=16000, policy=fixed, min_samples=64, seed=9)
+    boosted = BatchDataset(trials, corpus["root"], sample_rate=16000, policy=fixed, min_samples=64, seed=9,
+                           augmenter=aug)
+    assert plain.augmenter is None and boosted.augmenter is aug
+    items = [(0, i) for i in range(4)]
+    a, b = boosted[items]["waves"], plain[items]["waves"]
+    assert torch_equal(a, boosted[items]["waves"]) and not torch_equal(a, b)
+
+
+def torch_equal(a, b) -> bool:
+    return a.shape == b.shape and bool((a == b).all())
+
+
+def test_training_with_rawboost_runs_and_records_it(corpus, tmp_path):
+    import yaml
+
+    from spoofbench.engine import train
+    cfg = TrainConfig.from_dict(dict(detector="rawcnn_2m", preset="tiny", epochs=1, batch_size=8, eval_batch_size=16,
+                                     num_workers=0, seed=3, cpu_threads=1, augment={"rawboost": {"algo": 5}}))
+    result = train(cfg, corpus["train"], corpus["dev"], root=corpus["root"], out_dir=tmp_path / "run",
+                   progress=False)
+    assert result.epochs_run == 1
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["augment"]
+    assert recorded["rawboost"]["algo"] == 5 and recorded["rawboost_style"]["impulsive"] == 0.0
+    assert TrainConfig.from_dict(yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())) == cfg
