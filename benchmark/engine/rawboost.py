@@ -85,7 +85,7 @@ def notch_bank(rs: np.random.RandomState, cfg: RawBoostConfig, sample_rate: int,
         taps = np.convolve(band, taps)
     gain = _draw(rs, *gain_db)
     response = freqz(taps, 1, worN=_RESPONSE_POINTS, fs=sample_rate)[1]
-    return np.power(10, gain / 20) * taps / np.max(np.abs(response))
+    return np.power(10.0, gain / 20) * taps / np.max(np.abs(response))
 
 
 def fir_centred(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
@@ -104,7 +104,7 @@ def linear_nonlinear(x: np.ndarray, rs: np.random.RandomState, cfg: RawBoostConf
     higher = (cfg.min_g - cfg.min_bias_lin_nonlin, cfg.max_g - cfg.max_bias_lin_nonlin)
     for order in range(1, cfg.n_f + 1):
         taps = notch_bank(rs, cfg, sample_rate, linear if order == 1 else higher)
-        out = out + fir_centred(np.power(x, order), taps)
+        out = out + fir_centred(np.power(x, float(order)), taps)
     return _peak_limit(out - np.mean(out))
 
 
