@@ -23,7 +23,6 @@ import functools
 import hashlib
 import json
 import logging
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -180,7 +179,9 @@ def zoo_rows(cache_dir: str | Path | None = DEFAULT_CACHE_DIR, names: list[str] 
     for name in wanted:
         if name in targets:
             key = entry_header(name, targets[name])["key"]
-            found.update({name: s[name]["rows"] for s in reversed(stores) if s.get(name, {}).get("key") == key})
+            for store in reversed(stores):  # the first store holding the current key wins
+                if store.get(name, {}).get("key") == key:
+                    found[name] = store[name]["rows"]
     missing = [n for n in wanted if n not in found]
     if missing:
         entries, built = build_entries(missing, targets)

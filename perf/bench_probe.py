@@ -33,7 +33,7 @@ def build_tree(root: Path, n: int) -> list[str]:
     rng = np.random.default_rng(0)
     wave = (0.1 * rng.standard_normal(800)).astype(np.float32)
     wav_bytes = flac_bytes = None
-    for i, path in enumerate(paths):
+    for path in paths:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if path.endswith(".flac"):
             if flac_bytes is None:

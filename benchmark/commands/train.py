@@ -5,7 +5,6 @@ import argparse
 import contextlib
 import errno
 import os
-import sys
 from typing import Iterator
 
 from spoofbench.cli import add_device_option, command_parser

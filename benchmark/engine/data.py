@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ManifestError
-from .audio import AudioReadError, probe_audio, read_audio, read_audio_info
+from .audio import AudioReadError, probe_audio, read_audio_info
 from .augment import Augmenter, sample_generator
 
 

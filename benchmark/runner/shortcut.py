@@ -58,8 +58,9 @@ def _verdict(detector: str, test_set: str, delta: float, ci: tuple[float, float]
 
 
 def shortcut_check(run_dir: str | os.PathLike, *, condition: str = "vad_trim", baseline: str = "none",
-                   settings: ReportSettings = ReportSettings()) -> list[ShortcutRow]:
+                   settings: ReportSettings | None = None) -> list[ShortcutRow]:
     """Pair the ``baseline`` and ``condition`` cells of the run in ``run_dir`` (see module docstring)."""
+    settings = settings if settings is not None else ReportSettings()
     from ..metrics import paired_bootstrap
 
     result = load_result(run_dir)

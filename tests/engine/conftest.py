@@ -6,7 +6,6 @@ a missing file and a non-ASCII file name.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

@@ -63,7 +63,7 @@ def test_training_feeds_tensorboard_and_a_callback_the_log_csv_curves(corpus, tm
     recorder, = Recorder.made
     assert recorder.closed and recorder.started[0] == out and recorder.started[1]["optim"]["lr"] == 3e-3
     assert [e for e, _ in recorder.epochs] == [1, 2] and set(recorder.epochs[0][1]) == set(CURVES)
-    for (epoch, metrics), row in zip(recorder.epochs, rows):
+    for (_epoch, metrics), row in zip(recorder.epochs, rows):
         assert metrics["dev_eer"] == pytest.approx(float(row["dev_eer"]))
         assert metrics["train_loss"] == pytest.approx(float(row["train_loss"]))
     events = EventAccumulator(str(out / "tensorboard"))

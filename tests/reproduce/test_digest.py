@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
 from spoofbench.corpora.manifest import Trial, write_manifest

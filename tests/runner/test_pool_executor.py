@@ -119,6 +119,7 @@ def test_the_cli_runs_jobs_in_parallel_with_the_samecell_eers(corpus, tmp_path, 
     proc = subprocess.run([sys.executable, "-m", "spoofbench", "run", str(config), "--out", str(tmp_path / "cli"),
                            "--jobs", "2", "--no-progress"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert not local["failed_cells"] and local["cells"]
     assert score_files(tmp_path / "cli") == score_files(tmp_path / "local")
 
 
