@@ -7,7 +7,8 @@ SSL model — with a small trained head). Per rung this module states which of t
 bootstrap separates them (Holm-adjusted over every comparison of the report, every seed pair agreeing), or that
 the rung cannot tell, and how large a difference the rung could have detected:
 
-**Power.** The paired bootstrap's 95% interval of Δ EER gives its standard error, ``se = width / (2 · 1.96)``.
+**Power.** The paired bootstrap's 95% interval of Δ EER gives its standard error, ``se = width / (2 · 1.96)``
+(the interval of a comparison spans all its seed pairs, so seed-to-seed spread widens it: conservative).
 A true difference ``d`` is found separable with probability ~80% when ``d ≥ (z(1 − α'/2) + z(0.8)) · se``,
 where ``α'`` is the level Holm applies to it: between ``α / m`` (the first of ``m`` ordered tests) and ``α``
 (the last). Both ends are stated; the conservative one (``α / m``) is "the smallest detectable difference".
@@ -126,8 +127,10 @@ def verdict_markdown(rows: list[dict], title: str, m: int, alpha: float) -> str:
     lines = [f"#### {title}", "",
              f"The seed's claim: {CLAIM}. Per rung: the trials (bona fide / spoof), the smallest EER difference "
              f"its paired test detects with 80% power at Holm's strictest level (α = {alpha} over {m} comparisons; "
-             "in brackets at its last level), what the test says about the two families, and whether that agrees "
-             "with the claim. ge2e_speaker_head is a speaker-verification encoder, not an SSL model.", "",
+             "in brackets at its last level; from the width of the paired Δ intervals, which span every seed pair, "
+             "so seed-to-seed spread makes it conservative), what the test says about the two families, and "
+             "whether that agrees with the claim. ge2e_speaker_head is a speaker-verification encoder, not an SSL "
+             "model.", "",
              "| rung | domain | trials | detectable Δ EER | raw-waveform CNN vs frozen pretrained encoder | seed's claim |",
              "|---|---|---|---|---|---|"]
     for r in rows:
