@@ -453,8 +453,9 @@ def _seed_question_section(result: dict, out: Path, report: Any, settings: Any) 
     blocks: list[Any] = [f"The seed's claim: {CLAIM}. Per rung: the paired bootstrap of the two families (Holm-"
                          f"adjusted over the report's {m} comparisons, every seed pair agreeing) and the smallest EER "
                          "difference the rung detects with 80% power (at Holm's strictest level; in brackets at its "
-                         "last; from the paired Δ intervals, which span every seed pair: conservative). \"Cannot tell\" means the set does not separate them: a true difference below the "
-                         "detectable one may exist."]
+                         "last; from the paired Δ intervals, which span every seed pair: conservative). \"Cannot "
+                         "tell\" means the set does not separate them: a true difference below the detectable one "
+                         "may exist."]
     note = encoder_note(result)
     if note:
         blocks.append(note)

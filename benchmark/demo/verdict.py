@@ -131,7 +131,8 @@ def verdict_markdown(rows: list[dict], title: str, m: int, alpha: float) -> str:
              "so seed-to-seed spread makes it conservative), what the test says about the two families, and "
              "whether that agrees with the claim. ge2e_speaker_head is a speaker-verification encoder, not an SSL "
              "model.", "",
-             "| rung | domain | trials | detectable Δ EER | raw-waveform CNN vs frozen pretrained encoder | seed's claim |",
+             "| rung | domain | trials | detectable Δ EER | raw-waveform CNN vs frozen pretrained encoder "
+             "| seed's claim |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['rung']} | {r['domain']} | {r['trials']} | {r['detectable']} | {r['evidence']} | "
