@@ -69,10 +69,10 @@ def build_la19_manifests(out_dir: str | Path, sizes: La19Sizes, *, seed: int = 0
                             "layout with ASVspoof2019_LA_cm_protocols/", path=root)
     halves = {split: list(parse_asvspoof2019_la(root, split, None)) for split in ("train", "dev")}
     for split, trials in halves.items():
-        missing = [t.id for t in trials if not (root / t.path).is_file()]
+        missing = [t for t in trials if not (root / t.path).is_file()]
         if missing:
             raise ManifestError(f"{len(missing)} {split} file(s) of the protocol are missing, e.g. "
-                                f"{missing[0]}", path=root / t.path)
+                                f"{missing[0].id}", path=root / missing[0].path)
     rng = np.random.default_rng([seed, 2019])
     select, rest = _balanced(halves["train"], sizes.select, rng)
     train, _ = _balanced(rest, sizes.train, rng)

@@ -68,3 +68,18 @@ def test_no_pair_is_cannot_tell(tmp_path):
     power = rung_power([], tmp_path, "r2_voices", [RAW], 0.05)
     assert power.detectable is None and power.text() == "—"
     assert verdict(None, power, RAW, ENCODER, True)[1] == "cannot tell"
+
+
+def test_a_missing_la19_file_is_named(tmp_path):
+    """A protocol line whose audio file is gone: one ManifestError naming the utterance and its path."""
+    import shutil
+
+    from spoofbench.demo.la19 import La19Sizes, build_la19_manifests, la19_mini_root
+    from spoofbench.errors import ManifestError
+
+    root = tmp_path / "mini"
+    shutil.copytree(la19_mini_root(), root)
+    victim = sorted((root / "ASVspoof2019_LA_dev" / "flac").glob("*.flac"))[0]
+    victim.unlink()
+    with pytest.raises(ManifestError, match=rf"1 dev file\(s\) of the protocol are missing, e.g. {victim.stem}"):
+        build_la19_manifests(tmp_path / "out", La19Sizes(None, 2, None, 1), root=root)
