@@ -12,6 +12,14 @@ policy, sort a pool of clips per condition by length and hand over padded batche
 ``bucket_pool`` clips per condition and worker are in memory (one batch for fixed-length inputs). A rerun skips the trials already in the score file and retries the failed ones
 (the failure file then holds only trials that still fail); a partial last line left by a killed
 run is dropped first. Each score file has one writer at a time (:mod:`.locks`).
+
+Memory is budgeted (:func:`plan_memory`): unless a batch size is given, the clips per batch and the
+scoring streams are chosen so that streams x batch x the detector's activation bytes per input sample
+(``Detector.activation_bytes_per_sample``, or measured once with a probe batch) fit
+``ScoreConfig.memory_budget_gb`` (default: half the available RAM, at most 2 GB, on a CPU; 70% of the
+free GPU memory on CUDA); the choice is logged and recorded in the summary JSON (``memory``). Batches
+are cut from length-sorted pools (little padding for variable-length inputs) and their scores are
+written back in manifest order (each worker's trials; all of them with at most one worker).
 """
 from __future__ import annotations
 
