@@ -21,7 +21,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -165,7 +165,7 @@ class located_errors:
     def __enter__(self) -> "located_errors":
         return self
 
-    def __exit__(self, kind, err, tb) -> bool:
+    def __exit__(self, kind, err, tb) -> Literal[False]:
         if not isinstance(err, ConfigError) or err.field is None or (err.line is not None and not self.prefix):
             return False
         where = parse_field_path(err.field) if err.field != "<top>" else ()
@@ -223,7 +223,8 @@ _BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"), "les
            "less_than_equal": ("<=", "le")}
 
 
-def _config_error(cls: type, error: dict, prefix: tuple, path: Any, lines: LineMap | None) -> ConfigError:
+def _config_error(cls: type, error: Mapping[str, Any], prefix: tuple, path: Any, lines: LineMap | None
+                  ) -> ConfigError:
     loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
     where = prefix + loc
     kind, value = error["type"], error.get("input")

@@ -104,10 +104,8 @@ def test_codecs_and_models_list_survive_a_bad_plugin(capsys, caplog, tmp_path):
     assert len(skipped) == 2, skipped
 
 
-def test_codec_engines_implement_the_engine_protocol_without_an_import_cycle():
-    import ast
-    from pathlib import Path
-
+def test_codec_engines_implement_the_engine_protocol():
+    """(That native never imports engines is import-linter's acyclic contract, run by tools/lint.sh.)"""
     import spoofbench.codecs.native as native
     from spoofbench.codecs.base import Coded, Engine
     from spoofbench.codecs.engines import ENGINES, select_engine
@@ -119,9 +117,6 @@ def test_codec_engines_implement_the_engine_protocol_without_an_import_cycle():
         engine, _ = select_engine(get_condition(condition_id))
         if engine is not None:
             assert engine.provenance_for(get_condition(condition_id))["engine"] == engine.name
-    imported = {node.module for node in ast.walk(ast.parse(Path(native.__file__).read_text()))
-                if isinstance(node, ast.ImportFrom)}
-    assert "engines" not in imported and "base" in imported  # native -> base, never native -> engines
     assert native.Coded is Coded
 
 

@@ -119,8 +119,8 @@ def bootstrap_ci(scores, labels, *, n_resamples: int = 1000, seed: int = 0,
         for m in metrics:
             samples[m][r] = functions[m](curve)
     tail = (1.0 - confidence) / 2.0
-    return {m: Interval(functions[m](full), *map(float, np.quantile(samples[m], [tail, 1 - tail])),
-                        n_resamples) for m in metrics}
+    bounds = {m: np.quantile(samples[m], [tail, 1 - tail]) for m in metrics}
+    return {m: Interval(functions[m](full), float(bounds[m][0]), float(bounds[m][1]), n_resamples) for m in metrics}
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ def paired_bootstrap(scores_a, scores_b, labels, *, metric: str = "eer", n_resam
     for r in show_progress(range(n_resamples), desc="paired bootstrap", enabled=progress):
         weights = resampler.draw()
         deltas[r] = score(curves_a.curve(weights)) - score(curves_b.curve(weights))
-    p_value = min(1.0, 2.0 * min(np.mean(deltas <= 0), np.mean(deltas >= 0)))
+    p_value = min(1.0, 2.0 * float(min(np.mean(deltas <= 0), np.mean(deltas >= 0))))
     low, high = np.quantile(deltas, [0.025, 0.975])
     return PairedTest(metric, value_a, value_b, value_a - value_b, (float(low), float(high)),
                       float(p_value), n_resamples)

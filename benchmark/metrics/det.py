@@ -215,7 +215,10 @@ def eer_from_sorted(sorted_scores: SortedScores) -> tuple[float, float]:
 
     candidates = []
     for values in (sorted_scores.bonafide, sorted_scores.spoof):
-        index = _first_true(values.size, lambda i, v=values: difference(v[i]) >= 0)
+        def crossed(i: int, v: np.ndarray = values) -> bool:
+            return bool(difference(v[i]) >= 0)
+
+        index = _first_true(values.size, crossed)
         if index < values.size:
             candidates.append(float(values[index]))
     initial = sorted_scores.lowest - INITIAL_THRESHOLD_OFFSET

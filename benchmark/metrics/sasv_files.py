@@ -36,7 +36,7 @@ def evaluate_sasv(job: SasvJob) -> dict:
     if not has_cm and not job.sasv_scores:
         raise SpoofbenchError("nothing to compute: give --cm-scores/--cm-keys/--asv-scores or --sasv-scores")
     report: dict = {"ties": ties, "cost_model": asdict(job.model)}
-    if has_cm:
+    if has_cm and job.cm_scores and job.cm_keys and job.asv_scores:  # all three, checked above
         trials = load_trials(job.cm_scores, job.cm_keys, job.key_format)
         asv = read_asv_scores(job.asv_scores)
         t_eer, asv_threshold, cm_threshold = compute_t_eer(trials.bonafide, trials.spoof, asv, ties)

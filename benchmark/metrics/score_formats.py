@@ -43,7 +43,7 @@ def convert_score_file(scores: str | os.PathLike, fmt: str, *, out: str | os.Pat
     if fmt not in SCORE_FORMATS:
         raise ConfigError(f"unknown score format {fmt!r}; expected one of {', '.join(SCORE_FORMATS)}",
                           field="score_format")
-    table = read_scores(scores)
+    table = read_scores(Path(scores))
     target = Path(out) if out is not None else converted_path(scores, fmt)
     pairs = list(zip(table.ids, table.scores))
     if fmt == "asvspoof5":

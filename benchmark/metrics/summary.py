@@ -114,7 +114,8 @@ def evaluate(scores_path: str | Path, keys_path: str | Path,
     report["warnings"] = [polarity_message(report["eer"], str(scores_path))] if report["eer"] > 0.5 else []
     report["cross_class_ties"] = _cross_class_ties(trials)
     if report["cross_class_ties"]["values"]:
-        report["warnings"].append(ties_message(*report["cross_class_ties"].values(), ties, str(scores_path)))
+        shared = report["cross_class_ties"]
+        report["warnings"].append(ties_message(shared["values"], shared["trials"], ties, str(scores_path)))
     bona, spoof = trials.bonafide, trials.spoof
     clusters = _speakers(trials) if options.speaker_bootstrap else None
     if options.bootstrap:

@@ -7,7 +7,6 @@ is missing these tests fail (a broken set-up) with the ``apt-get install`` comma
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
 from pathlib import Path
 
@@ -186,12 +185,3 @@ def test_run_refuses_a_config_it_cannot_code_before_any_work(without_amrnb, tmp_
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "amr_nb_4k75 (apt-get install libopencore-amrnb0)" in err
     assert not out.exists()  # no folder, no training
-
-
-def test_no_cycle_between_the_engine_modules():
-    """engines imports native and vorbis; neither imports engines (they share codecs/pcm.py)."""
-    codecs_dir = Path(amr_lib.__file__).parent
-    for module in ("vorbis", "native", "amr_lib", "pcm", "base"):
-        tree = ast.parse((codecs_dir / f"{module}.py").read_text())
-        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-        assert "engines" not in imported, module
