@@ -326,7 +326,9 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
         with cpu_threads(1 if streams > 1 else config.cpu_threads):
             name, preset = getattr(detector, "name", None), getattr(detector, "preset", None)
             context = {"detector": f"{name}:{preset}" if name and preset else name, **(log_context or {})}
-            context_logger(__name__, **context).info("scoring memory: %s", plan.describe())
+            # Said beside the progress lines (quiet runs: with -v, and always in the summary JSON's "memory").
+            context_logger(__name__, **context).log(logging.INFO if progress else logging.DEBUG,
+                                                    "scoring memory: %s", plan.describe())
             files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
             extra = {**(extra_summary or {}), "streams": streams, "memory": plan.to_dict()}
             for group in ([files] if one_pass else [[f] for f in files]):

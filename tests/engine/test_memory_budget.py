@@ -153,3 +153,17 @@ def test_a_variable_length_clip_over_the_budget_fails_alone_with_the_reason(corp
     lengths = {t.id: t.num_samples for t in corpus["eval"] if t.num_samples}
     assert too_long and {line.split("\t")[0] for line in too_long} == {u for u, n in lengths.items() if n > 9000}
     assert scores and all(lengths[u] <= 9000 for u in scores if u in lengths)  # eval_unicode: no length recorded
+
+
+def test_the_choice_is_said_and_recorded(corpus, tmp_path, caplog):
+    import logging
+
+    detector = _detector("aasist", declared=1000.0)
+    cfg = ScoreConfig(num_workers=0, cpu_threads=1, memory_budget_gb=3 * 1004 * 4000 / GB)
+    with caplog.at_level(logging.INFO, logger="spoofbench"):
+        result = score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=tmp_path,
+                       progress=True, config=cfg, log_context={"detector": "label", "seed": 1})
+    said = [r.getMessage() for r in caplog.records if "scoring memory" in r.getMessage()]
+    assert said and "batch 3, 1 stream(s)" in said[0] and "declared" in said[0]
+    memory = json.loads(result.files[0].summary.read_text())["memory"]
+    assert (memory["batch_size"], memory["streams"], memory["estimate"]) == (3, 1, "declared")
