@@ -465,7 +465,11 @@ def measure_activation_bytes(detector: Any, rt: Runtime, samples: int) -> float 
     """Peak bytes per input sample of the eval forward under ``inference_mode``, measured once per
     detector configuration, device and thread count with probe batches of one and two noise clips of
     ``samples`` (the peak RSS on a CPU, the allocator's peak on CUDA). The larger of the two-clip
-    increment and half the two-clip peak is kept (errs high). None where it cannot be measured."""
+    increment and half the two-clip peak is kept (errs high). None where it cannot be measured.
+
+    Side effect on a CPU: the probe resets this process's peak-RSS mark (VmHWM, and with it getrusage's
+    ru_maxrss), so a peak reached before scoring is no longer reported by them. Declaring
+    ``Detector.activation_bytes_per_sample`` (or giving a batch size) avoids the probe."""
     key = (type(detector).__qualname__, getattr(detector, "name", None), repr(getattr(detector, "config", None)),
            str(rt.device), rt.precision, torch.get_num_threads(), samples)
     if key in _MEASURED:
