@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..metrics.catalog import metric_info
 from ..runner.report import Comparison, Estimate, ReportSettings, ScoreStore, estimate
 from ..runner.tables import Table
+from .rungs import RUNGS
 
 #: CI half-widths above this many percentage points get called wide.
 WIDE_CI_PP = 10.0
@@ -21,8 +22,6 @@ class Column:
 
 
 def _columns(result: dict, test_sets: list[str], telephone: bool) -> list[Column]:
-    from .runs import RUNGS
-
     columns = []
     for name in test_sets:
         if name not in result.get("test_sets", {}):

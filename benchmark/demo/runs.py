@@ -23,6 +23,7 @@ from ..runner.config import BenchmarkConfig, DataSpec, DetectorSpec, TestSetSpec
 from .build import DemoCorpus, build_demo_corpus
 from .la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests
 from .plan import DemoSizes
+from .rungs import LA19_LABEL, PRETRAINED_LABEL, RUNGS
 
 #: Detectors trained by the demo on a CPU, 3 seeds each: a small raw-waveform CNN trained from scratch, the
 #: classic LFCC-GMM, and a frozen pretrained encoder with a small trained head (ge2e_speaker_head: resemblyzer's
@@ -45,19 +46,8 @@ TELEPHONE_CODECS_FULL = ("g711_mulaw", "tel_gsm")
 TELEPHONE_CODECS_QUICK = ("tel_gsm",)
 #: The official AASIST weights beside a developer checkout (../shared/reference/aasist).
 DEFAULT_AASIST = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "aasist" / "AASIST.pth"
-#: Test set name → (demo set or la19 cut, what the rung adds).
-RUNGS = {
-    "r1_speakers": ("demo_a_eval", "unseen speakers, seen attacks"),
-    "r2_voices": ("demo_a_voices", "+ unseen voices / settings of seen generators"),
-    "r3_families": ("demo_a_families", "+ unseen generator families"),
-    "r4_corpora": ("demo_b_eval", "+ unseen bona fide recording corpora"),
-    "la19_dev": ("la19_dev", "real ASVspoof 2019 LA attacks (A01-A06)"),
-    "la19_pretrained": ("la19_pretrained", "subset of la19_dev (in the official AASIST's training data)"),
-}
 #: On a CPU the demo runs one job per usable core, at most this many, each on one thread (--jobs overrides).
 MAX_DEMO_JOBS = 8
-LA19_LABEL = "@la19"
-PRETRAINED_LABEL = "aasist_official"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runs import LA19_LABEL, RUNGS
+from .rungs import LA19_LABEL, RUNGS
 
 
 def _seed_words(seeds: list[int]) -> str:
