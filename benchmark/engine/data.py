@@ -12,14 +12,16 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError, ManifestError
 from .audio import AudioReadError, probe_audio, read_audio_info
-from .augment import Augmenter, sample_generator
+
+if TYPE_CHECKING:  # training only: scoring imports this module without scipy.signal (1.7 s per process)
+    from .augment import Augmenter
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class TrainDataset(torch.utils.data.Dataset):
             wave = read_clip(trial, self.root, self.sample_rate, int(self.rows[index]))[0]
         except AudioReadError:
             return None
+        from .augment import sample_generator
+
         rng = sample_generator(self.seed, epoch, index)
         augment = self.train and self.augmenter is not None and self.augmenter.active
         if augment:
