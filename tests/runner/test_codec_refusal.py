@@ -10,7 +10,8 @@ import spoofbench.codecs.availability as availability
 from spoofbench.cli import main
 from spoofbench.errors import CodecError
 from spoofbench.runner.config import BenchmarkConfig
-from spoofbench.runner.orchestrator import BenchmarkRunner, run_benchmark
+from spoofbench.runner.benchmark import run_benchmark
+from spoofbench.runner.orchestrator import BenchmarkRunner
 
 
 @pytest.fixture
