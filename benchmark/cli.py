@@ -82,6 +82,26 @@ def positive_int(text: str) -> int:
     return value
 
 
+def significance_level(text: str) -> float:
+    """An argparse ``type``: a significance level strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {value}")
+    return value
+
+
+def add_test_options(parser: argparse.ArgumentParser, *, what: str = "test") -> None:
+    """``--alpha`` and ``--resamples``: one spelling, check and default for every command that runs paired
+    bootstrap tests (report, shortcut-check, compare)."""
+    parser.add_argument("--alpha", type=significance_level, default=0.05,
+                        help=f"significance level of every {what}, after Holm (default 0.05)")
+    parser.add_argument("--resamples", type=positive_int, default=1000,
+                        help=f"bootstrap resamples per {what} (default 1000)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spoofbench",

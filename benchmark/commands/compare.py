@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import command_parser, positive_int
+from ..cli import add_test_options, command_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for the comparison (created; must not be inside either run)")
     parser.add_argument("--metric", choices=("eer", "min_dcf"), default="eer", help="metric tested (default eer)")
-    parser.add_argument("--resamples", type=positive_int, default=1000,
-                        help="paired-bootstrap resamples per cell (default 1000)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm (default 0.05)")
+    add_test_options(parser, what="cell's paired test")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.set_defaults(func=run)
 

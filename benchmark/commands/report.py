@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import command_parser
+from ..cli import add_test_options, command_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,19 +16,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         example="spoofbench report runs/demo-quick")
     parser.add_argument("run", help="run directory (or its result.json)")
     parser.add_argument("--out", help="folder for report.md and report.html (default: the run directory)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level of every test (default 0.05)")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per test (default 1000)")
+    add_test_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import SpoofbenchError
     from ..runner.report import ReportSettings, write_report
 
-    if not 0 < args.alpha < 1:
-        raise SpoofbenchError(f"--alpha {args.alpha}: expected a level between 0 and 1")
-    if args.resamples < 1:
-        raise SpoofbenchError(f"--resamples {args.resamples}: expected at least 1")
     paths = write_report(args.run, args.out, ReportSettings(alpha=args.alpha, resamples=args.resamples))
     print(f"report: {paths['md']}  ·  {paths['html']}")
     return 0

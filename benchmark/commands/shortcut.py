@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from ..cli import command_parser
+from ..cli import add_test_options, command_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scores-from", dest="run", required=True, help="run directory (or its result.json)")
     parser.add_argument("--condition", default="vad_trim", help="the trimmed condition (default vad_trim)")
     parser.add_argument("--baseline", default="none", help="the as-is condition (default none)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per test (default 1000)")
+    add_test_options(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when the run has no trimmed cells or a detector rests on silence")
@@ -30,14 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import SpoofbenchError
     from ..runner.report import ReportSettings
     from ..runner.shortcut import NoTrimmedCells, rows_as_dicts, shortcut_check, shortcut_markdown
 
-    if not 0 < args.alpha < 1:
-        raise SpoofbenchError(f"--alpha {args.alpha}: expected a level between 0 and 1")
-    if args.resamples < 1:
-        raise SpoofbenchError(f"--resamples {args.resamples}: expected at least 1")
     try:
         rows = shortcut_check(args.run, condition=args.condition, baseline=args.baseline,
                               settings=ReportSettings(alpha=args.alpha, resamples=args.resamples))
