@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import SpoofbenchError
 from ..metrics.catalog import metric_info
 from ..runner.report import Comparison, Estimate, ReportSettings, ScoreStore, estimate
 from ..runner.tables import Table
@@ -29,9 +30,34 @@ def _columns(result: dict, test_sets: list[str], telephone: bool) -> list[Column
         what = RUNGS.get(name, (name, name))[1]
         columns.append(Column(f"{name}: {what}", name))
         if telephone and name == "r4_corpora":
-            codecs = sorted({c["codec"] for c in result["cells"] if c["test_set"] == name and c["codec"] != "none"})
-            columns += [Column(f"r5_telephone: r4 through {codec}", name, codec) for codec in codecs]
+            columns += _coded_columns(result, name)
     return columns
+
+
+def simulated(condition: str) -> bool:
+    """Whether a condition is a simulation of a physical channel (the replay chain): its tables say so."""
+    from ..codecs.catalog import get_condition
+
+    try:
+        found = get_condition(condition)
+    except (KeyError, SpoofbenchError):  # an id this checkout does not know (a result from elsewhere)
+        return False
+    steps = getattr(found, "steps", ()) or ()
+    return any(getattr(step, "kind", "") == "replay" for step in steps) or "SIMULATED" in found.description
+
+
+def channel_title(condition: str) -> str:
+    return f"r6_channel: r4 through {condition}" + (" (simulation)" if simulated(condition) else "")
+
+
+def _coded_columns(result: dict, name: str) -> list[Column]:
+    """Rung 5 (telephone codecs) and rung 6 (laundering / replay) columns of rung 4's coded cells; the demo
+    records which conditions are rung 6's (a result without that record: every coded cell is rung 5)."""
+    channel = set(result.get("demo", {}).get("channel_conditions") or ())
+    codecs = sorted({c["codec"] for c in result["cells"] if c["test_set"] == name and c["codec"] != "none"})
+    columns = [Column(f"r5_telephone: r4 through {codec}", name, codec) for codec in codecs if codec not in channel]
+    order = [c for c in result.get("demo", {}).get("channel_conditions") or () if c in codecs]
+    return columns + [Column(channel_title(codec), name, codec) for codec in order]
 
 
 def _cell_text(e: Estimate | None) -> str:

@@ -47,16 +47,18 @@ def _copy_keys(run: Path, out: Path, test_sets: dict) -> None:
 
 
 def merge_results(out: Path, runs: dict[str, dict], *, name: str, trained_on: dict[str, list[str]],
-                  not_ood_evidence: dict[str, dict[str, str]], extra: dict | None = None) -> dict:
+                  not_ood_evidence: dict[str, dict[str, str]], extra: dict | None = None,
+                  rescored: tuple[str, ...] = ("telephone",)) -> dict:
     """One result of the sub-runs ``{folder: result}`` under ``out``; written to ``out/result.json``.
 
     ``trained_on``: sub-run folder → corpus ids its trained detectors learnt from (a detector's own
-    ``trained_on`` wins); ``not_ood_evidence``: detector → {test set: why}."""
+    ``trained_on`` wins); ``not_ood_evidence``: detector → {test set: why}; ``rescored``: the sub-runs that score
+    other runs' checkpoints under ``label@seedN`` labels (relabelled to the label and its seed)."""
     merged = {"schema": SCHEMA_VERSION, "run_id": out.name, "config": {"name": name, "detectors": [], "runs": {}},
               "environment": {}, "detectors": {}, "codecs": {}, "test_sets": {}, "cells": [],
               "failed_cells": [], "timing": {}, "demo": extra or {}}
     for sub, result in runs.items():
-        seed_labels = sub == "telephone"
+        seed_labels = sub in rescored
         merged["config"]["runs"][sub] = result.get("config", {})
         merged["environment"] = merged["environment"] or result.get("environment", {})
         merged["codecs"].update(result.get("codecs", {}))

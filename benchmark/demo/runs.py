@@ -6,10 +6,16 @@ folder, merged into one ``result.json`` that tables, plots and ``spoofbench repo
 ``ladder/``      detectors trained on demo corpus A (≥ 3 seeds), scored uncoded on the ladder's rungs
                  1–4 (:mod:`.plan`) and on real ASVspoof 2019 LA attacks (``la19_dev``: OOD);
 ``telephone/``   the same trained checkpoints, rung 4 through telephone codecs (rung 5);
+``channel/``     the same checkpoints, rung 4 through laundering and (simulated) replay conditions (rung 6);
+``shortcut/``    the same checkpoints on ``la19_dev`` after ``vad_trim`` (the silence-shortcut check);
 ``la19/``        the reverse: detectors trained on the real 2019 LA mini train half, tested on its dev
                  half (in-domain) and on rung 4, demo corpus B (OOD);
 ``pretrained/``  the official AASIST weights scored as is on a subset of ``la19_dev`` — these
-                 utterances are in AASIST's training and development data: flagged, never OOD evidence.
+                 utterances are in AASIST's training and development data: flagged, never OOD evidence;
+``shortcut_la19/`` the LA 2019 direction's checkpoints on ``la19_dev`` after ``vad_trim``.
+
+The shortcut sub-runs score only the trimmed condition: their cells pair with the ``none`` cells of the same
+detector, seed and trials in the ladder and LA 2019 runs (:mod:`spoofbench.runner.shortcut` on the merged result).
 """
 from __future__ import annotations
 
@@ -44,6 +50,16 @@ DEMO_WINDOW = 48000
 #: Rung 5: rung 4 through telephone channels.
 TELEPHONE_CODECS_FULL = ("g711_mulaw", "tel_gsm")
 TELEPHONE_CODECS_QUICK = ("tel_gsm",)
+#: Rung 6: rung 4 through laundering and replay (channels.yaml), each ~1-6 ms a 3-s clip in-process (scoring,
+#: not the condition, is the cost): a resampling chain, pink noise, office reverberation and the SIMULATED
+#: loudspeaker -> room -> microphone replay. The quick demo keeps one laundering condition.
+CHANNEL_CONDITIONS_FULL = ("resample_chain", "noise_pink_10db", "reverb_medium_rt06", "replay_sim_office")
+CHANNEL_CONDITIONS_QUICK = ("noise_pink_10db",)
+#: The silence-shortcut check (Mueller et al. 2021): la19_dev as is and after this condition.
+SHORTCUT_CONDITION = "vad_trim"
+SHORTCUT_TEST = "la19_dev"
+#: Sub-runs that rescore trained checkpoints (their detector labels carry ``@seedN``).
+RESCORED_RUNS = ("telephone", "channel", "shortcut", "shortcut_la19")
 #: The official AASIST weights beside a developer checkout (../shared/reference/aasist).
 DEFAULT_AASIST = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "aasist" / "AASIST.pth"
 #: On a CPU the demo runs one job per usable core, at most this many, each on one thread (--jobs overrides).
@@ -67,6 +83,8 @@ class DemoSettings:
     corpus_sizes: DemoSizes | None = None     # overrides the quick/full corpus sizes (tests)
     la19_sizes: La19Sizes | None = None       # overrides the quick/full ASVspoof 2019 LA mini cuts
     jobs: int | None = None                   # jobs at once (None: one per core on a CPU, one on a GPU)
+    channels: tuple[str, ...] | None = None   # rung 6's conditions (None: quick/full default; (): no rung 6)
+    shortcut: bool = True                     # the vad_trim check on la19_dev (needs real_attacks)
 
     def la19_cuts(self) -> La19Sizes:
         return self.la19_sizes or (QUICK_LA19 if self.quick else FULL_LA19)
@@ -110,6 +128,14 @@ class DemoSettings:
         if self.codecs:
             return tuple(c for c in self.codecs if c != "none")
         return TELEPHONE_CODECS_QUICK if self.quick else TELEPHONE_CODECS_FULL
+
+    def channel_conditions(self) -> tuple[str, ...]:
+        if self.channels is not None:
+            return tuple(c for c in self.channels if c != "none")
+        return CHANNEL_CONDITIONS_QUICK if self.quick else CHANNEL_CONDITIONS_FULL
+
+    def shortcut_conditions(self) -> tuple[str, ...]:
+        return (SHORTCUT_CONDITION,) if self.shortcut and self.real_attacks else ()
 
     def seed_list(self) -> tuple[int, ...]:
         """Training seeds: three in the full demo (mean ± sd), one in the quick mode."""
@@ -177,16 +203,38 @@ def demo_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path
         training=settings.training(), **_common(settings, corpus)).validate()
 
 
-def telephone_config(corpus: DemoCorpus, settings: DemoSettings, checkpoints: dict[tuple[str, int], str],
-                     ) -> BenchmarkConfig:
-    """Rung 5: the ladder's trained checkpoints, scored as is on rung 4 through telephone codecs."""
+def _rescore_config(name: str, corpus: DemoCorpus, settings: DemoSettings,
+                    checkpoints: dict[tuple[str, int], str], test: TestSetSpec, codecs: tuple[str, ...],
+                    ) -> BenchmarkConfig:
+    """Trained checkpoints (labelled ``label@seedN``, relabelled by the merge) scored as is on ``test``
+    through ``codecs``."""
     detectors = tuple(DetectorSpec(name=name, label=f"{label}@seed{seed}", checkpoint=path)
                       for (label, seed), path in checkpoints.items()
                       for name in [label.split("@")[0]])
-    return BenchmarkConfig(
-        name="demo-telephone", detectors=detectors,
-        test_sets=(_test("r4_corpora", corpus.manifest("demo_b_eval"), Path(corpus.root), "ood"),),
-        codecs=settings.telephone_codecs(), seeds=(0,), **_common(settings, corpus)).validate()
+    return BenchmarkConfig(name=name, detectors=detectors, test_sets=(test,), codecs=codecs, seeds=(0,),
+                           **_common(settings, corpus)).validate()
+
+
+def telephone_config(corpus: DemoCorpus, settings: DemoSettings, checkpoints: dict[tuple[str, int], str],
+                     ) -> BenchmarkConfig:
+    """Rung 5: the ladder's trained checkpoints, scored as is on rung 4 through telephone codecs."""
+    test = _test("r4_corpora", corpus.manifest("demo_b_eval"), Path(corpus.root), "ood")
+    return _rescore_config("demo-telephone", corpus, settings, checkpoints, test, settings.telephone_codecs())
+
+
+def channel_config(corpus: DemoCorpus, settings: DemoSettings, checkpoints: dict[tuple[str, int], str],
+                   ) -> BenchmarkConfig:
+    """Rung 6: the ladder's trained checkpoints on rung 4 through laundering and (simulated) replay."""
+    test = _test("r4_corpora", corpus.manifest("demo_b_eval"), Path(corpus.root), "ood")
+    return _rescore_config("demo-channel", corpus, settings, checkpoints, test, settings.channel_conditions())
+
+
+def shortcut_config(corpus: DemoCorpus, settings: DemoSettings, checkpoints: dict[tuple[str, int], str],
+                    la19: dict[str, Path], la19_root: Path, domain: str) -> BenchmarkConfig:
+    """The silence-shortcut check: trained checkpoints on ``la19_dev`` after ``vad_trim`` only (the ``none``
+    cells of the same trials are the ladder's or the LA 2019 run's)."""
+    test = _test(SHORTCUT_TEST, la19["la19_dev"], la19_root, domain)
+    return _rescore_config("demo-shortcut", corpus, settings, checkpoints, test, settings.shortcut_conditions())
 
 
 def la19_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path], la19_root: Path,
@@ -242,7 +290,8 @@ def _checkpoint_file(train_dir: Path, recorded: str | None) -> Path | None:
 
 # ----------------------------------------------------------------------------- running
 
-TRAINED_ON = {"ladder": ["demo_a"], "telephone": ["demo_a"], "la19": ["asvspoof2019_la (mini train half)"],
+TRAINED_ON = {"ladder": ["demo_a"], "telephone": ["demo_a"], "channel": ["demo_a"], "shortcut": ["demo_a"],
+              "la19": ["asvspoof2019_la (mini train half)"], "shortcut_la19": ["asvspoof2019_la (mini train half)"],
               "pretrained": ["asvspoof2019_la"]}
 OVERLAP_NOTE = ("these utterances are ASVspoof 2019 LA train/dev data, which the official AASIST weights were "
                 "trained and selected on")
@@ -260,7 +309,9 @@ def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = Tr
     from ..codecs.availability import require_runnable
     from ..runner.plan import expand_codecs
 
-    require_runnable(expand_codecs(settings.telephone_codecs()))  # rung 5's codecs: refused before any work
+    # rungs 5 and 6 and the shortcut check: refused before any work when a condition cannot run here
+    require_runnable(expand_codecs(settings.telephone_codecs() + settings.channel_conditions()
+                                   + settings.shortcut_conditions()))
     out = Path(out_dir)
     corpus_dir = Path(corpus_dir) if corpus_dir else out / "corpus"
     corpus, executor = _corpus_and_workers(settings, corpus_dir, progress)
@@ -270,7 +321,10 @@ def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = Tr
         chains = _Chains(out, settings, corpus, la19, la19_root, progress, executor)
         runs = chains.run()
         extra = {"quick": settings.quick, "seeds": list(settings.seed_list()), "notes": chains.notes,
-                 "rungs": {name: what for name, (_, what) in RUNGS.items()}}
+                 "rungs": {name: what for name, (_, what) in RUNGS.items()},
+                 "telephone_codecs": list(settings.telephone_codecs()),
+                 "channel_conditions": list(settings.channel_conditions()),
+                 "shortcut_condition": SHORTCUT_CONDITION if settings.shortcut_conditions() else None}
         merged = _merge(out, runs, settings, extra)
         write_demo_outputs(merged, out, settings, executor)
     finally:
@@ -342,7 +396,7 @@ class _Chains:
                 _preload_outputs()  # this thread only waits: load what the tables and the report need
                 for future in running:
                     future.result()
-        order = ("ladder", "telephone", "la19", "pretrained")
+        order = ("ladder", "telephone", "channel", "shortcut", "la19", "pretrained", "shortcut_la19")
         return {name: self.runs[name] for name in order if name in self.runs}
 
     def _run(self, name: str, config: BenchmarkConfig) -> dict:
@@ -356,14 +410,22 @@ class _Chains:
         settings, corpus = self.settings, self.corpus
         ladder = demo_config(corpus, settings, self.la19, self.la19_root)
         self._run("ladder", ladder)
-        if not settings.telephone_codecs():
+        wanted = [(settings.telephone_codecs(), "Rung 5 (telephone codecs)"),
+                  (settings.channel_conditions(), "Rung 6 (laundering and replay)"),
+                  (settings.shortcut_conditions() if self.la19 else (), "The silence-shortcut check")]
+        if not any(codecs for codecs, _ in wanted):
             return
         checkpoints = trained_checkpoints(self.out / "ladder", ladder)
-        if checkpoints:
+        if not checkpoints:
+            self.notes += [f"{what} is skipped: no finished training with a best checkpoint under "
+                           f"{self.out / 'ladder' / 'train'}." for codecs, what in wanted if codecs]
+            return
+        if settings.telephone_codecs():
             self._run("telephone", telephone_config(corpus, settings, checkpoints))
-        else:
-            self.notes.append(f"Rung 5 (telephone codecs) is skipped: no finished training with a best "
-                              f"checkpoint under {self.out / 'ladder' / 'train'}.")
+        if settings.channel_conditions():
+            self._run("channel", channel_config(corpus, settings, checkpoints))
+        if wanted[2][0]:
+            self._run("shortcut", shortcut_config(corpus, settings, checkpoints, self.la19, self.la19_root, "ood"))
 
     def la19_chain(self) -> None:
         """The pretrained row first (one long job: started early, it cannot be the last), then LA 2019."""
@@ -376,7 +438,16 @@ class _Chains:
         else:
             self.notes.append(f"The pretrained AASIST row is skipped: no official weights at {weights} "
                               "(give --aasist-weights PATH).")
-        self._run("la19", la19_config(corpus, settings, la19, root))
+        reverse = la19_config(corpus, settings, la19, root)
+        self._run("la19", reverse)
+        if not settings.shortcut_conditions():
+            return
+        checkpoints = trained_checkpoints(self.out / "la19", reverse)
+        if checkpoints:
+            self._run("shortcut_la19", shortcut_config(corpus, settings, checkpoints, la19, root, "in-domain"))
+        else:
+            self.notes.append(f"The silence-shortcut check of the LA 2019 direction is skipped: no finished training "
+                              f"with a best checkpoint under {self.out / 'la19' / 'train'}.")
 
 
 def draw_demo_plots(task: tuple[dict, str]) -> dict:
@@ -398,6 +469,7 @@ def _merge(out: Path, runs: dict, settings: DemoSettings, extra: dict) -> dict:
     from .merge import merge_results
 
     return merge_results(out, runs, name="demo-quick" if settings.quick else "demo", trained_on=TRAINED_ON,
+                         rescored=RESCORED_RUNS,
                          not_ood_evidence={PRETRAINED_LABEL: {"la19_pretrained": OVERLAP_NOTE}}, extra=extra)
 
 
@@ -418,6 +490,13 @@ def write_demo_outputs(result: dict, out: Path, settings: DemoSettings, executor
     report_settings = ReportSettings(resamples=settings.resamples(), seed=settings.seed)
     report = build_report(out, report_settings)
     report.sections.append(_seed_question_section(result, out, report, report_settings))
+    from .silence import shortcut_rows, shortcut_section, write_shortcut_tables
+
+    condition = result.get("demo", {}).get("shortcut_condition")
+    shortcut = shortcut_rows(out, report_settings, condition)
+    if shortcut:
+        report.sections.append(shortcut_section(shortcut, condition))
+        write_shortcut_tables(shortcut, out / "tables", condition)
     paths["report_md"], paths["report_html"] = out / "report.md", out / "report.html"
     write_text_atomic(paths["report_md"], report_markdown(report))
     drawn = (drawing.result() if drawing is not None else draw_demo_plots((result, str(out))))
@@ -428,7 +507,8 @@ def write_demo_outputs(result: dict, out: Path, settings: DemoSettings, executor
     from .summary import demo_summary
 
     paths["summary"] = out / "demo_summary.md"
-    write_text_atomic(paths["summary"], demo_summary(result, out, report.comparisons, report_settings))
+    write_text_atomic(paths["summary"], demo_summary(result, out, report.comparisons, report_settings,
+                                                     shortcut=shortcut))
     return paths
 
 

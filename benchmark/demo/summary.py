@@ -51,8 +51,10 @@ def encoder_note(result: dict) -> str | None:
             "here. It stands in for the 'large pretrained encoder' family: no SSL weights are available offline.")
 
 
-def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
-    """The demo's printed result: the ladder, the real-attack rungs, separability, notes."""
+def demo_summary(result: dict, out: Path, comparisons: list, settings, shortcut: list | None = None) -> str:
+    """The demo's printed result: the ladder (rungs 5 and 6 as coded columns of rung 4), the real-attack rungs,
+    separability, the silence-shortcut check (``shortcut``: :func:`~spoofbench.demo.silence.shortcut_rows`),
+    notes."""
     from ..runner.report import ScoreStore
     from ..runner.tables import render
     from .ladder import ladder_table, separability_lines, separable_rungs
@@ -70,7 +72,9 @@ def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
         title="The ladder: EER (%) of detectors trained on demo corpus A",
         caption=f"Each rung adds one shift to the one before; la19_dev holds real ASVspoof 2019 LA attacks no demo "
                 f"generator resembles (out of distribution). {_seed_words(seeds)}, then [mean of the seeds' 95% "
-                "bootstrap CIs]. Uncoded unless the column names a codec.")
+                "bootstrap CIs]. Uncoded unless the column names a codec: r5_telephone = rung 4 through telephone "
+                "codecs, r6_channel = rung 4 through laundering and replay conditions (\"(simulation)\": a simulated "
+                "loudspeaker → room → microphone chain, not a re-recording).")
     parts.append(render(table, "md"))
     lines = separability_lines(comparisons, ladder_tests, a_dets)
     rungs = separable_rungs(comparisons, a_dets)
@@ -90,6 +94,10 @@ def demo_summary(result: dict, out: Path, comparisons: list, settings) -> str:
         lines = separability_lines(comparisons, ["la19_dev", "r1_speakers", "r4_corpora"], la_dets)
         if lines:
             parts.append("\n".join(f"- {line}" for line in lines) + "\n")
+    if shortcut:
+        from .silence import shortcut_summary
+
+        parts.append(shortcut_summary(shortcut, result.get("demo", {}).get("shortcut_condition") or "vad_trim"))
     note = encoder_note(result)
     if note:
         parts.append(f"{note}\n")

@@ -192,10 +192,16 @@ def test_tiny_demo_end_to_end(tmp_path):
             assert ("lfcc_gmm", seed, test, "none") in cells
         assert ("lfcc_gmm", seed, "r4_corpora", "g711_mulaw") in cells  # rung 5, from the ladder's checkpoints
         assert ("lfcc_gmm@la19", seed, "la19_dev", "none") in cells
+        assert ("lfcc_gmm", seed, "r4_corpora", "noise_pink_10db") in cells  # rung 6 (quick: one condition)
+        for label in ("lfcc_gmm", "lfcc_gmm@la19"):  # the silence-shortcut check, both directions
+            assert (label, seed, "la19_dev", "vad_trim") in cells
     assert result["detectors"]["lfcc_gmm@la19"]["trained_on"] == ["asvspoof2019_la (mini train half)"]
     summary = (out / "demo_summary.md").read_text()
     assert "The ladder: EER (%)" in summary and "r5_telephone: r4 through g711_mulaw" in summary
-    assert "Real attacks: EER (%)" in summary
+    assert "Real attacks: EER (%)" in summary and "r6_channel: r4 through noise_pink_10db" in summary
+    assert "The silence shortcut: EER on la19_dev as is and after `vad_trim`" in summary
+    assert "| lfcc_gmm@la19 | la19_dev |" in summary and "rests" in summary
+    assert (out / "tables" / "shortcut_vad_trim.json").is_file()
     if AASIST.is_file():
         assert result["detectors"]["aasist_official"]["not_ood_evidence"]["la19_pretrained"]
         assert "aasist_official" in summary and "†" in summary
@@ -209,6 +215,7 @@ def test_tiny_demo_end_to_end(tmp_path):
         assert (label, 0, "r4_corpora", "none") in cells
     report = (out / "report.md").read_text()
     assert "## The seed's question: small raw-waveform model vs frozen pretrained encoder" in report
+    assert "## The silence shortcut: does a detector's number rest on silence?" in report
     assert "detectable Δ EER" in report and "ge2e_speaker_head" in (out / "report.html").read_text()
     assert json.loads((out / "result.json").read_text())["config"]["name"] == "demo-quick"
 
@@ -236,7 +243,8 @@ def test_the_demos_numbers_do_not_depend_on_jobs(tmp_path):
                       for c in result["cells"]}
         plots[jobs] = sorted(p.name for p in (tmp_path / f"jobs{jobs}" / "plots").iterdir())
         assert (tmp_path / f"jobs{jobs}" / "report.html").is_file()
-    assert eers[1] == eers[2] and len(eers[1]) == 2 * (5 + 1 + 2)
+    # per seed: ladder 5 rungs, rung 5 (1 codec), rung 6 (1 condition), LA 2019 2 sets, vad_trim in both directions
+    assert eers[1] == eers[2] and len(eers[1]) == 2 * (5 + 1 + 1 + 2 + 2)
     assert plots[1] == plots[2] and plots[1]
 
 
