@@ -451,13 +451,17 @@ class _Chains:
 
 
 def draw_demo_plots(task: tuple[dict, str]) -> dict:
-    """EER heat maps, parameters vs OOD EER and DET curves of a demo result: ``{"ok", "plots": [path...]}``."""
+    """EER heat maps, parameters vs OOD EER, DET curves, rung 4 through its channels and the silence shortcut of a
+    demo result: ``{"ok", "plots": [path...]}``."""
     from ..runner.plots import plot_det_curves, plot_eer_heatmaps, plot_params_vs_ood
 
     result, out = task[0], Path(task[1])
     plots = plot_eer_heatmaps(result, out / "plots", formats=("png",))
     plots += plot_params_vs_ood(result, out / "plots", formats=("png",))
     plots += plot_det_curves(result, out, formats=("png",))
+    from .plots import plot_demo_extras
+
+    plots += plot_demo_extras(result, out / "plots", formats=("png",))
     return {"ok": True, "plots": [str(p) for p in plots]}
 
 

@@ -184,3 +184,13 @@ def test_no_detector_resting_on_silence_is_said_too(merged):
     rows = [r for r in shortcut_rows(out, ReportSettings(resamples=100), "vad_trim") if r.detector == "lfcc_gmm"]
     assert shortcut_words(rows).startswith("No detector's number rests on silence separably here")
     assert shortcut_words([]) == "The silence-shortcut check did not run (no trimmed cells)."
+
+
+def test_demo_plots_of_the_channel_rungs_and_the_shortcut(merged):
+    from spoofbench.demo.plots import plot_demo_extras
+
+    result, out = merged
+    paths = plot_demo_extras(result, out / "plots")
+    assert [p.name for p in paths] == ["demo_channels.png", "demo_silence_shortcut.png"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert plot_demo_extras({**result, "cells": [], "demo": {}}, out / "none") == []
