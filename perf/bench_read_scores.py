@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from spoofbench.metrics.readers import align, read_keys, read_scores, read_scores_python
+from spoofbench.metrics.readers import ScoreNormalization, _parse_python, align, read_keys, read_scores
+
+
+def read_scores_python(path: Path) -> dict[str, float]:
+    """The baseline: the line-by-line parser read_scores used before it was vectorised (now its fallback)."""
+    ids, values = _parse_python(Path(path), ScoreNormalization())
+    return dict(zip(ids, values))
 
 
 def _best_pair(old, new, repeats: int) -> tuple[float, float, object, object]:

@@ -29,7 +29,7 @@ import yaml
 from ..atomic import write_json_atomic, write_text_atomic
 from ..logs import context_logger, progress as show_progress
 from ..errors import ConfigError, ManifestError
-from . import checkpoint as ck
+from . import checkpoint as checkpoint_io
 from .augment import Augmenter
 from .batch_loader import BatchDataset, BatchTransform, batch_loader, train_view
 from .config import TrainConfig
@@ -107,51 +107,51 @@ def _check_trials(trials: Sequence[Any], name: str) -> list[Any]:
 
 
 def _make_optimizer(cfg: TrainConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    o = cfg.optim
-    if o.name == "adam":
-        return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
-    if o.name == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    settings = cfg.optim
+    if settings.name == "adam":
+        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    if settings.name == "adamw":
+        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
 
 
 def _make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> Any:
-    o = cfg.optim
-    if o.scheduler == "cosine":
+    settings = cfg.optim
+    if settings.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    if o.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_epochs, gamma=o.step_gamma)
+    if settings.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.step_epochs, gamma=settings.step_gamma)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
 
-def _loader(dataset: TrainDataset, sampler: BucketBatchSampler, cfg: TrainConfig, rt: Runtime,
+def _loader(dataset: TrainDataset, sampler: BucketBatchSampler, cfg: TrainConfig, runtime: Runtime,
             workers: int) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_train,
-        worker_init_fn=worker_init if workers else None, pin_memory=rt.device.type == "cuda",
+        worker_init_fn=worker_init if workers else None, pin_memory=runtime.device.type == "cuda",
         prefetch_factor=4 if workers else None, persistent_workers=workers > 0)
 
 
 def evaluate_eer(detector: torch.nn.Module, loader: torch.utils.data.DataLoader, targets: np.ndarray,
-                 rt: Runtime) -> float:
+                 runtime: Runtime) -> float:
     """Dev EER (fraction) of ``detector`` over ``loader`` (shards gathered across ranks)."""
     from spoofbench.metrics import compute_eer
 
     detector.eval()
     indices, scores = [], []
-    with torch.inference_mode(), rt.autocast():
+    with torch.inference_mode(), runtime.autocast():
         for batch in loader:
             if batch["waves"].numel() == 0:
                 continue
-            out = detector.score(batch["waves"].to(rt.device, non_blocking=True),
-                                 batch["lengths"].to(rt.device))
+            out = detector.score(batch["waves"].to(runtime.device, non_blocking=True),
+                                 batch["lengths"].to(runtime.device))
             scores.append(out.float().cpu().numpy())
             indices.append(batch["indices"].numpy())
     idx = np.concatenate(indices) if indices else np.zeros(0, np.int64)
     sc = np.concatenate(scores) if scores else np.zeros(0, np.float32)
-    if rt.distributed:
+    if runtime.distributed:
         import torch.distributed as dist
-        gathered: list[Any] = [None] * rt.world_size
+        gathered: list[Any] = [None] * runtime.world_size
         dist.all_gather_object(gathered, (idx, sc))
         idx = np.concatenate([g[0] for g in gathered])
         sc = np.concatenate([g[1] for g in gathered])
@@ -183,10 +183,10 @@ def train(config: TrainConfig, train_trials: Sequence[Any], dev_trials: Sequence
     check_roots(data.root, "root")
     check_roots(data.dev_root, "dev_root")
     out = prepare_out_dir(out_dir)
-    rt = setup_runtime(config.device, config.precision)
+    runtime = setup_runtime(config.device, config.precision)
     configure_backends(config.cudnn_benchmark, config.deterministic)
-    ctx = _RunContext(config, rt, out, resume, progress, on_batch_end)
-    with exclusive(out, "training run") if rt.is_main else contextlib.nullcontext():  # one trainer per run dir
+    ctx = _RunContext(config, runtime, out, resume, progress, on_batch_end)
+    with exclusive(out, "training run") if runtime.is_main else contextlib.nullcontext():  # one trainer per run dir
         return _start(ctx, data)
 
 
@@ -194,15 +194,15 @@ def _start(ctx: "_RunContext", data: "_TrainInputs") -> TrainResult:
     """Record the config and environment (rank 0), build the detector, then train or fit it."""
     from spoofbench.models import build_detector
 
-    config, rt, out = ctx.config, ctx.rt, ctx.out
+    config, runtime, out = ctx.config, ctx.runtime, ctx.out
     if ctx.last.exists() and not ctx.resume:
         raise ConfigError(f"{out} already holds a training run ({ctx.last}); pass --resume to "
                           "continue it or choose a new --out", path=out)
-    if rt.is_main:
+    if runtime.is_main:
         ctx.ckdir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False), fsync=True)
-        write_json_atomic(out / "environment.json", environment_record(rt), fsync=True)
-    with seeded(config.seed, rt.device), cpu_threads(config.cpu_threads):
+        write_json_atomic(out / "environment.json", environment_record(runtime), fsync=True)
+    with seeded(config.seed, runtime.device), cpu_threads(config.cpu_threads):
         detector = build_detector(config.detector, config.preset, **dict(config.overrides))
         if detector.training_mode == "fit":
             return _fit(ctx, detector, data)
@@ -211,7 +211,7 @@ def _start(ctx: "_RunContext", data: "_TrainInputs") -> TrainResult:
             from .ssl_cache import enable_feature_cache
             augmenting = Augmenter(config.augment, detector.sample_rate).active
             ssl_notes.append(enable_feature_cache(detector, config.ssl, out, augmenting)[1])
-        detector.to(rt.device)
+        detector.to(runtime.device)
         return _train_gradient(ctx, detector, data, ssl_notes)
 
 
@@ -228,7 +228,7 @@ class _TrainInputs:
 class _RunContext:
     """What every step of a run needs besides the model: config, runtime, run dir, hooks."""
     config: TrainConfig
-    rt: Runtime
+    runtime: Runtime
     out: Path
     resume: bool
     progress: bool
@@ -246,11 +246,11 @@ class _RunContext:
 
     @property
     def last(self) -> Path:
-        return self.ckdir / ck.LAST
+        return self.ckdir / checkpoint_io.LAST
 
     @property
     def best(self) -> Path:
-        return self.ckdir / ck.BEST
+        return self.ckdir / checkpoint_io.BEST
 
 
 @dataclass
@@ -266,32 +266,33 @@ class _Optimisation:
     class_weight: torch.Tensor | None = None
 
     @classmethod
-    def build(cls, config: TrainConfig, detector: Any, rt: Runtime) -> "_Optimisation":
+    def build(cls, config: TrainConfig, detector: Any, runtime: Runtime) -> "_Optimisation":
         model: torch.nn.Module = detector
-        if rt.distributed:
+        if runtime.distributed:
             model = torch.nn.parallel.DistributedDataParallel(
-                detector, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+                detector, device_ids=[runtime.device.index] if runtime.device.type == "cuda" else None)
         params = [p for p in detector.parameters() if p.requires_grad]
         optimizer = _make_optimizer(config, params)
-        return cls(detector, model, params, optimizer, _make_scheduler(config, optimizer),
-                   torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16"), config.optim.grad_clip)
+        scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.precision == "fp16")
+        return cls(detector, model, params, optimizer, _make_scheduler(config, optimizer), scaler,
+                   config.optim.grad_clip)
 
-    def checkpoint(self, state: ck.TrainState, config: TrainConfig) -> dict[str, Any]:
+    def checkpoint(self, state: checkpoint_io.TrainState, config: TrainConfig) -> dict[str, Any]:
         """Everything a resume needs: model, optimiser, schedule, scaler, RNG and the run's state."""
-        return {**ck.model_payload(self.detector, self.detector.state_dict()),
+        return {**checkpoint_io.model_payload(self.detector, self.detector.state_dict()),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {}, "rng": ck.rng_state(),
-                **state.to_payload(), "train_config": config.to_dict()}
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                "rng": checkpoint_io.rng_state(), **state.to_payload(), "train_config": config.to_dict()}
 
-    def restore(self, payload: dict[str, Any]) -> ck.TrainState:
+    def restore(self, payload: dict[str, Any]) -> checkpoint_io.TrainState:
         """Load a :meth:`checkpoint` back; returns the run's state."""
         self.detector.load_state_dict(payload["state_dict"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         if payload.get("scaler"):
             self.scaler.load_state_dict(payload["scaler"])
-        ck.set_rng_state(payload["rng"])
-        return ck.TrainState.from_payload(payload)
+        checkpoint_io.set_rng_state(payload["rng"])
+        return checkpoint_io.TrainState.from_payload(payload)
 
 
 @dataclass(frozen=True)
@@ -314,64 +315,64 @@ def _clip_lengths(trials: list, root: Any, policy: Any, sample_rate: int, cap: i
     return [min(e, cap) for e in est] if cap else est
 
 
-def _dev_loader(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInputs) -> tuple[TrainDataset, Any]:
+def _dev_loader(config: TrainConfig, runtime: Runtime, detector: Any, data: _TrainInputs) -> tuple[TrainDataset, Any]:
     sr, policy = detector.sample_rate, detector.input_policy
     dev_root = with_pack(data.dev_root, sr, config.data)
     dev_set = TrainDataset(data.dev, dev_root, sample_rate=sr, policy=policy,
                            min_samples=detector.min_samples, train=False, seed=config.seed)
     shards = _EvalShards(_clip_lengths(data.dev, dev_root, policy, sr, None), dev_set.targets,
-                         config.eval_batch_size, rt.rank, rt.world_size)
-    return dev_set, _loader(dev_set, shards, config, rt, config.num_workers)
+                         config.eval_batch_size, runtime.rank, runtime.world_size)
+    return dev_set, _loader(dev_set, shards, config, runtime, config.num_workers)
 
 
-def _make_loaders(config: TrainConfig, rt: Runtime, detector: Any, data: _TrainInputs) -> _Loaders:
+def _make_loaders(config: TrainConfig, runtime: Runtime, detector: Any, data: _TrainInputs) -> _Loaders:
     sr, policy = detector.sample_rate, detector.input_policy
     max_samples = int(config.max_train_seconds * sr)
     root = with_pack(data.root, sr, config.data)
     kind = BatchDataset if config.data.loader == "batch" else TrainDataset  # whole batches per read, or clips
-    extra = {"int16_batches": rt.device.type == "cuda"} if kind is BatchDataset else {"train": True}
+    extra = {"int16_batches": runtime.device.type == "cuda"} if kind is BatchDataset else {"train": True}
     train_set = kind(data.train, root, sample_rate=sr, policy=policy, min_samples=detector.min_samples,
                      seed=config.seed, max_samples=max_samples, augmenter=Augmenter(config.augment, sr),
                      eval_crop=config.ssl.cache_features, **extra)
-    dev_set, dev_loader = _dev_loader(config, rt, detector, data)
+    dev_set, dev_loader = _dev_loader(config, runtime, detector, data)
     sampler = BucketBatchSampler(_clip_lengths(data.train, root, policy, sr, max_samples), train_set.targets,
                                  config.batch_size, seed=config.seed, balance=config.balance == "sampler",
-                                 bucket=config.bucket, rank=rt.rank, world_size=rt.world_size)
+                                 bucket=config.bucket, rank=runtime.rank, world_size=runtime.world_size)
     if kind is BatchDataset:
-        loader = batch_loader(train_set, sampler, workers=config.num_workers, cuda=rt.device.type == "cuda")
+        loader = batch_loader(train_set, sampler, workers=config.num_workers, cuda=runtime.device.type == "cuda")
         transform = BatchTransform(Augmenter(config.augment, sr), policy, train=not config.ssl.cache_features)
         return _Loaders(train_set, dev_set, sampler, loader, dev_loader, transform)
-    return _Loaders(train_set, dev_set, sampler, _loader(train_set, sampler, config, rt, config.num_workers),
+    return _Loaders(train_set, dev_set, sampler, _loader(train_set, sampler, config, runtime, config.num_workers),
                     dev_loader)
 
 
-def _class_weight(config: TrainConfig, targets: np.ndarray, rt: Runtime) -> torch.Tensor | None:
+def _class_weight(config: TrainConfig, targets: np.ndarray, runtime: Runtime) -> torch.Tensor | None:
     """Inverse class frequencies for ``balance: weighted_loss`` (else None)."""
     if config.balance != "weighted_loss":
         return None
     counts = np.bincount(targets, minlength=2).astype(np.float64)
-    return torch.tensor(counts.sum() / (2.0 * np.maximum(counts, 1.0)), dtype=torch.float32, device=rt.device)
+    return torch.tensor(counts.sum() / (2.0 * np.maximum(counts, 1.0)), dtype=torch.float32, device=runtime.device)
 
 
 def _train_gradient(ctx: _RunContext, detector: Any, data: _TrainInputs, ssl_notes: list[str]) -> TrainResult:
     """Epochs of gradient training with dev-EER selection, early stopping and per-epoch checkpoints."""
-    config, rt = ctx.config, ctx.rt
-    opt = _Optimisation.build(config, detector, rt)
-    loaders = _make_loaders(config, rt, detector, data)
-    opt.class_weight = _class_weight(config, loaders.train_set.targets, rt)
-    state = ck.TrainState()
+    config, runtime = ctx.config, ctx.runtime
+    optimisation = _Optimisation.build(config, detector, runtime)
+    loaders = _make_loaders(config, runtime, detector, data)
+    optimisation.class_weight = _class_weight(config, loaders.train_set.targets, runtime)
+    state = checkpoint_io.TrainState()
     if ctx.resume and ctx.last.exists():
-        payload = ck.load_state(ctx.last)
+        payload = checkpoint_io.load_state(ctx.last)
         _check_resume(payload, config, ctx.last)
-        state = opt.restore(payload)
-    writer = _tensorboard(ctx.out) if rt.is_main else None
+        state = optimisation.restore(payload)
+    writer = _tensorboard(ctx.out) if runtime.is_main else None
     for epoch in range(state.next_epoch, config.epochs):
         if state.stopped_early:
             break
-        improved = _epoch(ctx, opt, loaders, state, epoch)
-        if rt.is_main:
-            _save_epoch(ctx, opt, state, improved, writer)
-        _barrier(rt)
+        improved = _epoch(ctx, optimisation, loaders, state, epoch)
+        if runtime.is_main:
+            _save_epoch(ctx, optimisation, state, improved, writer)
+        _barrier(runtime)
     if writer is not None:
         writer.close()
     if state.best_epoch < 0:
@@ -379,28 +380,29 @@ def _train_gradient(ctx: _RunContext, detector: Any, data: _TrainInputs, ssl_not
     result = TrainResult(ctx.out, ctx.best, ctx.last, detector.name, state.best_epoch + 1, state.best_dev_eer,
                          len(state.history), state.stopped_early, tuple(state.history), weights_digest(detector),
                          polarity_warnings(state.best_dev_eer, ctx.out))
-    if rt.is_main:
+    if runtime.is_main:
         write_json_atomic(ctx.out / "train_result.json", {**result.to_dict(), "ssl_options": ssl_notes,
                                                           "input_policy": detector.input_policy.to_dict()},
                           fsync=True)
     return result
 
 
-def _epoch(ctx: _RunContext, opt: _Optimisation, loaders: _Loaders, state: ck.TrainState, epoch: int) -> bool:
+def _epoch(ctx: _RunContext, optimisation: _Optimisation, loaders: _Loaders, state: checkpoint_io.TrainState,
+           epoch: int) -> bool:
     """Train one epoch, evaluate on dev, update ``state`` (history, best, patience); True if improved."""
-    config, rt = ctx.config, ctx.rt
+    config, runtime = ctx.config, ctx.runtime
     t0 = time.perf_counter()
     torch.manual_seed(epoch_seed(config.seed, epoch))
     loaders.train_sampler.set_epoch(epoch)
-    opt.model.train()
+    optimisation.model.train()
     waiting = _WaitClock(loaders.train)
-    loss_sum, seen, failed = _train_batches(ctx, opt, waiting, epoch, loaders.transform)
+    loss_sum, seen, failed = _train_batches(ctx, optimisation, waiting, epoch, loaders.transform)
     train_seconds = time.perf_counter() - t0
-    lr = opt.optimizer.param_groups[0]["lr"]
-    opt.scheduler.step()
-    totals = _reduce(rt, [loss_sum, seen, failed])
-    _sync_buffers(rt, opt.detector)
-    dev_eer = evaluate_eer(opt.detector, loaders.dev, loaders.dev_set.targets, rt)
+    lr = optimisation.optimizer.param_groups[0]["lr"]
+    optimisation.scheduler.step()
+    totals = _reduce(runtime, [loss_sum, seen, failed])
+    _sync_buffers(runtime, optimisation.detector)
+    dev_eer = evaluate_eer(optimisation.detector, loaders.dev, loaders.dev_set.targets, runtime)
     improved = state.update(epoch, dev_eer, config.patience, config.epochs)
     state.history.append({"epoch": epoch + 1, "train_loss": totals[0] / max(totals[1], 1), "dev_eer": dev_eer,
                           "best_dev_eer": state.best_dev_eer, "lr": lr, "train_samples": int(totals[1]),
@@ -433,59 +435,62 @@ class _WaitClock:
             yield batch
 
 
-def _train_batches(ctx: _RunContext, opt: _Optimisation, loader: Any, epoch: int,
+def _train_batches(ctx: _RunContext, optimisation: _Optimisation, loader: Any, epoch: int,
                    transform: BatchTransform | None = None) -> tuple[float, int, int]:
     """One pass over the train loader; returns (summed loss, clips trained on, unreadable clips).
     ``transform``: the batch loader's on-device augmentation and normalisation."""
-    config, rt = ctx.config, ctx.rt
+    config, runtime = ctx.config, ctx.runtime
     loss_sum = torch.zeros((), dtype=torch.float64)
     seen, failed = 0, 0
     batches = show_progress(loader, desc=f"epoch {epoch + 1}/{config.epochs} batches", logger=ctx.log,
-                            enabled=ctx.progress and rt.is_main)
+                            enabled=ctx.progress and runtime.is_main)
     for step, batch in enumerate(batches):
         failed += batch["failed"]
         usable = batch["targets"].numel() >= 2
-        if not usable and not rt.distributed:
+        if not usable and not runtime.distributed:
             continue  # unreadable clips left fewer than two (BatchNorm needs two)
-        loss, n = _train_step(opt, batch if usable else _placeholder_batch(opt.detector), usable, rt, transform)
+        inputs = batch if usable else _placeholder_batch(optimisation.detector)
+        loss, n = _train_step(optimisation, inputs, usable, runtime, transform)
         loss_sum += loss * n
         seen += n
-        if step % config.log_every == 0 and rt.is_main:
+        if step % config.log_every == 0 and runtime.is_main:
             ctx.log.debug("epoch %d step %d: loss %.4f", epoch + 1, step, loss)
         if ctx.on_batch_end is not None:
             ctx.on_batch_end(epoch, step)
     return float(loss_sum), seen, failed
 
 
-def _train_step(opt: _Optimisation, batch: dict, usable: bool, rt: Runtime,
+def _train_step(optimisation: _Optimisation, batch: dict, usable: bool, runtime: Runtime,
                 transform: BatchTransform | None = None) -> tuple[float, int]:
     """One optimiser step; an unusable batch (DDP only) takes a zero-weight step so ranks stay in step.
     Returns (loss, clips it counts for)."""
-    waves = train_view(batch, transform, rt.device)
-    targets = batch["targets"].to(rt.device, non_blocking=True)
-    with rt.autocast():
-        logits = opt.model(waves, batch["lengths"].to(rt.device))
-    loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=opt.class_weight)
+    waves = train_view(batch, transform, runtime.device)
+    targets = batch["targets"].to(runtime.device, non_blocking=True)
+    with runtime.autocast():
+        logits = optimisation.model(waves, batch["lengths"].to(runtime.device))
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=optimisation.class_weight)
     if not usable:
         loss = loss * 0.0
         targets = targets[:0]
-    opt.optimizer.zero_grad(set_to_none=True)
-    opt.scaler.scale(loss).backward()
-    if opt.grad_clip > 0:
-        opt.scaler.unscale_(opt.optimizer)
-        torch.nn.utils.clip_grad_norm_(opt.params, opt.grad_clip)
-    opt.scaler.step(opt.optimizer)
-    opt.scaler.update()
+    optimisation.optimizer.zero_grad(set_to_none=True)
+    optimisation.scaler.scale(loss).backward()
+    if optimisation.grad_clip > 0:
+        optimisation.scaler.unscale_(optimisation.optimizer)
+        torch.nn.utils.clip_grad_norm_(optimisation.params, optimisation.grad_clip)
+    optimisation.scaler.step(optimisation.optimizer)
+    optimisation.scaler.update()
     return float(loss.detach()), targets.numel()
 
 
-def _save_epoch(ctx: _RunContext, opt: _Optimisation, state: ck.TrainState, improved: bool, writer: Any) -> None:
+def _save_epoch(ctx: _RunContext, optimisation: _Optimisation, state: checkpoint_io.TrainState, improved: bool,
+                writer: Any) -> None:
     """Rank 0 after an epoch: best.pt when improved, last.pt, log.csv, TensorBoard, a progress line."""
     row = state.history[-1]
     if improved:
-        ck.save_torch(ctx.best, ck.model_payload(opt.detector, opt.detector.state_dict(), epoch=row["epoch"],
-                                                 dev_eer=row["dev_eer"]))
-    ck.save_torch(ctx.last, opt.checkpoint(state, ctx.config))
+        detector = optimisation.detector
+        checkpoint_io.save_torch(ctx.best, checkpoint_io.model_payload(detector, detector.state_dict(),
+                                                                       epoch=row["epoch"], dev_eer=row["dev_eer"]))
+    checkpoint_io.save_torch(ctx.last, optimisation.checkpoint(state, ctx.config))
     write_log(ctx.out / "log.csv", state.history)
     if writer is not None:
         for key in ("train_loss", "dev_eer", "lr", "samples_per_s"):
@@ -536,26 +541,26 @@ def _check_resume(state: dict, config: TrainConfig, path: Path) -> None:
                           f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change", path=path)
 
 
-def _reduce(rt: Runtime, values: list[float]) -> list[float]:
-    if not rt.distributed:
+def _reduce(runtime: Runtime, values: list[float]) -> list[float]:
+    if not runtime.distributed:
         return values
     import torch.distributed as dist
-    t = torch.tensor(values, dtype=torch.float64, device=rt.device)
+    t = torch.tensor(values, dtype=torch.float64, device=runtime.device)
     dist.all_reduce(t)
     return t.tolist()
 
 
-def _sync_buffers(rt: Runtime, module: torch.nn.Module) -> None:
+def _sync_buffers(runtime: Runtime, module: torch.nn.Module) -> None:
     """Give every rank rank 0's buffers (BatchNorm statistics drift apart after the last step)."""
-    if not rt.distributed:
+    if not runtime.distributed:
         return
     import torch.distributed as dist
     for buffer in module.buffers():
         dist.broadcast(buffer.data, src=0)
 
 
-def _barrier(rt: Runtime) -> None:
-    if rt.distributed:
+def _barrier(runtime: Runtime) -> None:
+    if runtime.distributed:
         import torch.distributed as dist
         dist.barrier()
 
@@ -573,7 +578,7 @@ def _fit(ctx: _RunContext, detector: Any, data: _TrainInputs) -> TrainResult:
     from .audio import AudioReadError
     from .data import read_clip
 
-    config, rt = ctx.config, ctx.rt
+    config, runtime = ctx.config, ctx.runtime
     waves, labels = [], []
     root = with_pack(data.root, detector.sample_rate, config.data)
     for trial in show_progress(data.train, desc="reading train audio", logger=ctx.log, enabled=ctx.progress):
@@ -584,21 +589,22 @@ def _fit(ctx: _RunContext, detector: Any, data: _TrainInputs) -> TrainResult:
         labels.append(trial.target)
     t0 = time.perf_counter()
     detector.fit(waves, np.asarray(labels, dtype=np.int64), seed=config.seed)
-    detector.to(rt.device)
-    dev_set, dev_loader = _dev_loader(config, rt, detector, data)
-    dev_eer = evaluate_eer(detector, dev_loader, dev_set.targets, rt)
+    detector.to(runtime.device)
+    dev_set, dev_loader = _dev_loader(config, runtime, detector, data)
+    dev_eer = evaluate_eer(detector, dev_loader, dev_set.targets, runtime)
     seconds = time.perf_counter() - t0
-    state = ck.TrainState(1, dev_eer, 0, 0, False, [{
+    state = checkpoint_io.TrainState(1, dev_eer, 0, 0, False, [{
         "epoch": 1, "train_loss": float("nan"), "dev_eer": dev_eer, "best_dev_eer": dev_eer, "lr": 0.0,
         "train_samples": len(waves), "samples_per_s": len(waves) / seconds,
         "failed_clips": len(data.train) - len(waves), "seconds": seconds}])
     result = TrainResult(ctx.out, ctx.best, ctx.last, detector.name, 1, dev_eer, 1, False, tuple(state.history),
                          weights_digest(detector), polarity_warnings(dev_eer, ctx.out))
-    if rt.is_main:
-        payload = ck.model_payload(detector, detector.state_dict(), epoch=1, dev_eer=dev_eer)
-        ck.save_torch(ctx.best, payload)
-        ck.save_torch(ctx.last, {**payload, "optimizer": {}, "scheduler": {}, "rng": ck.rng_state(),
-                                 **state.to_payload(), "train_config": config.to_dict()})
+    if runtime.is_main:
+        payload = checkpoint_io.model_payload(detector, detector.state_dict(), epoch=1, dev_eer=dev_eer)
+        checkpoint_io.save_torch(ctx.best, payload)
+        checkpoint_io.save_torch(ctx.last, {**payload, "optimizer": {}, "scheduler": {},
+                                            "rng": checkpoint_io.rng_state(), **state.to_payload(),
+                                            "train_config": config.to_dict()})
         write_log(ctx.out / "log.csv", state.history)
         write_json_atomic(ctx.out / "train_result.json",
                           {**result.to_dict(), "input_policy": detector.input_policy.to_dict()}, fsync=True)

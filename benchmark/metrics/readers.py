@@ -142,7 +142,8 @@ def read_scores(path: str | Path, normalization: ScoreNormalization | None = Non
     """Read a score file into a :class:`ScoreTable` (file order); bad lines raise :class:`ScoreFileError`.
 
     Parsing is vectorised (pandas' C reader); any line the fast path cannot take as it is sends the
-    file through :func:`read_scores_python`, which raises the located error (or parses the file).
+    file through the line-by-line parser (what it did before it was vectorised), which raises the located
+    error (or parses the file).
     """
     path = Path(path)
     norm = normalization or ScoreNormalization()
@@ -153,12 +154,6 @@ def read_scores(path: str | Path, normalization: ScoreNormalization | None = Non
     if norm.flip:
         table = ScoreTable(table.ids, -table.scores, str(path), table._index)
     return table
-
-
-def read_scores_python(path: str | Path) -> dict[str, float]:
-    """The line-by-line reference parser (what :func:`read_scores` did before it was vectorised)."""
-    ids, values = _parse_python(Path(path), ScoreNormalization())
-    return dict(zip(ids, values))
 
 
 def _score_index(fields: list[str], norm: ScoreNormalization, path: Path, number: int, line: str) -> int:

@@ -171,7 +171,14 @@ def test_manifest_keys(tmp_path):
 
 # ------------------------------------------------------------------ vectorised reader, normalisation
 
-from spoofbench.metrics.readers import ScoreNormalization, ScoreTable, read_scores_python  # noqa: E402
+from spoofbench.metrics.readers import ScoreNormalization, ScoreTable, _parse_python  # noqa: E402
+
+
+def read_scores_python(path) -> dict[str, float]:
+    """The line-by-line parser alone (read_scores' fallback, and its reference here)."""
+    ids, values = _parse_python(Path(path), ScoreNormalization())
+    return dict(zip(ids, values))
+
 
 EQUIVALENT_FILES = [
     "a 1.5\nb -2e-3\n\n", "  a 1.0\n\n  \nb 2\n", "LA_E_1 A07 spoof -3.5\nLA_E_2 - bonafide 2\n",
