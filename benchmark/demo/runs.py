@@ -253,14 +253,15 @@ def la19_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path
 
 def pretrained_config(corpus: DemoCorpus, settings: DemoSettings, la19: dict[str, Path], la19_root: Path,
                       weights: Path) -> BenchmarkConfig:
-    """The official AASIST weights, scored as is (no training) on a subset of the real dev half."""
+    """The official AASIST weights, scored as is (no training) on a subset of the real dev half, and (the
+    silence-shortcut check) on the same trials after ``vad_trim``."""
     extra = {"trained_on": ("asvspoof2019_la",)} if "trained_on" in {
         f.name for f in dataclasses.fields(DetectorSpec)} else {}
     spec = DetectorSpec(name="aasist", label=PRETRAINED_LABEL, checkpoint=str(weights), **extra)
     return BenchmarkConfig(
         name="demo-pretrained", detectors=(spec,),
         test_sets=(_test("la19_pretrained", la19["la19_pretrained"], la19_root, "in-domain"),),
-        codecs=("none",), seeds=(0,), **_common(settings, corpus)).validate()
+        codecs=("none", *settings.shortcut_conditions()), seeds=(0,), **_common(settings, corpus)).validate()
 
 
 def trained_checkpoints(run_dir: Path, config: BenchmarkConfig) -> dict[tuple[str, int], str]:

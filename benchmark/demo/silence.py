@@ -1,4 +1,5 @@
-"""The demo's silence-shortcut check: every detector's EER on ``la19_dev`` as is and after ``vad_trim``.
+"""The demo's silence-shortcut check: every detector's EER on ``la19_dev`` as is and after ``vad_trim`` (the
+official AASIST row: on its cut ``la19_pretrained``).
 
 The shortcut sub-runs (:mod:`.runs`) score the trimmed condition only; the merged ``result.json`` pairs those
 cells with the ``none`` cells of the same detector, seed and trials, and
@@ -13,8 +14,8 @@ from typing import Any
 
 #: Shown in the table and report: what the check is and where it comes from.
 WHY = ("Müller et al. (2021) showed that ASVspoof 2019 LA detectors lean on the length of the leading and trailing "
-       "silence. Each detector scores the same la19_dev trials as is and after `vad_trim` (silero-vad removes the "
-       "non-speech before and after speech; labels unchanged); the change in EER is tested with the paired "
+       "silence. Each detector scores the same la19_dev trials (the official AASIST weights: la19_pretrained) as is "
+       "and after `vad_trim` (silero-vad removes the non-speech before and after speech; labels unchanged); the change in EER is tested with the paired "
        "bootstrap (trials resampled within class, the same resample for both), Holm-adjusted over the check's "
        "pairs, every seed agreeing.")
 
@@ -51,7 +52,10 @@ def shortcut_words(rows: list, condition: str = "vad_trim") -> str:
         parts.append(f"Trimming lowers the EER of {', '.join(lowered)} separably (silence hid cues or added noise).")
     if steady:
         parts.append(f"No separable change for {', '.join(steady)}; with {rows[0].n_trials} trials a small "
-                     "dependence on silence cannot be ruled out (the CIs below bound it).")
+                     "dependence on silence cannot be ruled out (the 95% CIs of the change bound it).")
+    if any(r.test_set == "la19_pretrained" for r in rows):
+        parts.append("The official AASIST weights are checked on la19_pretrained, a subset of la19_dev that is in "
+                     "their own training data: whether their number rests on silence is an in-domain question.")
     return " ".join(parts)
 
 

@@ -2,6 +2,7 @@
 order, the merge's relabelling, the ladder's columns and the shortcut table/words on small synthetic runs."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,7 +43,7 @@ def _run(folder: Path, test: str, codec: str, detectors: dict[str, str], seed: i
 
 def test_rung_6_and_shortcut_configs(tmp_path):
     from spoofbench.demo.runs import (CHANNEL_CONDITIONS_FULL, CHANNEL_CONDITIONS_QUICK, DemoSettings,
-                                      channel_config, shortcut_config)
+                                      channel_config, pretrained_config, shortcut_config)
 
     corpus = _fake_corpus(tmp_path)
     root, la19 = build_la19_manifests(tmp_path / "la19", QUICK_LA19)
@@ -57,6 +58,10 @@ def test_rung_6_and_shortcut_configs(tmp_path):
     shortcut = shortcut_config(corpus, quick, checkpoints, la19, root, "in-domain")
     assert shortcut.codecs == ("vad_trim",)  # the `none` cells are the ladder's / LA 2019 run's
     assert [(t.name, t.domain) for t in shortcut.test_sets] == [("la19_dev", "in-domain")]
+    weights = tmp_path / "AASIST.pth"
+    weights.write_bytes(b"")
+    assert pretrained_config(corpus, quick, la19, root, weights).codecs == ("none", "vad_trim")
+    assert pretrained_config(corpus, DemoSettings(shortcut=False), la19, root, weights).codecs == ("none",)
     assert DemoSettings(real_attacks=False).shortcut_conditions() == ()
     assert DemoSettings(shortcut=False).shortcut_conditions() == ()
     assert DemoSettings(channels=("none", "lufs_m23")).channel_conditions() == ("lufs_m23",)
@@ -183,6 +188,8 @@ def test_no_detector_resting_on_silence_is_said_too(merged):
     _, out = merged
     rows = [r for r in shortcut_rows(out, ReportSettings(resamples=100), "vad_trim") if r.detector == "lfcc_gmm"]
     assert shortcut_words(rows).startswith("No detector's number rests on silence separably here")
+    pretrained = [dataclasses.replace(rows[0], detector="aasist_official", test_set="la19_pretrained")]
+    assert "in their own training data" in shortcut_words(pretrained)
     assert shortcut_words([]) == "The silence-shortcut check did not run (no trimmed cells)."
 
 
