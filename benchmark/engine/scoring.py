@@ -42,10 +42,10 @@ import torch
 from ..errors import ConfigError, SpoofbenchError
 from ..atomic import write_json_atomic
 from ..logs import context_logger, progress as show_progress
-from . import checkpoint as ck
-from .audio import AudioReadError, read_audio_info
+from . import checkpoint as checkpoint_io
+from .audio import AudioReadError
 from .config import ScoreConfig
-from .data import check_roots, fit_length, pad_batch, prepare_out_dir, resolve_root, worker_init
+from .data import check_roots, fit_length, pad_batch, prepare_out_dir, worker_init
 from .locks import exclusive_all
 from .runtime import Runtime, cpu_threads, resolve_device, resolve_precision
 
@@ -289,16 +289,15 @@ def _clean(text: str) -> str:
 
 def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any, out_dir: str | Path,
           testset: str | None = None, config: ScoreConfig | None = None, progress: bool = True,
-          extra_summary: dict | None = None, one_pass: bool = True,
-          log_context: dict | None = None) -> ScoreResult:
+          extra_summary: dict | None = None, log_context: dict | None = None) -> ScoreResult:
     """Score ``trials`` (a manifest path or Trial sequence) with ``detector`` under each codec.
 
     ``root``: the corpus root (or ``{corpus: root}``). ``testset`` names the files (default: the
-    manifest's name). ``one_pass``: decode each clip once and code it through every condition in
-    the same worker, handing batches of fixed-length inputs over as soon as they are complete;
-    ``one_pass=False`` is the earlier engine (a pass per condition, batches after each pool of
-    ``bucket_pool`` clips). Both write the same score files (byte for byte with at most one
-    DataLoader worker; with several, the lines' order follows the workers' interleaving). Each
+    manifest's name). One pass over the audio: each clip is decoded once and coded through every
+    condition in the same worker, and batches of fixed-length inputs are handed over as soon as they are
+    complete; the score files are the ones a call per condition would write (byte for byte with at most
+    one DataLoader worker; with several, the lines' order follows the workers' interleaving; the earlier
+    pass-per-condition engine lives on only as perf/bench_onepass.py's baseline). Each
     score file is locked for the call (:mod:`.locks`): a second writer fails at once. Progress lines
     name the detector (``name:preset``), test set and codec, plus ``log_context`` (e.g. ``seed``, or a
     ``detector`` label of the caller's). Returns the files written with their coverage; see the module
@@ -331,10 +330,8 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
                                                     "scoring memory: %s", plan.describe())
             files = [_ConditionFiles.open(out, testset, codec, config.resume) for codec in config.codecs]
             extra = {**(extra_summary or {}), "streams": streams, "memory": plan.to_dict()}
-            for group in ([files] if one_pass else [[f] for f in files]):
-                results += _score_pass(detector, source, root, group, config, rt, progress, expected,
-                                       extra, eager=one_pass, log_context=log_context or {}, streams=streams,
-                                       plan=plan)
+            results += _score_pass(detector, source, root, files, config, rt, progress, expected, extra,
+                                   eager=True, log_context=log_context or {}, streams=streams, plan=plan)
     return ScoreResult(tuple(results), detector.input_policy.to_dict())
 
 
@@ -801,7 +798,7 @@ def load_run_detector(run_dir: str | os.PathLike) -> Any:
     from spoofbench.models import build_detector
 
     run = Path(run_dir)
-    best = run / "checkpoints" / ck.BEST
+    best = run / "checkpoints" / checkpoint_io.BEST
     if not best.is_file():
         raise CheckpointError(f"{run}: no {best.relative_to(run)}; is this a finished `spoofbench train` run dir?")
     try:

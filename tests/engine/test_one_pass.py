@@ -2,6 +2,8 @@
 score files as one pass per condition, including when the conditions resume from different points."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -23,9 +25,14 @@ def _files(result) -> dict[str, tuple[bytes, bytes]]:
 
 
 def _run(detector, corpus, out, one_pass: bool, workers: int):
-    cfg = ScoreConfig(codecs=CODECS, batch_size=4, bucket_pool=6, num_workers=workers, cpu_threads=1)
-    return score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=out, config=cfg,
-                 progress=False, one_pass=one_pass)
+    """One call over every condition, or (the baseline) one call per condition."""
+    def call(codecs):
+        cfg = ScoreConfig(codecs=codecs, batch_size=4, bucket_pool=6, num_workers=workers, cpu_threads=1)
+        return score(detector, corpus["manifests"] / "eval.jsonl.gz", root=corpus["root"], out_dir=out,
+                     config=cfg, progress=False)
+    if one_pass:
+        return call(CODECS)
+    return SimpleNamespace(files=tuple(f for codec in CODECS for f in call((codec,)).files))
 
 
 @pytest.mark.parametrize("workers", [0, 1])
