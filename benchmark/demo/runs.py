@@ -495,6 +495,9 @@ def write_demo_outputs(result: dict, out: Path, settings: DemoSettings, executor
     report_settings = ReportSettings(resamples=settings.resamples(), seed=settings.seed)
     report = build_report(out, report_settings)
     report.sections.append(_seed_question_section(result, out, report, report_settings))
+    channels = _channel_section(result, out, report_settings)
+    if channels is not None:
+        report.sections.append(channels)
     from .silence import shortcut_rows, shortcut_section, write_shortcut_tables
 
     condition = result.get("demo", {}).get("shortcut_condition")
@@ -515,6 +518,25 @@ def write_demo_outputs(result: dict, out: Path, settings: DemoSettings, executor
     write_text_atomic(paths["summary"], demo_summary(result, out, report.comparisons, report_settings,
                                                      shortcut=shortcut))
     return paths
+
+
+def _channel_section(result: dict, out: Path, settings: Any) -> Any:
+    """The report's rungs 5 and 6: rung 4 as is and through each channel, columns named as in the demo summary
+    (``r6_channel: ... (simulation)`` for the simulated replay chain); None without coded rung-4 cells."""
+    from ..runner.report import ScoreStore, Section
+    from .ladder import ladder_table
+
+    if not any(c["test_set"] == "r4_corpora" and c["codec"] != "none" for c in result["cells"]):
+        return None
+    store = ScoreStore(result, out)
+    detectors = [d for d, i in result["detectors"].items() if i.get("run") == "ladder"]
+    table, _ = ladder_table(
+        result, store if store.available() else None, detectors, ["r4_corpora"], telephone=True, settings=settings,
+        title="Rung 4 through telephone codecs (r5) and laundering / replay (r6): EER (%)",
+        caption="The ladder's trained checkpoints (demo corpus A) scored on rung 4 as is and through each condition. "
+                "\"(simulation)\": a simulated loudspeaker → room → microphone chain (parameters in "
+                "`spoofbench codecs list --matrix replay`), not a re-recording.")
+    return Section("Rungs 5 and 6: rung 4 through telephone codecs, laundering and simulated replay", [table])
 
 
 def _seed_question_section(result: dict, out: Path, report: Any, settings: Any) -> Any:

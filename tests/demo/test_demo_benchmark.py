@@ -216,6 +216,7 @@ def test_tiny_demo_end_to_end(tmp_path):
     report = (out / "report.md").read_text()
     assert "## The seed's question: small raw-waveform model vs frozen pretrained encoder" in report
     assert "## The silence shortcut: does a detector's number rest on silence?" in report
+    assert "## Rungs 5 and 6: rung 4 through telephone codecs, laundering and simulated replay" in report
     assert "detectable Δ EER" in report and "ge2e_speaker_head" in (out / "report.html").read_text()
     assert json.loads((out / "result.json").read_text())["config"]["name"] == "demo-quick"
 

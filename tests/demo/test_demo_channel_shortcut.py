@@ -201,3 +201,16 @@ def test_demo_plots_of_the_channel_rungs_and_the_shortcut(merged):
     assert [p.name for p in paths] == ["demo_channels.png", "demo_silence_shortcut.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
     assert plot_demo_extras({**result, "cells": [], "demo": {}}, out / "none") == []
+
+
+def test_the_reports_rung_5_and_6_section(merged):
+    from spoofbench.demo.runs import _channel_section
+    from spoofbench.runner.report import ReportSettings
+
+    result, out = merged
+    section = _channel_section(result, out, ReportSettings(resamples=20))
+    (table,) = section.blocks
+    assert "r6_channel: r4 through replay_sim_office (simulation)" in table.frame.columns
+    assert "simulated loudspeaker" in table.caption and list(table.frame.index) == ["rawcnn_2m", "lfcc_gmm"]
+    no_coded = {**result, "cells": [c for c in result["cells"] if c["codec"] == "none"]}
+    assert _channel_section(no_coded, out, ReportSettings(resamples=20)) is None
