@@ -51,8 +51,10 @@ def shortcut_words(rows: list, condition: str = "vad_trim") -> str:
     if lowered:
         parts.append(f"Trimming lowers the EER of {', '.join(lowered)} separably (silence hid cues or added noise).")
     if steady:
-        parts.append(f"No separable change for {', '.join(steady)}; with {rows[0].n_trials} trials a small "
-                     "dependence on silence cannot be ruled out (the 95% CIs of the change bound it).")
+        trials = sorted({r.n_trials for r in rows if f"{r.detector} ({r.test_set})" in steady})
+        count = f"{trials[0]}" if len(trials) == 1 else f"{trials[0]}–{trials[-1]}"
+        parts.append(f"No separable change for {', '.join(steady)}; with {count} trials a small dependence on "
+                     "silence cannot be ruled out (the 95% CIs of the change bound it).")
     if any(r.test_set == "la19_pretrained" for r in rows):
         parts.append("The official AASIST weights are checked on la19_pretrained, a subset of la19_dev that is in "
                      "their own training data: whether their number rests on silence is an in-domain question.")
