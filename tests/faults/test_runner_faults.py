@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runner"))
 from runner_corpus import SpyExecutor, bench_config, make_corpus, make_set, write_config  # noqa: E402
 
 from spoofbench.cli import main  # noqa: E402
-from spoofbench.runner import orchestrator as runner_module  # noqa: E402
+from spoofbench.runner import results as runner_module  # noqa: E402  (result.json is written there)
 from spoofbench.runner.lock import HOLDER_NAME, RunLockedError, run_lock  # noqa: E402
 from spoofbench.runner.benchmark import run_benchmark  # noqa: E402
 

@@ -83,8 +83,9 @@ def test_problems_are_all_reported_with_file_line_and_id(submission, trials_dir,
     (submission / "t9__none.txt").write_text("a 1\n")
     assert main(["submission", "check", str(submission), "--trials", str(trials_dir)]) == 2
     err = capsys.readouterr().err
-    assert "3 problem(s) in submission" in err
+    assert "4 problem(s) in submission" in err
     assert "t1__mp3_32k.txt: missing score file for test set 't1' × condition 'mp3_32k'" in err
+    assert "files.t1__mp3_32k.txt: declared but not in the folder" in err
     assert "t9__none.txt: unexpected file" in err
     assert "t2__none.txt: sha256" in err and "does not match the declared" in err
     spec = yaml.safe_load((submission / "submission.yaml").read_text())
