@@ -15,7 +15,6 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-import torchaudio
 
 from spoofbench.errors import DetectorError
 

@@ -365,7 +365,7 @@ def ablation(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     compiled = torch.compile(lambda x: detector.score(x))
     with torch.inference_mode():
-        first = compiled(waves)
+        compiled(waves)  # the first call compiles
     compile_s = time.perf_counter() - t0
     seconds, out = timed(compiled, "inference")
     print(f"| torch.compile on top (first call incl. compiling: {compile_s:.1f} s) | {seconds:.2f} | "

@@ -12,9 +12,8 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from ..atomic import write_json_atomic
 from ..errors import SpoofbenchError
-from ..runner.results import SCHEMA_VERSION
+from ..runner.results import SCHEMA_VERSION, write_result
 
 
 def _relabel(cell: dict, seed_labels: bool) -> dict:
@@ -77,5 +76,5 @@ def merge_results(out: Path, runs: dict[str, dict], *, name: str, trained_on: di
     for label, tests in not_ood_evidence.items():
         if label in merged["detectors"]:
             merged["detectors"][label]["not_ood_evidence"] = tests
-    write_json_atomic(out / "result.json", merged)
+    write_result(out / "result.json", merged)  # validated through the typed run result
     return merged

@@ -44,6 +44,7 @@ class ShortcutRow:
     n_trials: int
     rests_on_silence: bool
     verdict: str
+    resamples: int = 1000  # of each paired bootstrap: a p of 0 is shown as "< 1/resamples"
 
 
 def _verdict(detector: str, test_set: str, delta: float, ci: tuple[float, float], p_holm: float,
@@ -103,7 +104,8 @@ def shortcut_check(run_dir: str | os.PathLike, *, condition: str = "vad_trim", b
         rows.append(ShortcutRow(detector, test_set, tuple(seeds), float(np.mean([r.value_b for r in results])),
                                 float(np.mean([r.value_a for r in results])), delta, ci,
                                 tuple(r.p_value for r in results), p, n, raised,
-                                _verdict(detector, test_set, delta, ci, p, raised, lowered, settings, condition)))
+                                _verdict(detector, test_set, delta, ci, p, raised, lowered, settings, condition),
+                                settings.resamples))
     return rows
 
 
@@ -114,7 +116,7 @@ def shortcut_markdown(rows: list[ShortcutRow], condition: str = "vad_trim") -> s
     for r in rows:
         lines.append(f"| {r.detector} | {r.test_set} | {r.eer_as_is * 100:.2f}% | {r.eer_trimmed * 100:.2f}% | "
                      f"{r.delta * 100:+.2f} pp ({r.delta_ci95[0] * 100:+.2f}, {r.delta_ci95[1] * 100:+.2f}) | "
-                     f"{r.p_holm:.3g} | {'yes' if r.rests_on_silence else 'no'} |")
+                     f"{format_p(r.p_holm, r.resamples)} | {'yes' if r.rests_on_silence else 'no'} |")
     return "\n".join(lines + [""] + [f"- {r.verdict}" for r in rows]) + "\n"
 
 

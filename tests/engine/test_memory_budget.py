@@ -114,7 +114,7 @@ def test_scores_do_not_depend_on_the_budget_or_the_batching(corpus, tmp_path, na
     }.items()}
     reference, _ = runs["batch 5"]
     assert len(reference) == len(corpus["eval"]) - 3  # empty, truncated and missing files fail
-    for label, (scores, summary) in runs.items():
+    for label, (scores, _summary) in runs.items():
         assert scores.keys() == reference.keys(), label
         assert max(abs(scores[k] - reference[k]) for k in scores) <= 1e-6, label
     if name == "rawcnn_2m":

@@ -85,7 +85,7 @@ def wheel(tmp_path_factory) -> Path:
     (src / "sbverify_dets").mkdir()
     (src / "sbverify_dets" / "__init__.py").write_text(DETECTORS)
     points = "\n".join(f'sbv_{n} = "sbverify_dets:{"build" if n == "good" else n}"' for n in NAMES)
-    (src / "pyproject.toml").write_text(textwrap.dedent(f'''
+    (src / "pyproject.toml").write_text(textwrap.dedent('''
         [build-system]
         requires = ["setuptools"]
         build-backend = "setuptools.build_meta"
