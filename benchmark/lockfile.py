@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +63,11 @@ def read_lock(path: str | Path) -> dict[str, str]:
 
 
 def installed_distributions() -> dict[str, str]:
-    """``{canonical name: version}`` of every distribution in this interpreter's environment."""
+    """``{canonical name: version}`` of every distribution installed in this interpreter's environment
+    (its site-packages; not what an import put on ``sys.path`` later, such as setuptools' vendored copies)."""
+    folders = list(dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib")))
     out: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
+    for dist in importlib.metadata.distributions(path=folders):
         name = dist.metadata["Name"]
         if name:
             out.setdefault(canonical_name(name), dist.version)

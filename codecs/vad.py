@@ -8,6 +8,7 @@ made on the clip at its own rate.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from functools import lru_cache
@@ -18,6 +19,18 @@ from spoofbench.errors import CodecError
 
 VAD_RATE = 16000
 _LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _torch_threads_kept():
+    """Importing ``silero_vad`` (even to find its model file) sets torch's thread count to 1: put it back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +57,8 @@ def provenance() -> dict:
 
     try:
         version = metadata.version("silero-vad")
-        path = resources.files("silero_vad.data").joinpath("silero_vad.jit")
+        with _torch_threads_kept():
+            path = resources.files("silero_vad.data").joinpath("silero_vad.jit")
         return {"library": "silero-vad", "version": version, "model": "silero_vad.jit",
                 "weights_sha256": _sha(str(path)), "available": True, "reason": ""}
     except (metadata.PackageNotFoundError, ModuleNotFoundError, OSError) as err:

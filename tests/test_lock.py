@@ -59,6 +59,16 @@ def test_names_are_compared_normalised(tmp_path):
     assert canonical_name("Ruamel.YAML") == "ruamel-yaml"
 
 
+def test_vendored_copies_on_sys_path_are_not_installed_distributions(monkeypatch):
+    """Importing setuptools puts its _vendor folder (jaraco, zipp, wheel ...) on sys.path: not installed."""
+    import setuptools
+
+    vendor = Path(setuptools.__file__).parent / "_vendor"
+    monkeypatch.syspath_prepend(str(vendor))
+    found = drift(read_lock(ROOT / LOCK_NAME))
+    assert "autocommand" not in found.extra and found.clean, found.lines()
+
+
 def test_the_manifest_records_the_lock_hash():
     record = lock_record()
     assert record["file"] == LOCK_NAME and len(record["sha256"]) == 64

@@ -231,3 +231,15 @@ def test_scoring_config_accepts_channel_conditions():
 
     ids = expand_codecs(["none", "matrix:laundering", "vad_trim"])
     assert "babble_10db" in ids and ids[-1] == "vad_trim"
+
+
+def test_describing_vad_trim_leaves_torch_threads_alone():
+    """Importing silero_vad sets torch's threads to 1; listing a vad_trim condition must not (a run's
+    later training and scoring would silently change their thread count and their float sums)."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(2); from spoofbench.codecs import condition_provenance; "
+            "condition_provenance('vad_trim'); print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "2"
