@@ -130,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     if command not in ("check", "extras") or path is None:
         print("usage: python -m spoofbench.lockfile {check|extras} [LOCK]", file=sys.stderr)
         return 2
-    found = drift(read_lock(path))
+    try:
+        found = drift(read_lock(path))
+    except (ConfigError, OSError) as err:  # a bad or unreadable lock: one line, no traceback
+        print(f"spoofbench.lockfile: error: {err}", file=sys.stderr)
+        return 2
     if command == "extras":
         print("\n".join(sorted(found.extra)))
         return 0

@@ -92,6 +92,12 @@ def test_the_check_command_reports_drift_and_says_how_to_fix(tmp_path, capsys):
     assert main(["check", str(lock)]) == 1
     out = capsys.readouterr().out
     assert "numpy: locked 0.0.1, installed" in out and "./setup.sh" in out and "tools/lock.sh" in out
+    lock.write_text("numpy==2.4.6\nbad line\n")
+    failed = subprocess.run([sys.executable, "-m", "spoofbench.lockfile", "check", str(lock)],
+                            capture_output=True, text=True)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert "lock.txt:2: expected a pin 'name==version', got 'bad line'" in failed.stderr
+    lock.write_text("numpy==0.0.1\n")
     done = subprocess.run([sys.executable, "-m", "spoofbench.lockfile", "extras", str(lock)],
                           capture_output=True, text=True, check=True)
     assert "torch" in done.stdout.split()
