@@ -26,16 +26,6 @@ def test_the_layer_table_in_interfaces_md_is_the_generated_one():
     assert layers.section() in text, "docs/interfaces.md is stale: run `python tools/layers.py --write`"
 
 
-def test_the_result_model_and_statistics_sit_below_what_reads_them():
-    found = {(a, b) for a, _, b, _ in layers.upward()}
-    for module in ("spoofbench.runner.result_model", "spoofbench.runner.results", "spoofbench.runner.celllog",
-                   "spoofbench.metrics.paired", "spoofbench.locks", "spoofbench.filecache",
-                   "spoofbench.runner.config", "spoofbench.runner.plan"):
-        assert not [b for a, b in found if a == module], module
-    assert "spoofbench.runner.plan" not in layers.imports(
-        "spoofbench.runner.config", layers.modules()["spoofbench.runner.config"])
-
-
 def test_doc_links_resolve_inside_the_repository():
     for name in ("interfaces.md", "design.md"):
         text = (REPO / "docs" / name).read_text(encoding="utf-8")

@@ -4,7 +4,6 @@ imports that go the wrong way.
     python tools/layers.py            # print the generated layer section
     python tools/layers.py --write    # rewrite it in docs/interfaces.md and the import-linter contracts in
                                       # pyproject.toml (both between their markers)
-    python tools/layers.py --upward   # list imports from a lower layer into a higher one (lazy ones included)
 
 A layer imports only layers below it (foundation lowest, cli highest). ``LAYERS`` is the one statement of
 which module is where; tests/test_layers_doc.py checks that every module has a layer and that the
@@ -12,7 +11,6 @@ document is the generated one.
 """
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
@@ -79,26 +77,6 @@ def layer_of(module: str) -> str | None:
     return best
 
 
-def imports(module: str, path: Path) -> set[str]:
-    """spoofbench modules ``module`` imports (at the top or inside functions), resolved to module names."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    known = modules_cache()
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[:len(anchor) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                target = f"{base}.{alias.name}"
-                found.add(target if target in known else base)
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-    return {m for m in found if m.startswith("spoofbench") and m in known and m != module}
-
-
 _MODULES: dict[str, Path] = {}
 
 
@@ -106,18 +84,6 @@ def modules_cache() -> dict[str, Path]:
     if not _MODULES:
         _MODULES.update(modules())
     return _MODULES
-
-
-def upward() -> list[tuple[str, str, str, str]]:
-    """(importer, its layer, imported, its layer) for every import into a higher layer."""
-    found = []
-    for module, path in modules_cache().items():
-        mine = layer_of(module)
-        for target in sorted(imports(module, path)):
-            theirs = layer_of(target)
-            if mine and theirs and ORDER[theirs] > ORDER[mine]:
-                found.append((module, mine, target, theirs))
-    return found
 
 
 def section() -> str:
@@ -190,9 +156,6 @@ def write() -> None:
 def main(argv: list[str]) -> int:
     if "--write" in argv:
         write()
-    elif "--upward" in argv:
-        for module, mine, target, theirs in upward():
-            print(f"{module} ({mine}) -> {target} ({theirs})")
     else:
         print(section())
     return 0
