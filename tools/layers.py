@@ -1,5 +1,5 @@
 """The layers of spoofbench: which module is in which layer, the generated part of docs/interfaces.md, and the
-imports that go the wrong way.
+import-linter contracts of pyproject.toml (which tools/lint.sh enforces).
 
     python tools/layers.py            # print the generated layer section
     python tools/layers.py --write    # rewrite it in docs/interfaces.md and the import-linter contracts in
