@@ -1,6 +1,7 @@
 """Fixtures shared by every test folder (paths and guards live in ``testenv.py``: import them from there)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,21 @@ def documented_workspace(tmp_path_factory):
     base = tmp_path_factory.mktemp("documented")
     run, outcome = build_quick_demo(base)
     return make_workdir(base, "work", run), outcome
+
+
+@pytest.fixture(autouse=True)
+def _loggers_as_found():
+    """Every test leaves the ``spoofbench`` and ``py.warnings`` loggers as it found them: a test that runs a
+    command with ``-q`` sets the level to ERROR, and under pytest-randomly's order a later test's ``caplog``
+    would then see no warnings."""
+    loggers = [logging.getLogger(name) for name in ("spoofbench", "py.warnings")]
+    saved = [(lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    yield
+    for lg, (level, handlers, propagate, disabled) in zip(loggers, saved):
+        for handler in [h for h in lg.handlers if h not in handlers]:
+            lg.removeHandler(handler)
+            handler.close()
+        for handler in [h for h in handlers if h not in lg.handlers]:
+            lg.addHandler(handler)
+        lg.setLevel(level)
+        lg.propagate, lg.disabled = propagate, disabled
