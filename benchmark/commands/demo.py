@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="jobs at once, each in a worker process (default: one per usable core, at most 8, "
                              "on a CPU, where every job runs on one thread so that the numbers do not depend on "
                              "N; 1 on a GPU)")
+    parser.add_argument("--no-pack", action="store_true",
+                        help="read every clip from its FLAC file in every epoch and condition instead of packing "
+                             "the corpus once into CORPUS/.spoofbench_pack (the numbers are the same either way)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -59,7 +62,8 @@ def settings_from_args(args: argparse.Namespace):
                         codecs=tuple(args.codecs) if args.codecs else None, ssl_checkpoint=args.ssl_checkpoint,
                         device=args.device or "auto", bootstrap=args.bootstrap, seeds=seeds,
                         aasist_weights=None if weights.lower() == "none" else weights,
-                        real_attacks=not args.no_real_attacks, jobs=args.jobs)
+                        real_attacks=not args.no_real_attacks, jobs=args.jobs,
+                        pack=not getattr(args, "no_pack", False))
 
 
 def run(args: argparse.Namespace) -> int:

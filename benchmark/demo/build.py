@@ -213,6 +213,7 @@ def _clear_other_build(root: Path, state: dict | None, fingerprint: str) -> None
         warnings.warn(f"{root}: demo corpus built with other settings or generator versions; "
                       f"rebuilding it", DemoWarning, stacklevel=3)
         shutil.rmtree(root / "audio", ignore_errors=True)
+        shutil.rmtree(root / ".spoofbench_pack", ignore_errors=True)  # the old clips' decoded samples
         for name in state.get("manifests", {}).values():
             (root / name).unlink(missing_ok=True)
     elif state is None and (root / "audio").exists():

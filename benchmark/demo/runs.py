@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..runner.config import BenchmarkConfig, DataSpec, DetectorSpec, TestSetSpec
-from .build import DemoCorpus, build_demo_corpus
+from .build import DemoCorpus, DemoWarning, build_demo_corpus
 from .la19 import FULL_LA19, QUICK_LA19, La19Sizes, build_la19_manifests
 from .plan import DemoSizes
 from .rungs import LA19_LABEL, PRETRAINED_LABEL, RUNGS
@@ -85,6 +86,7 @@ class DemoSettings:
     jobs: int | None = None                   # jobs at once (None: one per core on a CPU, one on a GPU)
     channels: tuple[str, ...] | None = None   # rung 6's conditions (None: quick/full default; (): no rung 6)
     shortcut: bool = True                     # the vad_trim check on la19_dev (needs real_attacks)
+    pack: bool = True                         # decode the corpus once into ROOT/.spoofbench_pack (docs/packs.md)
 
     def la19_cuts(self) -> La19Sizes:
         return self.la19_sizes or (QUICK_LA19 if self.quick else FULL_LA19)
@@ -317,6 +319,8 @@ def run_demo(out_dir: str | Path, settings: DemoSettings, *, progress: bool = Tr
     corpus_dir = Path(corpus_dir) if corpus_dir else out / "corpus"
     corpus, executor = _corpus_and_workers(settings, corpus_dir, progress)
     try:
+        if settings.pack:
+            pack_demo_corpus(corpus, workers=settings.job_workers(), progress=progress)
         la19_root, la19 = (build_la19_manifests(corpus_dir / "la19", settings.la19_cuts(), seed=settings.seed)
                            if settings.real_attacks else (None, None))
         chains = _Chains(out, settings, corpus, la19, la19_root, progress, executor)
@@ -357,6 +361,25 @@ def _corpus_and_workers(settings: DemoSettings, corpus_dir: Path, progress: bool
             if executor is not None:
                 executor.close()
             raise
+
+
+def pack_demo_corpus(corpus: DemoCorpus, *, workers: int = 0, progress: bool = True):
+    """Decode the demo corpus once into ``ROOT/.spoofbench_pack`` (resumable: a rerun only checks it).
+
+    Training and scoring find it there (``data.pack: auto``) and read each clip from its shards instead of
+    decoding its FLAC in every epoch and condition; pack-fed clips are bit-identical to file-fed ones
+    (int16 FLAC, ``dtype: auto``), so the demo's numbers do not change. The real LA 2019 mini clips
+    (``la19``, ``pretrained``, ``shortcut*``) stay file-fed: their root is the reference data, not ours
+    to write into."""
+    from ..engine.pack import DEFAULT_DIR, pack_manifests
+
+    result = pack_manifests(list(corpus.manifests.values()), root=corpus.root, out=corpus.root / DEFAULT_DIR,
+                            workers=workers if workers > 1 else 0, progress=progress)
+    if result.failed:
+        _, path, why = result.failed[0]
+        warnings.warn(f"demo pack: {len(result.failed)} clip(s) not packed (read from their files instead), "
+                      f"e.g. {path}: {why}", DemoWarning, stacklevel=2)
+    return result
 
 
 def _executor(settings: DemoSettings):

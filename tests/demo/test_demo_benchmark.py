@@ -222,9 +222,11 @@ def test_tiny_demo_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_demos_numbers_do_not_depend_on_jobs(tmp_path):
-    """One job at a time in this process, or two side by side in workers: the same cells, the same EERs
-    (every job trains and scores on one thread), and the same plots and report sections."""
+def test_the_demos_numbers_do_not_depend_on_jobs_or_the_pack(tmp_path):
+    """One job at a time in this process reading FLAC files, or two side by side in workers reading the
+    packed corpus: the same cells, the same EERs (every job trains and scores on one thread; pack-fed clips
+    are bit-identical), and the same plots and report sections."""
+    from spoofbench.engine.pack import Pack
     from spoofbench.demo import DemoSizes
     from spoofbench.demo.runs import DemoSettings, run_demo
 
@@ -233,13 +235,15 @@ def test_the_demos_numbers_do_not_depend_on_jobs(tmp_path):
     for jobs in (1, 2):
         settings = DemoSettings(quick=True, detectors=("lfcc_gmm",), seeds=(0, 1), codecs=("g711_mulaw",),
                                 bootstrap=20, corpus_sizes=sizes, la19_sizes=La19Sizes(8, 4, 6, 1),
-                                aasist_weights=None, jobs=jobs)
+                                aasist_weights=None, jobs=jobs, pack=jobs == 2)
         assert settings.pinned_threads() == {"cpu_threads": 1}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result, _ = run_demo(tmp_path / f"jobs{jobs}", settings, progress=False,
-                                 corpus_dir=tmp_path / "corpus")
+            result, corpus = run_demo(tmp_path / f"jobs{jobs}", settings, progress=False,
+                                      corpus_dir=tmp_path / "corpus")
         assert result["failed_cells"] == []
+        packed = tmp_path / "corpus" / ".spoofbench_pack"
+        assert (packed / "pack.json").is_file() == (jobs == 2)
         eers[jobs] = {(c["detector"], c["seed"], c["test_set"], c["codec"]): c["metrics"]["eer"]
                       for c in result["cells"]}
         plots[jobs] = sorted(p.name for p in (tmp_path / f"jobs{jobs}" / "plots").iterdir())
@@ -247,6 +251,8 @@ def test_the_demos_numbers_do_not_depend_on_jobs(tmp_path):
     # per seed: ladder 5 rungs, rung 5 (1 codec), rung 6 (1 condition), LA 2019 2 sets, vad_trim in both directions
     assert eers[1] == eers[2] and len(eers[1]) == 2 * (5 + 1 + 1 + 2 + 2)
     assert plots[1] == plots[2] and plots[1]
+    clips = {(t.corpus, t.path) for manifest in corpus.manifests.values() for t in read_manifest(manifest)}
+    assert len(Pack(tmp_path / "corpus" / ".spoofbench_pack")) == len(clips) > 0
 
 
 def test_job_workers_and_pinned_threads(monkeypatch):
