@@ -184,12 +184,13 @@ class CodecStep:
 @config_dataclass
 class NeuralStep:
     """Code the clip through a neural codec (see :mod:`.neural`): ``model`` names the architecture,
-    ``bandwidth`` its target kbit/s (EnCodec: 1.5, 3, 6, 12, 24), ``weights`` a local file or
-    folder (default: the neural weights folder, ``spoofbench codecs check`` says which are found);
+    ``bandwidth`` its target kbit/s (EnCodec: 1.5, 3, 6, 12, 24; DAC 16 kHz: 0.5 to 6 by 0.5, one
+    codebook each), ``weights`` a local file or folder (default: the neural weights folder,
+    ``spoofbench codecs check`` says which are found);
     ``device`` ``cpu``, ``cuda`` or ``auto``. Nothing is ever downloaded."""
 
     kind: Literal["neural"]
-    model: Literal["encodec_24khz", "snac_24khz", "snac_32khz", "snac_44khz"]
+    model: Literal["encodec_24khz", "snac_24khz", "snac_32khz", "snac_44khz", "dac_16khz"]
     bandwidth: PositiveFloat | None = None
     weights: StrictStr | None = None
     device: Literal["cpu", "cuda", "auto"] = "cpu"

@@ -1,20 +1,28 @@
-"""Neural codecs (EnCodec, SNAC) through their pip packages, from local weights only.
+"""Neural codecs (EnCodec, SNAC, DAC) through their pip packages, from local weights only.
 
 spoofbench never downloads weights. A ``neural`` step finds them at
 
 * its ``weights:`` field: a file (EnCodec's ``.th`` state dict) or a folder (SNAC's hub layout:
-  ``config.json`` + ``pytorch_model.bin``; or a folder holding EnCodec's checkpoint), else
+  ``config.json`` + ``pytorch_model.bin``; DAC's transformers layout: ``config.json`` +
+  ``model.safetensors``, as in huggingface ``descript/dac_16khz``; or a folder holding EnCodec's
+  checkpoint), else
 * the neural weights folder ``$SPOOFBENCH_NEURAL_WEIGHTS`` (default
   ``$XDG_CACHE_HOME/spoofbench/neural_codecs``, i.e. ``~/.cache/spoofbench/neural_codecs``), in
-  ``<model>/`` (e.g. ``encodec_24khz/encodec_24khz-d7cc33bc.th``, ``snac_24khz/config.json``).
+  ``<model>/`` (e.g. ``encodec_24khz/encodec_24khz-d7cc33bc.th``, ``snac_24khz/config.json``,
+  ``dac_16khz/model.safetensors``).
 
 The architecture is built by the package itself (``EncodecModel.encodec_model_24khz(pretrained=False)``,
-``SNAC.from_config``) and the state dict loaded into it, so a state dict of the wrong shape fails
-with the file's name. The weights' sha256 is part of the condition's provenance and therefore of the
-codec cache key. The clip is resampled (soxr) to the model's rate, coded (encode → quantise →
-decode), cut to the input's length (both codecs are frame-aligned with no look-ahead delay to remove)
-and resampled back. SNAC's decoder adds noise: it is drawn from a seed of the clip key, so coding is
-deterministic per clip on a CPU.
+``SNAC.from_config``, transformers' ``DacModel(DacConfig)``) and the state dict loaded into it
+strictly, so a state dict of the wrong shape fails with the file's name. The weights' sha256 is part
+of the condition's provenance and therefore of the codec cache key. The clip is resampled (soxr) to
+the model's rate, coded (encode → quantise → decode), cut to the input's length and resampled back.
+None of the three has a look-ahead delay to remove: EnCodec and SNAC are frame-aligned; DAC's
+strided convolutions map frame ``j`` back onto samples ``[j·hop, (j+1)·hop)`` but its decoder
+returns a few samples fewer than it was given (the stride-5 transposed convolution), so the clip is
+zero-padded at the end by one hop beyond a whole number of hops before coding. DAC's bitrate is its
+number of codebooks (``bandwidth`` / (frame rate × log2 codebook size), 0.5 kbit/s each at 16 kHz).
+SNAC's decoder adds noise: it is drawn from a seed of the clip key, so coding is deterministic per
+clip on a CPU.
 """
 from __future__ import annotations
 
@@ -53,6 +61,10 @@ MODELS: dict[str, NeuralModel] = {
                               hub="huggingface hubertsiuzdak/snac_32khz (config.json, pytorch_model.bin)"),
     "snac_44khz": NeuralModel("snac_44khz", "snac", "snac", 44100, ("config.json", "pytorch_model.bin"),
                               hub="huggingface hubertsiuzdak/snac_44khz (config.json, pytorch_model.bin)"),
+    # descript/dac_16khz: 12 codebooks of 1024 at 50 frames/s, 0.5 kbit/s each (transformers' port)
+    "dac_16khz": NeuralModel("dac_16khz", "transformers", "transformers", 16000, ("config.json", "model.safetensors"),
+                             tuple(0.5 * k for k in range(1, 13)), 6.0,
+                             "huggingface descript/dac_16khz (config.json, model.safetensors)"),
 }
 _LOCK = threading.RLock()
 
@@ -66,7 +78,7 @@ def weights_root() -> Path:
 
 
 def find_weights(step) -> tuple[Path | None, str]:
-    """``(path, "")`` of the weights ``step`` uses (a file for EnCodec, a folder for SNAC), or
+    """``(path, "")`` of the weights ``step`` uses (a file for EnCodec, a folder for SNAC and DAC), or
     ``(None, why)`` naming where they were looked for."""
     spec = MODELS[step.model]
     candidates = [Path(step.weights).expanduser()] if step.weights else [weights_root() / spec.name, weights_root()]
@@ -175,6 +187,8 @@ def _build(model: str, path_text: str, sha: str, device: str):
     path = Path(path_text)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the packages' weight_norm / jit.script notices
+        if spec.module == "transformers":
+            return _build_dac(spec, path).to(device).eval()
         if spec.module == "encodec":
             from encodec import EncodecModel
             net = EncodecModel.encodec_model_24khz(pretrained=False)  # the architecture, no download
@@ -196,15 +210,107 @@ def _build(model: str, path_text: str, sha: str, device: str):
     return net.to(device).eval()
 
 
+def _dac_config(spec: NeuralModel, path: Path):
+    """The folder's ``config.json`` as a transformers ``DacConfig`` (checked: a DAC config at the model's rate)."""
+    import json
+
+    from transformers import DacConfig
+
+    where = path / "config.json"
+    try:
+        data = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CodecError(f"{where}: not a DAC config: {type(err).__name__}: {err}") from err
+    if not isinstance(data, dict) or data.get("model_type") != "dac":
+        kind = data.get("model_type") if isinstance(data, dict) else type(data).__name__
+        raise CodecError(f"{where}: model_type {kind!r}, expected 'dac' (a transformers DacModel folder "
+                         f"such as {spec.hub})")
+    try:
+        config = DacConfig.from_dict(data)
+    except Exception as err:  # huggingface_hub's strict dataclass validation raises its own kinds
+        raise CodecError(f"{where}: not a valid DAC config: {str(err).splitlines()[0]}") from err
+    if int(config.sampling_rate) != spec.rate:
+        raise CodecError(f"{where}: sampling_rate {config.sampling_rate}, expected {spec.rate} for {spec.name}")
+    return config
+
+
+def _build_dac(spec: NeuralModel, path: Path):
+    """transformers' ``DacModel`` built from the folder's config, its ``model.safetensors`` loaded
+    strictly (no hub code path: nothing can be downloaded)."""
+    from safetensors.torch import load_file
+    from transformers import DacModel
+
+    config = _dac_config(spec, path)
+    where = path / "model.safetensors"
+    try:
+        net = DacModel(config)
+    except (ValueError, RuntimeError) as err:  # e.g. a codebook size that is not a power of 2
+        raise CodecError(f"{path / 'config.json'}: cannot build {spec.name}: {err}") from err
+    try:
+        state = load_file(str(where))
+    except Exception as err:  # a truncated or foreign file: safetensors raises its own kinds
+        raise CodecError(f"cannot read neural-codec weights {where}: {type(err).__name__}: {err}") from err
+    try:
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError) as err:
+        why = " ".join(line.strip() for line in str(err).splitlines()[:2])
+        raise CodecError(f"{where}: not {spec.name} weights: {why[:300]}") from err
+    return net
+
+
+def dac_quantizers(net, bandwidth: float, where: Path) -> int:
+    """How many of DAC's codebooks give ``bandwidth`` kbit/s (frame rate × log2 codebook size each)."""
+    config = net.config
+    per_codebook = config.frame_rate * np.log2(config.codebook_size) / 1000.0
+    count = bandwidth / per_codebook
+    if abs(count - round(count)) > 1e-6 or not 1 <= round(count) <= config.n_codebooks:
+        raise CodecError(f"{where}: {bandwidth} kbit/s is not a whole number of codebooks between 1 and "
+                         f"{config.n_codebooks} ({per_codebook:g} kbit/s each)")
+    return int(round(count))
+
+
 def code(x: np.ndarray, rate: int, step, seed: int) -> np.ndarray:
     """``x`` (n,) at ``rate`` → the neural codec's reconstruction, (n,) float64 at ``rate``."""
     return code_batch([x], rate, step, [seed])[0]
 
 
+def _padded_length(spec: NeuralModel, net, n: int) -> int:
+    """The length a clip of ``n`` samples (at the model's rate) is coded at: DAC's whole hops plus one
+    (its decoder returns a few samples fewer than it is given); EnCodec and SNAC pad themselves."""
+    if spec.module != "transformers":
+        return n
+    hop = int(net.config.hop_length)
+    return (-(-n // hop) + 1) * hop
+
+
+def _groups(spec: NeuralModel, lengths: list[int]) -> list[list[int]]:
+    """Which clips share one forward pass. EnCodec is causal: all of them (the zeros after a short
+    clip do not reach it). DAC's convolutions look both ways: only clips of one padded length, whose
+    rows are then exactly their one-clip input. SNAC draws decoder noise per call: one clip each."""
+    if spec.module == "encodec":
+        return [list(range(len(lengths)))]
+    if spec.module == "snac":
+        return [[i] for i in range(len(lengths))]
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        by_length.setdefault(n, []).append(i)
+    return list(by_length.values())
+
+
+def _forward(spec: NeuralModel, net, x, bandwidth: float | None, where: Path):
+    """Encode → quantise → decode ``x`` (batch, 1, T): the reconstruction (batch, T')."""
+    if spec.module == "encodec":
+        net.set_target_bandwidth(float(bandwidth))
+        return net.decode(net.encode(x))[:, 0, :]
+    if spec.module == "snac":
+        return net.decode(net.encode(x))[:, 0, :]
+    encoded = net.encode(x, n_quantizers=dac_quantizers(net, float(bandwidth), where))
+    return net.decode(encoded.quantized_representation).audio_values
+
+
 def code_batch(waves: list[np.ndarray], rate: int, step, seeds: list[int]) -> list[np.ndarray]:
-    """Code several clips in one forward pass (zero-padded at the end to the longest). EnCodec
-    24 kHz is causal, so a clip's output does not depend on what it is batched with (up to float
-    rounding); SNAC's local attention looks ahead, so for it prefer one clip per call."""
+    """Code several clips, as few forward passes as keep each clip's output its one-clip output (see
+    :func:`_groups`; a group is zero-padded at the end to its longest clip and seeded by its first)."""
     import torch
 
     from spoofbench.audio_io import resample
@@ -217,22 +323,21 @@ def code_batch(waves: list[np.ndarray], rate: int, step, seeds: list[int]) -> li
     net = build_model(spec.name, Path(prov["weights"]), prov["weights_sha256"], device)
     at_rate = [np.asarray(resample(np.asarray(w, dtype=np.float32), rate, spec.rate), dtype=np.float32)
                for w in waves]
-    longest = max(len(w) for w in at_rate)
-    batch = np.zeros((len(at_rate), 1, longest), np.float32)
-    for i, w in enumerate(at_rate):
-        batch[i, 0, :len(w)] = w
-    with _LOCK, torch.inference_mode(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seeds[0]) % (2 ** 63))
-        x = torch.from_numpy(batch).to(device)
-        if spec.module == "encodec":
-            net.set_target_bandwidth(float(prov["bandwidth_kbps"]))
-            y = net.decode(net.encode(x))
-        else:
-            y = net.decode(net.encode(x))
-        y = y[:, 0, :].float().cpu().numpy().astype(np.float64)
+    padded = [_padded_length(spec, net, len(w)) for w in at_rate]
+    coded: list[np.ndarray | None] = [None] * len(waves)
+    for group in _groups(spec, padded):
+        batch = np.zeros((len(group), 1, max(padded[i] for i in group)), np.float32)
+        for row, i in enumerate(group):
+            batch[row, 0, :len(at_rate[i])] = at_rate[i]
+        with _LOCK, torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seeds[group[0]]) % (2 ** 63))
+            y = _forward(spec, net, torch.from_numpy(batch).to(device), prov["bandwidth_kbps"], Path(prov["weights"]))
+            y = y.float().cpu().numpy().astype(np.float64)
+        for row, i in enumerate(group):
+            coded[i] = y[row, :len(at_rate[i])]
     out = []
-    for i, w in enumerate(waves):
-        back = resample(y[i, :len(at_rate[i])], spec.rate, rate)
+    for w, y_i in zip(waves, coded):
+        back = resample(y_i, spec.rate, rate)
         back = back[:len(w)] if len(back) >= len(w) else np.concatenate([back, np.zeros(len(w) - len(back))])
         out.append(back)
     return out
