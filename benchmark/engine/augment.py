@@ -148,11 +148,23 @@ class Augmenter:
         cfg = self.config.codec
         if cfg.probability <= 0 or rng.random() >= cfg.probability:
             return wave
-        from spoofbench import codecs
         conds = self.conditions()
         cond = conds[int(rng.integers(0, len(conds)))]
-        return np.asarray(codecs.apply_condition(wave, self.sample_rate, cond, key=key, cache=self._cache),
-                          dtype=np.float32)
+        return np.asarray(self.code(wave, cond, key).wave, dtype=np.float32)
+
+    def code(self, wave: np.ndarray, condition: Any, key: str) -> Any:
+        """The ``CodingReport`` of ``wave`` (the whole clip as read) coded through ``condition`` with the trial id
+        ``key``, through the codec cache: what a draw in :meth:`channel` runs, and what the pre-coding pass
+        (:mod:`~spoofbench.engine.precode`) runs to fill the cache, so both compute the same cache key."""
+        from spoofbench import codecs
+        self.conditions()  # opens the cache
+        return codecs.apply_condition_report(wave, self.sample_rate, condition, key=key, cache=self._cache)
+
+    @property
+    def cache(self) -> Any:
+        """The codec cache (``spoofbench.codecs.CodecCache``) codec draws go through, or None."""
+        self.conditions()
+        return self._cache
 
     def _rawboost(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``augment.rawboost`` with its probability. RawBoost draws from a legacy ``RandomState`` (as the

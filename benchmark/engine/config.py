@@ -52,12 +52,18 @@ class OptimConfig:
 @dataclass(frozen=True)
 class CodecAugmentConfig:
     """Codec augmentation: with ``probability``, code a training clip through a condition drawn
-    uniformly from ``conditions`` (ids) or the named ``matrix`` (``spoofbench.codecs``)."""
+    uniformly from ``conditions`` (ids) or the named ``matrix`` (``spoofbench.codecs``).
+
+    ``precode`` (:mod:`~spoofbench.engine.precode`): before the first epoch, code every training clip through
+    every condition of the set into ``cache_dir``, in parallel, so the loader workers only read the cache.
+    ``auto``: when ``cache_dir`` is writable and the coded set fits ``cache_max_bytes``; ``on``: required (an
+    error otherwise); ``off``: the cache fills lazily as clips are drawn. Results are the same either way."""
     probability: float = 0.0
     matrix: str | None = None
     conditions: tuple[str, ...] = ()
     cache_dir: str | None = None       # content-addressed CodecCache; None = no cache
     cache_max_bytes: int = 2 * 1024 ** 3
+    precode: Literal["auto", "on", "off"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ..logs import context_logger, progress as show_progress
 from ..errors import ConfigError, ManifestError
 from . import checkpoint as checkpoint_io
 from .augment import Augmenter
+from .precode import precode_for_training, without_precode
 from .batch_loader import BatchDataset, BatchTransform, batch_loader, train_view
 from .config import TrainConfig
 from .data import (BucketBatchSampler, PackedRoot, TrainDataset, check_roots, collate_train, estimated_samples,
@@ -359,6 +360,8 @@ def _train_gradient(ctx: _RunContext, detector: Any, data: _TrainInputs, ssl_not
     config, runtime = ctx.config, ctx.runtime
     optimisation = _Optimisation.build(config, detector, runtime)
     loaders = _make_loaders(config, runtime, detector, data)
+    precode_for_training(config, loaders.train_set, runtime, ctx.log, ctx.progress and runtime.is_main)
+    _barrier(runtime)   # every rank's share of the codec augmentation is in the cache
     optimisation.class_weight = _class_weight(config, loaders.train_set.targets, runtime)
     state = checkpoint_io.TrainState()
     if ctx.resume and ctx.last.exists():
@@ -528,7 +531,7 @@ def _placeholder_batch(detector: Any) -> dict[str, torch.Tensor]:
 
 
 def _check_resume(state: dict, config: TrainConfig, path: Path) -> None:
-    saved, now = state["train_config"], config.to_dict()
+    saved, now = without_precode(state["train_config"]), without_precode(config.to_dict())
     changed = sorted(k for k in set(saved) | set(now)
                      if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     loaders = [(c.get("data") or {}).get("loader", "per_clip") for c in (saved, now)]
