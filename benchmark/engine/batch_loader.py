@@ -27,7 +27,8 @@ with a drawn probability (not an exact count); resampling is an FFT band-limit a
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,31 @@ def _tile(row: np.ndarray, have: int, want: int) -> None:
         have += step
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One batch before its samples are copied (:meth:`BatchDataset.plan`)."""
+    asked: int                       # clips asked for
+    keep: list[int]                  # the readable ones, in order
+    waves: list[np.ndarray | None]   # each kept clip's decoded (coded) wave, None = slice it from the pack
+    take: np.ndarray                 # samples of real audio per clip
+    target: np.ndarray               # each clip's input length (tiled/padded up to it)
+    starts: np.ndarray               # crop starts
+    int16: bool                      # every clip int16 in the pack and read from it
+    seed: int                        # BatchTransform's seed for this batch
+
+    @property
+    def width(self) -> int:
+        return int(self.target.max()) if self.keep else 0
+
+    def meta(self, targets: np.ndarray) -> dict[str, Any]:
+        """The batch dict without its waves."""
+        keep = np.asarray(self.keep, dtype=np.int64)
+        return {"lengths": torch.from_numpy(self.target.astype(np.int64)),
+                "valid": torch.from_numpy(self.take.astype(np.int64)),
+                "targets": torch.from_numpy(targets[keep] if len(keep) else np.zeros(0, np.int64)),
+                "indices": torch.from_numpy(keep), "failed": self.asked - len(keep), "seed": self.seed}
+
+
 class BatchDataset(torch.utils.data.Dataset):
     """A map-style dataset whose item is a whole batch: ``dataset[[(epoch, i), ...]]`` → a batch dict.
 
@@ -95,10 +121,11 @@ class BatchDataset(torch.utils.data.Dataset):
             self._length = table["length"][safe].astype(np.int64)
             self._code = table["dtype"][safe].astype(np.int64)
         self._maps: dict[int, np.ndarray] = {}
+        self._files: dict[int, str] = {}         # each clip's file, built once (pathlib is slow per batch)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_maps"] = {}
+        state["_maps"], state["_files"] = {}, {}
         return state
 
     def __len__(self) -> int:
@@ -117,11 +144,18 @@ class BatchDataset(torch.utils.data.Dataset):
             plain = self._maps[shard] = self.root.pack._map(shard).view(np.ndarray)
         return plain
 
+    def _file(self, index: int) -> str:
+        file = self._files.get(index)
+        if file is None:
+            trial = self.trials[index]
+            file = self._files[index] = str(trial.audio_path(resolve_root(self.root, trial)))
+        return file
+
     def _source(self, index: int, rng: np.random.Generator) -> tuple[int, np.ndarray | None]:
         """``(length, wave)``: a fresh packed clip is ``(its length, None)`` (sliced later); else the decoded
         (and, with codec augmentation, coded) whole clip. Raises AudioReadError."""
         trial, row = self.trials[index], int(self.rows[index])
-        packed = row >= 0 and self.root.pack.fresh(row, trial.audio_path(resolve_root(self.root, trial)))
+        packed = row >= 0 and self.root.pack.fresh(row, self._file(index))
         if packed and self.augmenter is None:
             return int(self._length[index]), None
         wave = read_clip(trial, self.root, self.sample_rate, row)[0]
@@ -146,7 +180,8 @@ class BatchDataset(torch.utils.data.Dataset):
         else:
             out[:count] = samples
 
-    def __getitem__(self, items: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    def plan(self, items: Sequence[tuple[int, int]]) -> _Plan:
+        """Everything about a batch but its samples: the clips kept, their sources, crops and lengths."""
         epoch = int(items[0][0]) if items else 0
         indices = [int(i) for _, i in items]
         rng = batch_generator(self.seed, epoch, indices)
@@ -169,29 +204,33 @@ class BatchDataset(torch.utils.data.Dataset):
             starts[longer] = (draws[longer] * (clip[longer] - crop + 1)).astype(np.int64)
         target = np.maximum(take, self.min_samples) if self.policy.mode == "full" else \
             np.full(len(keep), max(int(self.policy.num_samples), self.min_samples), dtype=np.int64)
-        width = int(target.max()) if len(keep) else 0
+        # every clip int16 in the pack and read from it: the batch can travel as the packed int16 samples
+        int16 = len(keep) > 0 and all(w is None for w in waves) and bool(
+            (self._code[np.asarray(keep)] == CODES["int16"]).all())
+        return _Plan(len(indices), keep, waves, take, target, starts, int16, int(rng.integers(0, 2 ** 62)))
+
+    def fill(self, out: np.ndarray, plan: _Plan) -> None:
+        """The batch's crops into ``out (len(plan.keep), plan.width)`` (int16 as packed, else float32),
+        tiled or zero-padded per the policy."""
+        repeat = self.policy.pad == "repeat"
+        for b, index in enumerate(plan.keep):
+            have, want = int(plan.take[b]), int(plan.target[b])
+            self._copy(out[b], index, plan.waves[b], int(plan.starts[b]), have)
+            if repeat:
+                _tile(out[b], have, want)
+                out[b, want:] = 0
+            else:
+                out[b, have:] = 0
+
+    def __getitem__(self, items: Sequence[tuple[int, int]]) -> dict[str, Any]:
+        plan = self.plan(items)
         # int16_batches (training on a GPU) and all clips int16 in the pack: the batch travels as int16 (half
         # the bytes to the main process and the GPU) and becomes float32 there (train_view), exactly as decode()
         # scales it; on a CPU the workers scale it (the main process is the one training)
-        raw = self.int16_batches and len(keep) > 0 and all(w is None for w in waves) and bool(
-            (self._code[np.asarray(keep)] == CODES["int16"]).all())
-        batch = _shared_empty(len(keep), width, torch.int16 if raw else torch.float32)
-        out = batch.numpy()
-        repeat = self.policy.pad == "repeat"
-        for b, index in enumerate(keep):
-            have, want = int(take[b]), int(target[b])
-            self._copy(out[b], index, waves[b], int(starts[b]), have)
-            if repeat:
-                _tile(out[b], have, want)
-                out[b, want:] = 0.0
-            else:
-                out[b, have:] = 0.0
-        keep_arr = np.asarray(keep, dtype=np.int64)
-        return {"waves": batch, "lengths": torch.from_numpy(target.astype(np.int64)),
-                "valid": torch.from_numpy(take.astype(np.int64)),
-                "targets": torch.from_numpy(self.targets[keep_arr] if len(keep) else np.zeros(0, np.int64)),
-                "indices": torch.from_numpy(keep_arr), "failed": len(indices) - len(keep),
-                "seed": int(rng.integers(0, 2 ** 62))}
+        batch = _shared_empty(len(plan.keep), plan.width, torch.int16 if self.int16_batches and plan.int16
+                              else torch.float32)
+        self.fill(batch.numpy(), plan)
+        return {"waves": batch, **plan.meta(self.targets)}
 
 
 def as_is(batch: Any) -> Any:
@@ -199,15 +238,168 @@ def as_is(batch: Any) -> Any:
     return batch
 
 
-def batch_loader(dataset: BatchDataset, sampler: Any, *, workers: int, cuda: bool) -> torch.utils.data.DataLoader:
+# --- the hand-over from the workers: a ring of shared-memory batch buffers ---------------------------
+#
+# A batch that a worker allocates itself (torch's default) is a fresh shared-memory segment per batch: created
+# and page-faulted in the worker, its descriptor fetched by the main process over a socket, mapped and
+# page-faulted again there, then unmapped - several ms for a 4 MB batch, more than reading the batch from the pack
+# (perf/RESULTS_engine.md). Here the main process allocates ``slots`` buffers in shared memory once, before the
+# workers start (a forked worker inherits the mapping, a spawned one receives it with the dataset); the worker
+# writes batch n into slot ``n % slots`` (int16 as packed when every clip is int16 in the pack: half the bytes)
+# and returns only the slot and the batch's metadata; the main process copies the slot out (scaling int16 to
+# float32 exactly as decode() does, unless the batch goes to a GPU as int16; into pinned memory on CUDA)
+# before it hands the batch on, and checks the slot's tag after the copy: a slot overwritten while in flight
+# raises instead of training on the wrong samples.
+#
+# Why ``slots >= workers * prefetch + 2`` suffices (DataLoader, map-style, in order; torch/utils/data/
+# dataloader.py): task n is numbered by :class:`_Numbered` in the order the sampler yields it, which is the
+# order the DataLoader sends tasks (``_send_idx``) and returns them (``_rcvd_idx``). The DataLoader sends
+# ``workers * prefetch`` tasks up front and afterwards at most one more per batch it returns, so when it sends
+# task m, r (tasks returned so far) satisfies m < r + workers * prefetch. Task m = n + slots reuses task n's
+# slot; it is sent only when r > n + slots - workers * prefetch >= n + 2, i.e. once the DataLoader has
+# returned task n + 1, which it does only when :class:`RingLoader` asks for the next batch, after it has
+# copied task n out. (slots = workers * prefetch + 1 is the tight bound; one slot more is the margin.) A new
+# epoch (or a new iterator after an abandoned one) restarts the numbering at 0: with persistent workers the
+# DataLoader first waits until every worker has finished every task it was sent, so no write of the old
+# epoch is still under way. tests/engine/test_batch_loader.py checks every batch against the in-process loader
+# with several workers and the smallest ring allowed.
+
+_TAG_FREE = -1
+
+
+class _Numbered:
+    """The batch sampler with each batch numbered in the order it is yielded: ``(n, items)``."""
+
+    def __init__(self, sampler: Any):
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return enumerate(self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class _RingDataset(torch.utils.data.Dataset):
+    """The worker side: ``dataset[(n, items)]`` writes batch n into ring slot ``n % slots`` and returns its
+    metadata; a batch too large for a slot travels as before (its own shared-memory tensor)."""
+
+    def __init__(self, dataset: BatchDataset, ring: torch.Tensor, tags: torch.Tensor):
+        self.dataset, self.ring, self.tags = dataset, ring, tags
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: tuple[int, Sequence[tuple[int, int]]]) -> dict[str, Any]:
+        n, items = item
+        data = self.dataset
+        plan = data.plan(items)
+        dtype = torch.int16 if plan.int16 else torch.float32
+        rows, width = len(plan.keep), plan.width
+        need = rows * width * dtype.itemsize
+        if need > self.ring.shape[1]:
+            waves = _shared_empty(rows, width, torch.int16 if data.int16_batches and plan.int16 else torch.float32)
+            data.fill(waves.numpy(), plan)
+            return {"waves": waves, **plan.meta(data.targets)}
+        slot = n % self.ring.shape[0]
+        self.tags[slot] = n                       # first: the main process checks it after copying the slot
+        data.fill(_slot_view(self.ring, slot, rows, width, dtype).numpy(), plan)
+        # the metadata as numpy arrays, pickled by value: a tensor would cost a shared-memory segment each
+        meta = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in plan.meta(data.targets).items()}
+        return {"slot": slot, "tag": n, "shape": (rows, width), "int16": plan.int16, **meta}
+
+
+def _slot_view(ring: torch.Tensor, slot: int, rows: int, width: int, dtype: torch.dtype) -> torch.Tensor:
+    return ring[slot, :rows * width * dtype.itemsize].view(dtype).view(rows, width)
+
+
+def ring_slots(workers: int, prefetch: int) -> int:
+    """The fewest ring slots that a batch in flight never shares (see the comment above)."""
+    return workers * prefetch + 2
+
+
+class RingLoader:
+    """The main-process side: iterates the DataLoader and copies each batch out of its ring slot before it
+    asks for the next (float32 from int16 as decode() scales, or the int16 itself when the dataset's
+    ``int16_batches``; pinned memory on CUDA). ``len`` and ``iter`` as the DataLoader's."""
+
+    def __init__(self, dataset: BatchDataset, sampler: Any, *, workers: int, prefetch: int, cuda: bool,
+                 slot_bytes: int, slots: int | None = None, context: Any = None):
+        from .data import worker_init
+
+        slots = ring_slots(workers, prefetch) if slots is None else slots
+        if workers < 1 or slots < ring_slots(workers, prefetch):
+            raise ValueError(f"a ring of {slots} slots for {workers} workers x {prefetch} prefetched batches: "
+                             f"at least {ring_slots(workers, prefetch)} slots and one worker are needed")
+        self.dataset, self.cuda = dataset, cuda
+        self.ring = torch.zeros((slots, max(slot_bytes, 4)), dtype=torch.uint8).share_memory_()
+        self.tags = torch.full((slots,), _TAG_FREE, dtype=torch.int64).share_memory_()
+        self.loader = torch.utils.data.DataLoader(
+            _RingDataset(dataset, self.ring, self.tags), sampler=_Numbered(sampler), batch_size=None,
+            num_workers=workers, collate_fn=as_is, worker_init_fn=worker_init, pin_memory=False,   # take() pins
+            prefetch_factor=prefetch, persistent_workers=True, multiprocessing_context=context)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.loader:
+            yield self.take(batch) if "slot" in batch else batch
+
+    def take(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch with its waves copied out of its slot (the slot is free again once this returns)."""
+        slot, (rows, width) = int(batch.pop("slot")), batch.pop("shape")
+        tag, int16 = int(batch.pop("tag")), bool(batch.pop("int16"))
+        source = _slot_view(self.ring, slot, rows, width, torch.int16 if int16 else torch.float32)
+        keep16 = int16 and self.dataset.int16_batches
+        waves = torch.empty((rows, width), dtype=torch.int16 if keep16 else torch.float32, pin_memory=self.cuda)
+        if int16 and not keep16:      # the same ufunc and casting as BatchDataset._copy: bit-identical floats
+            np.multiply(source.numpy(), INT16_SCALE, out=waves.numpy(), casting="unsafe")
+        else:
+            waves.copy_(source)
+        if int(self.tags[slot]) != tag:
+            raise RuntimeError(f"batch loader: ring slot {slot} of batch {tag} was overwritten by batch "
+                               f"{int(self.tags[slot])} while in flight ({self.ring.shape[0]} slots too few)")
+        meta = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+        if self.cuda:
+            meta = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in meta.items()}
+        return {"waves": waves, **meta}
+
+
+def _slot_bytes(dataset: BatchDataset, sampler: Any) -> int | None:
+    """Bytes of the largest float32 batch ``sampler`` can ask for, when bounded (else None: no ring)."""
+    size = getattr(sampler, "batch_size", None)
+    if size is None:
+        try:
+            size = max((len(b) for b in sampler), default=0)
+        except TypeError:
+            return None
+    if dataset.policy.mode == "fixed":
+        width = max(int(dataset.policy.num_samples), dataset.min_samples)
+    elif dataset.max_samples:
+        width = max(int(dataset.max_samples), dataset.min_samples)
+    else:
+        return None                   # the ``full`` policy without a cap: a batch is as long as its longest clip
+    return int(size) * width * 4
+
+
+def batch_loader(dataset: BatchDataset, sampler: Any, *, workers: int, cuda: bool, prefetch: int = 4,
+                 ring: bool = True, context: Any = None) -> torch.utils.data.DataLoader | RingLoader:
     """One DataLoader read = one batch (``batch_size=None``, the batch sampler as the sampler); pinned host
-    memory on CUDA, persistent workers, 4 batches prefetched per worker."""
+    memory on CUDA, persistent workers, ``prefetch`` batches prefetched per worker. With workers, batches come
+    back through a :class:`RingLoader` (``ring``, when the batch size and crop bound a batch's size);
+    ``context``: the workers' multiprocessing context (default: torch's)."""
     from .data import worker_init
 
+    slot_bytes = _slot_bytes(dataset, sampler) if workers and ring else None
+    if slot_bytes:
+        return RingLoader(dataset, sampler, workers=workers, prefetch=prefetch, cuda=cuda, slot_bytes=slot_bytes,
+                          context=context)
     return torch.utils.data.DataLoader(
         dataset, sampler=sampler, batch_size=None, num_workers=workers, collate_fn=as_is,
         worker_init_fn=worker_init if workers else None, pin_memory=cuda,
-        prefetch_factor=4 if workers else None, persistent_workers=workers > 0)
+        prefetch_factor=prefetch if workers else None, persistent_workers=workers > 0,
+        multiprocessing_context=context if workers else None)
 
 
 # --- on the device: augmentation and normalisation of a whole batch ---------------------------------
