@@ -11,10 +11,12 @@ from typing import Any
 from .config import AugmentConfig, OptimConfig, ScoreConfig, SSLConfig, TrainConfig
 
 __all__ = ["AugmentConfig", "OptimConfig", "ScoreConfig", "SSLConfig", "TrainConfig", "TrainResult",
-           "ScoreResult", "ScoreFileResult", "train", "score", "load_run_detector", "train_from_files"]
+           "ScoreResult", "ScoreFileResult", "train", "score", "load_run_detector", "train_from_files",
+           "precode_codec_augmentation"]
 
 _LAZY = {"train": "trainer", "TrainResult": "trainer", "score": "scoring", "ScoreResult": "scoring",
-         "ScoreFileResult": "scoring", "load_run_detector": "scoring", "train_from_files": "api"}
+         "ScoreFileResult": "scoring", "load_run_detector": "scoring", "train_from_files": "api",
+         "precode_codec_augmentation": "precode"}
 
 
 def __getattr__(name: str) -> Any:
