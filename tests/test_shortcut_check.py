@@ -70,3 +70,34 @@ def test_cli_json_and_missing_cells(tmp_path, capsys):
     assert main(["shortcut-check", "--scores-from", str(bare)]) == 0
     assert "no `vad_trim` cells" in capsys.readouterr().out
     assert main(["shortcut-check", "--scores-from", str(bare), "--strict"]) == 1
+
+
+def test_run_shortcut_check_scores_each_test_set_as_is_and_trimmed(tmp_path, capsys):
+    """`spoofbench run CONFIG --shortcut-check` on a config without vad_trim: both conditions are added and
+    scored for every test set, and the shortcut table follows the run's summary."""
+    import yaml
+
+    from spoofbench.runner.results import load_result
+    from tiny_corpus import make_set
+
+    root = tmp_path / "corpus"
+    make_set(root, "a_train", "A", 16, 0, ("a1", "a2"))
+    make_set(root, "a_dev", "A", 8, 1, ("a1", "a2"))
+    make_set(root, "b_eval", "B", 12, 3, ("b1",))
+    config = {"name": "tiny-shortcut", "train": {"manifest": "a_train.jsonl.gz", "root": "."},
+              "dev": {"manifest": "a_dev.jsonl.gz", "root": "."},
+              "test_sets": [{"name": "b_eval", "manifest": "b_eval.jsonl.gz", "root": "."}],
+              "codecs": ["g711_mulaw"], "device": "cpu", "bootstrap": 20, "codec_cache": "codec_cache",
+              "detectors": [{"name": "lfcc_gmm", "preset": "tiny"}]}
+    (root / "bench.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    assert main(["run", str(root / "bench.yaml"), "--out", str(out), "--no-progress", "--dry-run",
+                 "--shortcut-check"]) == 0
+    assert "vad_trim" in capsys.readouterr().out
+    assert main(["run", str(root / "bench.yaml"), "--out", str(out), "--no-progress", "--shortcut-check"]) == 0
+    printed = capsys.readouterr().out
+    codecs = {c["codec"] for c in load_result(out)["cells"]}
+    assert codecs == {"g711_mulaw", "none", "vad_trim"}
+    rows = shortcut_check(out)
+    assert [(r.test_set, r.n_trials) for r in rows] == [("b_eval", 12)] and rows[0].detector.startswith("lfcc_gmm")
+    assert rows[0].verdict in printed and "after `vad_trim`" in printed

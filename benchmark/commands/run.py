@@ -49,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="memory one Ray task reserves, in GB (default: none reserved)")
     parser.add_argument("--allow-incomplete", action="store_true",
                         help="exit 0 even when a cell scored fewer trials than its test set holds")
+    parser.add_argument("--shortcut-check", action="store_true",
+                        help="also score every test set as is (none) and with leading/trailing silence trimmed "
+                             "(vad_trim), adding those conditions to the config's codecs where missing, then print "
+                             "each detector's EER change with its paired-bootstrap CI (as `spoofbench "
+                             "shortcut-check --scores-from OUT`)")
     parser.set_defaults(func=run)
 
 
@@ -62,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
         from ..runner.dryrun import describe_plan
 
         config = BenchmarkConfig.from_yaml(_config_path(args.config))
+        config = with_shortcut_conditions(config) if args.shortcut_check else config
         out = Path(args.out) if args.out else Path("runs") / config.name
         print(describe_plan(config, out))
         return 0
     config = BenchmarkConfig.from_yaml(_config_path(args.config), check_files=True)
+    if args.shortcut_check:
+        config = with_shortcut_conditions(config)
     _require_codecs(config)
     out = Path(args.out) if args.out else Path("runs") / config.name
     executor = _executor(args)
@@ -84,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         context_logger(__name__, detector=cell.detector, seed=cell.seed, testset=cell.test_set,
                        codec=cell.codec).warning(f"incomplete: scored {cell.n_scored} of "
                                                  f"{cell.n_expected} trials ({cell.failed_file})")
+    if args.shortcut_check:
+        _print_shortcut_check(out)
     if run_result.failed_cells:
         return 1
     if incomplete and not args.allow_incomplete:
@@ -91,6 +101,25 @@ def run(args: argparse.Namespace) -> int:
                   "retry the failed trials, or pass --allow-incomplete to accept them")
         return 1
     return 0
+
+
+def with_shortcut_conditions(config, baseline: str = "none", condition: str = "vad_trim"):
+    """``config`` with ``baseline`` and ``condition`` in its codecs (appended where missing): every test set
+    is then scored as is and trimmed; cells already scored stay cached."""
+    import dataclasses
+
+    extra = tuple(c for c in (baseline, condition) if c not in config.codecs)
+    return dataclasses.replace(config, codecs=tuple(config.codecs) + extra) if extra else config
+
+
+def _print_shortcut_check(out: Path) -> None:
+    from ..errors import SpoofbenchError
+    from ..runner.shortcut import shortcut_check, shortcut_markdown
+
+    try:
+        print(shortcut_markdown(shortcut_check(out)), end="")
+    except SpoofbenchError as err:  # e.g. every vad_trim cell failed: said; the run's own exit status stands
+        log.warning(f"shortcut check not possible: {err}")
 
 
 def _require_codecs(config) -> None:
