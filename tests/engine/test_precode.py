@@ -106,7 +106,8 @@ def test_the_switch_and_when_the_pass_cannot_run(corpus, tmp_path):
         TrainConfig.from_dict({"detector": "x", "augment": {"codec": {"precode": "sometimes"}}})
 
 
-def test_training_precodes_first_then_its_epoch_codes_nothing(corpus, tmp_path, require_ffmpeg, monkeypatch):
+@pytest.mark.parametrize("loader", ["per_clip", "batch"])
+def test_training_precodes_first_then_its_epoch_codes_nothing(corpus, tmp_path, require_ffmpeg, monkeypatch, loader):
     trials = corpus["train"][::3]
     coded = []
     real = codec_apply._code
@@ -116,8 +117,9 @@ def test_training_precodes_first_then_its_epoch_codes_nothing(corpus, tmp_path, 
 
     def batch_end(epoch: int, step: int) -> None:
         steps.append(len(coded))
-    train(_config(tmp_path / "cache", probability=0.7), trials, corpus["dev"][::2], root=corpus["root"],
-          out_dir=tmp_path / "run", progress=False, on_batch_end=batch_end)
+    cfg = _config(tmp_path / "cache", probability=0.7).replace(data={"loader": loader})
+    train(cfg, trials, corpus["dev"][::2], root=corpus["root"], out_dir=tmp_path / "run", progress=False,
+          on_batch_end=batch_end)
     assert len(coded) == len(trials)                   # the codec condition, once per clip, before the epoch
     assert steps and all(n == len(trials) for n in steps)
 
