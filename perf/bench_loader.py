@@ -1,12 +1,14 @@
 """Does the loader keep up? Shards (``spoofbench pack``) against decoding the FLAC files, in the same run.
 
 1. Loader throughput: 4-s training crops (fixed input policy, 64,000 samples at 16 kHz) from the demo
-   corpus's train + dev sets, by one process with one torch thread (clips/s per worker) and by ``--workers``
-   DataLoader workers (the main process turning the batch into float32 waves as the trainer does):
+   corpus's train + dev sets, by one process with one torch thread (one worker's work without the hand-over)
+   and by ``--workers`` DataLoader workers (the main process getting float32 waves as the trainer does):
    the per-clip loader (:class:`spoofbench.engine.data.TrainDataset`, ``data.loader: per_clip``) from the
    FLAC files (``data.pack: off``) and from the pack (``on``), and the batch loader
-   (:class:`spoofbench.engine.batch_loader.BatchDataset`, ``data.loader: batch``) from the pack, all in the same
-   run. Target: shards ≥ 10× the FLAC path.
+   (:class:`spoofbench.engine.batch_loader.BatchDataset`, ``data.loader: batch``) from the pack, its workers
+   handing batches over through the ring of shared buffers (the trainer's) and, for comparison, torch's own
+   way (a fresh shared-memory segment per batch), all in the same run. Target: shards ≥ 10× the FLAC path
+   per DataLoader worker.
 2. One training epoch of ``rawcnn_2m`` on the demo corpus with the demo's training settings (batch 16,
    one loader worker, one torch thread), from FLAC and from the pack with the per-clip loader, and from the
    pack with the batch loader: wall time and the share of the epoch's training time the model waited for its
@@ -35,16 +37,17 @@ import numpy as np
 import torch
 
 
-def clips_per_s(dataset, workers: int, seconds: float, batch: int = 16) -> tuple[float, int]:
+def clips_per_s(dataset, workers: int, seconds: float, batch: int = 16, ring: bool = True) -> tuple[float, int]:
     """Clips/s reading ``dataset`` through a DataLoader (``workers`` processes; 0 = this one) for ~``seconds``.
-    A :class:`~spoofbench.engine.batch_loader.BatchDataset` is read a batch per item (the trainer's loader)."""
+    A :class:`~spoofbench.engine.batch_loader.BatchDataset` is read a batch per item (the trainer's loader;
+    ``ring``: its workers hand batches over through the ring of shared buffers, else torch's own way)."""
     from spoofbench.engine.batch_loader import BatchDataset, batch_loader
     from spoofbench.engine.data import collate_train, worker_init
 
     index = [(0, i) for i in range(len(dataset))]
     batches = [index[i:i + batch] for i in range(0, len(index), batch)]
     if isinstance(dataset, BatchDataset):
-        loader = batch_loader(dataset, batches, workers=workers, cuda=False)
+        loader = batch_loader(dataset, batches, workers=workers, cuda=False, ring=ring)
     else:
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
                                              collate_fn=collate_train,
@@ -68,6 +71,10 @@ def clips_per_s(dataset, workers: int, seconds: float, batch: int = 16) -> tuple
         torch.set_num_threads(threads)
 
 
+_NAMES = {"off": "FLAC, per-clip loader", "on": "pack, per-clip loader", "batch": "pack, batch loader (ring)",
+          "batch_noring": "pack, batch loader, torch's hand-over (no ring)"}
+
+
 def loader_section(corpus, args) -> dict:
     from spoofbench.corpora.manifest import read_manifest
     from spoofbench.engine.batch_loader import BatchDataset
@@ -77,25 +84,30 @@ def loader_section(corpus, args) -> dict:
 
     trials = [t for name in ("demo_a_train", "demo_a_dev") for t in read_manifest(corpus.manifests[name])]
     policy = InputPolicy(mode="fixed", num_samples=64000)
-    out = {"clips": len(trials)}
-    names = {"off": "FLAC, per-clip loader", "on": "pack, per-clip loader", "batch": "pack, batch loader"}
-    for mode in ("off", "on", "batch"):
+    out = {"clips": len(trials), "loadavg_before": Path("/proc/loadavg").read_text().split()[:3]}
+    w = args.workers
+    for mode in ("off", "on", "batch", "batch_noring"):
         root = with_pack(corpus.root, 16000, DataConfig(pack="off" if mode == "off" else "on"))
-        if mode == "batch":
+        if mode.startswith("batch"):
             dataset = BatchDataset(trials, root, sample_rate=16000, policy=policy, min_samples=64000, seed=0)
         else:
             dataset = TrainDataset(trials, root, sample_rate=16000, policy=policy, min_samples=64000, train=True,
                                    seed=0)
-        for workers in (0, args.workers):
-            rate, n = clips_per_s(dataset, workers, args.seconds)
+        for workers in ((w,) if mode == "batch_noring" else (0, w)):   # in-process: no hand-over, no ring
+            rate, n = clips_per_s(dataset, workers, args.seconds, ring=mode != "batch_noring")
             out[f"{mode}_w{workers}"] = rate
-            print(f"  {names[mode]}: {workers or 'in-process'} worker(s): {rate:8.1f} clips/s "
+            print(f"  {_NAMES[mode]}: {workers or 'in-process'} worker(s): {rate:8.1f} clips/s "
                   f"({rate / max(workers, 1):8.1f} per worker, {n} clips)", flush=True)
-    for mode in ("on", "batch"):
-        out[f"ratio_{mode}_per_worker"] = out[f"{mode}_w0"] / out["off_w0"]
-        out[f"ratio_{mode}_w{args.workers}"] = out[f"{mode}_w{args.workers}"] / out[f"off_w{args.workers}"]
-        print(f"  {names[mode]} / FLAC per-clip: {out[f'ratio_{mode}_per_worker']:.1f}x per worker, "
-              f"{out[f'ratio_{mode}_w{args.workers}']:.1f}x with {args.workers} worker(s)")
+    out["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    for mode in ("on", "batch", "batch_noring"):
+        if mode != "batch_noring":
+            out[f"ratio_{mode}_per_worker"] = out[f"{mode}_w0"] / out["off_w0"]
+            print(f"  {_NAMES[mode]} / FLAC per-clip, in-process (one worker's work, no hand-over): "
+                  f"{out[f'ratio_{mode}_per_worker']:.1f}x")
+        out[f"ratio_{mode}_w{w}"] = out[f"{mode}_w{w}"] / out[f"off_w{w}"]
+        print(f"  {_NAMES[mode]} / FLAC per-clip, through {w} DataLoader worker(s) (clips/s per worker): "
+              f"{out[f'ratio_{mode}_w{w}']:.1f}x")
+    print(f"  load average before / after: {' '.join(out['loadavg_before'])} / {' '.join(out['loadavg_after'])}")
     return out
 
 

@@ -12,9 +12,11 @@ from spoofbench.engine.augment import Augmenter
 from spoofbench.engine.batch_loader import (
     BatchDataset,
     BatchTransform,
+    RingLoader,
     as_is,
     batch_generator,
     batch_loader,
+    ring_slots,
     train_view,
 )
 from spoofbench.engine.data import BucketBatchSampler, PackedRoot, with_pack
@@ -168,9 +170,9 @@ def test_transform_augments_every_operator_seeded_and_within_lengths():
     assert BatchTransform(Augmenter(cfg, SR), InputPolicy(), train=False)(waves, batch) is waves
 
 
-def _config(loader: str, epochs: int = 1, **kw) -> TrainConfig:
+def _config(loader: str, epochs: int = 1, num_workers: int = 0, **kw) -> TrainConfig:
     return TrainConfig.from_dict(dict(detector="rawcnn_2m", preset="tiny", epochs=epochs, batch_size=8,
-                                      eval_batch_size=16, num_workers=0, seed=5, cpu_threads=1,
+                                      eval_batch_size=16, num_workers=num_workers, seed=5, cpu_threads=1,
                                       augment={"gain_probability": 0.5, "rawboost": {"impulsive": 0.5,
                                                                                       "coloured": 0.3}},
                                       data={"pack": "on", "loader": loader}, **kw))
@@ -228,3 +230,92 @@ def test_codec_augmentation_codes_whole_clips_in_the_worker_before_cropping(pack
         windows = np.lib.stride_tricks.sliding_window_view(np.asarray(coded, np.float32), 4000)
         assert (windows == row).all(axis=1).any()                         # a window of the coded clip
     assert not BatchTransform(Augmenter(cfg, SR), policy).augmenting      # nothing left for the device
+
+
+# --- the ring of shared-memory batch buffers (workers -> main process) ------------------------------
+
+def _same_batch(got: dict, want: dict) -> bool:
+    """Two batch dicts hold the same samples (dtype included) and the same metadata."""
+    return got["waves"].dtype == want["waves"].dtype and torch.equal(got["waves"], want["waves"]) and all(
+        torch.equal(got[k], want[k]) for k in ("lengths", "valid", "targets", "indices")) and all(
+        got[k] == want[k] for k in ("failed", "seed"))
+
+
+def _mixed(packed, policy, **kw) -> BatchDataset:
+    """The packed train set and six dev clips the pack does not hold: int16 batches and float32 ones."""
+    return BatchDataset(packed["train"] + packed["dev"][:6], with_pack(packed["root"], SR), sample_rate=SR,
+                        policy=policy, min_samples=64, seed=3, **kw)
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create 3 worker processes")
+@pytest.mark.parametrize("int16", [False, True])
+def test_ring_gives_every_batch_of_the_in_process_loader_with_many_workers_and_the_smallest_ring(packed, int16):
+    policy = InputPolicy("fixed", 9000, "zero", "none")     # some clips cropped, the shorter ones zero-padded
+    data = _mixed(packed, policy, int16_batches=int16)
+    sampler = BucketBatchSampler([9000] * len(data), data.targets, 3, seed=1)
+    loader = batch_loader(data, sampler, workers=3, cuda=False, prefetch=1)
+    assert isinstance(loader, RingLoader) and loader.ring.shape[0] == ring_slots(3, 1) == 5
+    assert len(loader) == len(sampler) == 14
+    kinds = set()
+    for epoch in (0, 1, 2):
+        sampler.set_epoch(epoch)
+        if epoch == 1:                    # an abandoned epoch: the next one still gets the right batches
+            next(iter(loader))
+        want = [data[items] for items in sampler]
+        got = list(loader)                                  # persistent workers across the epochs
+        assert len(got) == len(want) and all(_same_batch(g, w) for g, w in zip(got, want))
+        kinds |= {str(g["waves"].dtype) for g in got}
+    # on a CPU every batch arrives as float32 (int16 scaled in the main process: bit-identical floats); with
+    # int16_batches the packed ones stay int16, the decoded dev clips' batches are float32
+    assert kinds == ({"torch.int16", "torch.float32"} if int16 else {"torch.float32"})
+
+
+def test_ring_works_with_spawned_workers(packed):
+    policy = InputPolicy("fixed", 4000, "repeat", "none")
+    data = _dataset(packed, policy)
+    sampler = BucketBatchSampler([4000] * len(data), data.targets, 8, seed=2)
+    loader = batch_loader(data, sampler, workers=1, cuda=False, prefetch=2,
+                          context=torch.multiprocessing.get_context("spawn"))
+    assert isinstance(loader, RingLoader)
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        got = list(loader)
+        assert len(got) == len(sampler) and all(_same_batch(g, data[items]) for g, items in zip(got, sampler))
+
+
+def test_ring_refuses_too_few_slots_and_detects_an_overwritten_slot(packed):
+    policy = InputPolicy("fixed", 4000, "repeat", "none")
+    data = _dataset(packed, policy)
+    with pytest.raises(ValueError, match="at least 10 slots"):
+        RingLoader(data, [], workers=2, prefetch=4, cuda=False, slot_bytes=8 * 4000 * 4, slots=9)
+    loader = RingLoader(data, [], workers=1, prefetch=1, cuda=False, slot_bytes=8 * 4000 * 4)
+    worker = loader.loader.dataset                          # the worker side, called here
+    first, second = _items(0, range(8)), _items(0, range(8, 16))
+    meta = worker[(0, first)]
+    assert "waves" not in meta and meta["slot"] == 0 and meta["int16"]
+    assert _same_batch(loader.take(dict(meta)), data[first])
+    worker[(3, second)]                                     # batch 3 lands in slot 0 (3 slots) ...
+    with pytest.raises(RuntimeError, match="ring slot 0 of batch 0 was overwritten by batch 3"):
+        loader.take(dict(meta))                             # ... while batch 0 was still in flight
+    small = RingLoader(data, [], workers=1, prefetch=1, cuda=False, slot_bytes=8 * 4000 * 2 - 4)
+    whole = small.loader.dataset[(0, first)]                # larger than a slot: its own tensor, as before
+    assert "slot" not in whole and _same_batch(whole, data[first])
+
+
+def test_no_ring_where_a_batch_is_unbounded_or_in_process(packed):
+    full = _dataset(packed, InputPolicy("full", None, "repeat", "none"))        # as long as its longest clip
+    sampler = BucketBatchSampler([4000] * len(full), full.targets, 8, seed=1)
+    assert not isinstance(batch_loader(full, sampler, workers=1, cuda=False), RingLoader)
+    capped = _dataset(packed, InputPolicy("full", None, "repeat", "none"), max_samples=9000)
+    assert isinstance(batch_loader(capped, sampler, workers=1, cuda=False), RingLoader)
+    assert not isinstance(batch_loader(capped, sampler, workers=0, cuda=False), RingLoader)
+    assert not isinstance(batch_loader(capped, sampler, workers=1, cuda=False, ring=False), RingLoader)
+
+
+def test_training_through_a_worker_and_the_ring_ends_with_the_in_process_weights(packed, tmp_path, monkeypatch):
+    taken, take = [], RingLoader.take
+    monkeypatch.setattr(RingLoader, "take", lambda self, batch: taken.append(1) or take(self, batch))
+    runs = [train(_config("batch", num_workers=workers), packed["train"], packed["dev"], root=packed["root"],
+                  out_dir=tmp_path / f"w{workers}", progress=False) for workers in (0, 1)]
+    assert runs[0].weights_sha256 == runs[1].weights_sha256                # the ring's floats are bit-identical
+    assert len(taken) == runs[1].history[0]["train_samples"] // 8 + 1      # every batch came through the ring
