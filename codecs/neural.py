@@ -261,7 +261,7 @@ def _build_dac(spec: NeuralModel, path: Path):
 def dac_quantizers(net, bandwidth: float, where: Path) -> int:
     """How many of DAC's codebooks give ``bandwidth`` kbit/s (frame rate × log2 codebook size each)."""
     config = net.config
-    per_codebook = config.frame_rate * np.log2(config.codebook_size) / 1000.0
+    per_codebook = config.sampling_rate / config.hop_length * np.log2(config.codebook_size) / 1000.0
     count = bandwidth / per_codebook
     if abs(count - round(count)) > 1e-6 or not 1 <= round(count) <= config.n_codebooks:
         raise CodecError(f"{where}: {bandwidth} kbit/s is not a whole number of codebooks between 1 and "
