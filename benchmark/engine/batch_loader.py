@@ -9,8 +9,9 @@ same :class:`~spoofbench.engine.data.BucketBatchSampler`):
 1. one generator per batch, seeded by ``(seed, epoch, the batch's indices)``, draws every clip's crop start
    (the same batch gives the same crops in whichever worker reads it: deterministic for a seed and epoch);
 2. each clip's crop is copied straight from the pack's shard (a contiguous slice of the memmap; int16 samples
-   cast and scaled exactly as :func:`~spoofbench.engine.pack.decode` does) into one ``(batch, samples)`` array,
-   allocated in shared memory inside a worker so the hand-over to the main process copies nothing; clips the
+   cast and scaled exactly as :func:`~spoofbench.engine.pack.decode` does) into one ``(batch, samples)`` array;
+   in a DataLoader worker that array is a slot of a ring of shared-memory buffers the main process allocated
+   once (:class:`RingLoader`: the packed int16 travel, the main process copies them out as float32); clips the
    pack does not hold (or whose file changed) are decoded from their files as before;
 3. tiling/zero padding to the policy's length is done in that array (a clip's crop repeated by doubling copies);
 4. :class:`BatchTransform` then runs on the device the model trains on (the GPU when there is one): the cheap
@@ -344,10 +345,13 @@ class RingLoader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for batch in self.loader:
-            yield self.take(batch) if "slot" in batch else batch
+            yield self.take(batch)
 
     def take(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """The batch with its waves copied out of its slot (the slot is free again once this returns)."""
+        """The batch with its waves copied out of its slot (the slot is free again once this returns); a
+        batch that came without a slot (larger than one) as it came, pinned on CUDA."""
+        if "slot" not in batch:
+            return {k: v.pin_memory() if self.cuda and isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         slot, (rows, width) = int(batch.pop("slot")), batch.pop("shape")
         tag, int16 = int(batch.pop("tag")), bool(batch.pop("int16"))
         source = _slot_view(self.ring, slot, rows, width, torch.int16 if int16 else torch.float32)
