@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import textwrap
 
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _terminate_as_exit()
     try:
         return int(args.func(args) or 0)
     except SpoofbenchError as err:
@@ -148,6 +150,23 @@ def main(argv: list[str] | None = None) -> int:
         hint = RESUME_HINTS.get(args.command)
         print(f"spoofbench {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_exit():
+    """Make SIGTERM (``kill``, a batch scheduler's time limit) raise SystemExit(143) in the main thread, so
+    that ``finally`` blocks run: worker pools are stopped, locks released. Returns the handler it replaced
+    (None when not on the main thread, where handlers cannot be set)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def exit_143(signum, frame):
+        raise SystemExit(143)
+    return signal.signal(signal.SIGTERM, exit_143)
 
 
 if __name__ == "__main__":  # pragma: no cover

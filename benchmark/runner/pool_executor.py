@@ -50,6 +50,7 @@ def _start_worker(threads: int, log_settings: dict | None) -> None:
     thread pools pinned, the parent's logging mirrored (progress as plain lines)."""
     multiprocessing.set_start_method(None, force=True)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
+    _exit_with_parent()
     import numpy  # noqa: F401  (load every BLAS / OpenMP runtime now, so that the limit below reaches it)
     import scipy.linalg  # noqa: F401
     import torch
@@ -62,6 +63,22 @@ def _start_worker(threads: int, log_settings: dict | None) -> None:
     if log_settings is not None:
         setup_logging(**log_settings)
     plain_progress()
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this worker when its parent is gone (killed with SIGKILL, or by a SIGTERM it could not handle):
+    a daemon thread watches the parent pid, since a job that trains for minutes would otherwise only
+    notice at its next ``recv`` and go on using the cores (and the GPU) of a run nobody waits for."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _worker_main(conn, threads: int, log_settings: dict | None) -> None:
