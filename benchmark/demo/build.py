@@ -180,7 +180,7 @@ def build_demo_corpus(out_dir: str | os.PathLike, *, quick: bool, seed: int = 0,
     fingerprint = _fingerprint(settings, versions, index_sha)
     state_path = root / STATE_FILE
     state = _load_state(state_path) if state_path.exists() else None
-    if _is_complete(root, state, fingerprint):
+    if _is_complete(root, state, fingerprint) and not _skipped_now_runnable(state):
         return _corpus_from_state(root, state, cache_hit=True, generated=0,
                                   wall_s=time.perf_counter() - start)
     _clear_other_build(root, state, fingerprint)
@@ -205,6 +205,19 @@ def _is_complete(root: Path, state: dict | None, fingerprint: str) -> bool:
     """True when ``root`` holds a finished build with this fingerprint and all its manifests."""
     return bool(state and state.get("fingerprint") == fingerprint and state.get("complete") and all(
         (root / p).is_file() for p in state.get("manifests", {}).values()))
+
+
+def _skipped_now_runnable(state: dict) -> bool:
+    """True when an attack the cached build skipped (its tool was missing) runs here now: the corpus is then
+    made again with it, instead of reusing a build that lacks it. Only the skipped attacks are probed, so
+    a cache hit with none skipped costs nothing."""
+    skipped = set(state.get("skipped") or {})
+    back = [attack.id for attack in ATTACKS if attack.id in skipped and probe_attack(attack) is None]
+    if back:
+        warnings.warn(f"demo corpus built without attack(s) {', '.join(back)}, which run here now; "
+                      f"rebuilding it", DemoWarning, stacklevel=3)
+        state["fingerprint"] = None  # so that _clear_other_build removes the old clips
+    return bool(back)
 
 
 def _clear_other_build(root: Path, state: dict | None, fingerprint: str) -> None:

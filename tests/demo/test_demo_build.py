@@ -166,6 +166,24 @@ def test_missing_tool_skips_its_attacks_with_a_warning(tmp_path, monkeypatch):
     assert "festival_ked" in state["skipped"]
 
 
+def test_a_skipped_attack_that_runs_now_rebuilds_the_cached_corpus(tmp_path, monkeypatch):
+    """A tool on PATH whose probe failed (a voice missing, a broken install) changes no version in the build's
+    fingerprint: the cached corpus must still not be reused once the attack runs."""
+    real_probe = build_module.probe_attack
+    broken = {"espeak_en_us"} & {a.id for a in ATTACKS} or {ATTACKS[0].id}
+    monkeypatch.setattr(build_module, "probe_attack",
+                        lambda attack: "voice missing" if attack.id in broken else real_probe(attack))
+    sizes = DemoSizes(1, 2, 1, 1, 1, 1, 1, 5, max_seconds=2.0, voices_spoof=1, families_spoof=1)
+    with pytest.warns(DemoWarning, match="voice missing"):
+        first = build_demo_corpus(tmp_path / "d", quick=True, seed=0, progress=False, sizes=sizes, workers=1)
+    assert set(first.skipped) == broken
+    monkeypatch.setattr(build_module, "probe_attack", real_probe)
+    with pytest.warns(DemoWarning, match=r"without attack\(s\) .*run here now"):
+        rebuilt = build_demo_corpus(tmp_path / "d", quick=True, seed=0, progress=False, sizes=sizes, workers=1)
+    assert not rebuilt.cache_hit and not rebuilt.skipped
+    assert build_demo_corpus(tmp_path / "d", quick=True, seed=0, progress=False, sizes=sizes, workers=1).cache_hit
+
+
 def test_too_many_bonafide_clips_and_foreign_folders_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"sizes.demo_a_dev: 9999 bona fide clips asked"):
         build_demo_corpus(tmp_path / "big", quick=True, seed=0, progress=False,
