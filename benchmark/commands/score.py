@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from spoofbench.cli import add_device_option, command_parser
+from spoofbench.cli import add_device_option, command_parser, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,10 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="codec condition id(s): --codec none mp3_32k, or repeated (default: none)")
     p.add_argument("--out", help="output dir (default: RUN/scores with --run)")
     p.add_argument("--config", help="score config YAML (ScoreConfig fields)")
-    p.add_argument("--batch-size", type=int,
+    p.add_argument("--batch-size", type=positive_int,
                    help="clips per batch (default: the score config's, else chosen from the memory budget); wins "
                         "over --memory-budget")
-    p.add_argument("--memory-budget", type=float, metavar="GB", dest="memory_budget",
+    p.add_argument("--memory-budget", type=positive_float, metavar="GB", dest="memory_budget",
                    help="memory for the activations of all batches scored at once, in GB (default: the score "
                         "config's memory_budget_gb, else half the available RAM, at most 2 GB, on a CPU; 70%% "
                         "of free GPU memory on CUDA); batch size and streams are chosen to fit it")

@@ -167,3 +167,17 @@ def test_the_choice_is_said_and_recorded(corpus, tmp_path, caplog):
     assert said and "batch 3, 1 stream(s)" in said[0] and "declared" in said[0]
     memory = json.loads(result.files[0].summary.read_text())["memory"]
     assert (memory["batch_size"], memory["streams"], memory["estimate"]) == (3, 1, "declared")
+
+
+@pytest.mark.parametrize("flag,value", [("--memory-budget", "-1"), ("--memory-budget", "nan"),
+                                        ("--memory-budget", "0"), ("--batch-size", "0")])
+def test_a_nonpositive_budget_or_batch_is_refused_before_anything_else(tmp_path, capsys, flag, value):
+    """argparse refuses it (exit 2, the option named) before the run folder or the manifest is looked at."""
+    from spoofbench.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["score", "--run", str(tmp_path / "no-such-run"), "--manifest", str(tmp_path / "none.jsonl.gz"),
+              flag, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and ("> 0" in err or ">= 1" in err)
