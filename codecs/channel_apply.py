@@ -143,6 +143,37 @@ def run_chain(x: np.ndarray, rate: int, condition: ChannelCondition, key: str, c
     return y
 
 
+def run_chain_batch(xs: list[np.ndarray], rate: int, condition: ChannelCondition, keys: list[str],
+                    cache=None) -> list[np.ndarray]:
+    """:func:`run_chain` on several clips: each ``neural`` step codes all of them with one
+    :func:`.neural.code_batch` call (each clip with the seed :func:`run_chain` gives it), every other
+    step runs per clip. A failure of any clip raises (errors name the step); callers that need one
+    result per clip fall back to :func:`run_chain` clip by clip."""
+    ys = list(xs)
+    for i, step in enumerate(condition.steps):
+        seeds = [step_seed(condition.id, i, getattr(step, "seed", 0), key) for key in keys]
+        try:
+            if step.kind == "neural":
+                ys = neural.code_batch(ys, rate, step, seeds)
+            else:
+                ys = [_apply_step(y, rate, step, seed, key, cache) for y, seed, key in zip(ys, seeds, keys)]
+        except CodecError as err:
+            raise CodecError(f"step {i + 1} ({step.kind}): {err}") from err
+        empty = [key for key, y in zip(keys, ys) if len(y) == 0]
+        if empty:
+            raise CodecError(f"step {i + 1} ({step.kind}) left an empty clip ({empty[0]!r})")
+    bad = [key for key, y in zip(keys, ys) if not np.all(np.isfinite(y))]
+    if bad:
+        raise CodecError(f"the chain produced NaN or infinite samples ({bad[0]!r})")
+    return ys
+
+
+def batches_well(condition: ChannelCondition) -> bool:
+    """True when :func:`run_chain_batch` codes several clips per forward pass: a ``neural`` step of a
+    model that batches (EnCodec, DAC; SNAC codes one clip per pass, so it gains nothing)."""
+    return any(step.kind == "neural" and neural.batches(step) for step in condition.steps)
+
+
 def is_random(condition: ChannelCondition) -> bool:
     """True when the output depends on the clip key: a seeded step, or a composed random codec."""
     if condition.is_random:

@@ -297,6 +297,11 @@ def _groups(spec: NeuralModel, lengths: list[int]) -> list[list[int]]:
     return list(by_length.values())
 
 
+def batches(step) -> bool:
+    """True when :func:`code_batch` can put more than one clip of ``step``'s model in a forward pass."""
+    return MODELS[step.model].module != "snac"
+
+
 def _forward(spec: NeuralModel, net, x, bandwidth: float | None, where: Path):
     """Encode → quantise → decode ``x`` (batch, 1, T): the reconstruction (batch, T')."""
     if spec.module == "encodec":

@@ -47,7 +47,7 @@ from .audio import AudioReadError
 from .config import ScoreConfig
 from .data import check_roots, fit_length, pad_batch, prepare_out_dir, worker_init
 from .locks import exclusive_all
-from .runtime import Runtime, cpu_threads, resolve_device, resolve_precision
+from .runtime import Runtime, cpu_threads, resolve_device, scoring_precision
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,8 @@ class _ScoringStream(torch.utils.data.IterableDataset):
     whose score file still lacks it; every condition keeps its own pool of ``pool`` clips, so its
     batches are the ones a stream of that condition alone would make. ``eager`` (fixed-length
     inputs only) hands each batch over as soon as it is complete instead of after its whole pool.
+    A neural-codec condition that batches (:func:`spoofbench.codecs.batches_well`) pools the decoded
+    clips and codes a pool with one batched call when it is handed over (:meth:`_code_pool`).
     """
 
     def __init__(self, source: _TrialSource, root: Any, conditions: Sequence[str], skips: Sequence[set[str]],
@@ -196,8 +198,46 @@ class _ScoringStream(torch.utils.data.IterableDataset):
             from spoofbench import codecs
             wave = np.asarray(codecs.apply_condition(wave, self.sample_rate, condition, key=trial.id,
                                                      cache=cache), dtype=np.float32)
+        return self._input(wave)
+
+    def _input(self, wave: np.ndarray) -> torch.Tensor:
+        """The detector's eval input of an already coded ``wave``."""
         x = self.policy.apply(wave, train=False)
         return fit_length(x, self.min_samples, self.policy.pad)
+
+    @staticmethod
+    def _deferred(coders: list[Any]) -> list[bool]:
+        """Per condition: are its clips kept decoded and coded a pool at a time (a neural codec that codes
+        several clips per forward pass: :func:`spoofbench.codecs.batches_well`)? Others code each clip."""
+        if all(c is None for c in coders):
+            return [False] * len(coders)
+        from spoofbench import codecs
+        return [c is not None and codecs.batches_well(c) for c in coders]
+
+    def _code_pool(self, pool: list[tuple[int, str, np.ndarray, str]], failures: list[tuple[int, str, str]],
+                   condition: Any, cache: Any) -> list[tuple[int, str, torch.Tensor, str]]:
+        """A deferred pool's decoded clips coded with one :func:`spoofbench.codecs.apply_condition_batch`
+        call (``NEURAL_BATCH`` clips per forward pass) and turned into eval inputs. When that call fails,
+        each clip is coded alone, so a clip that fails is a failure of its own (as undeferred)."""
+        from spoofbench import codecs
+        if not pool:
+            return pool
+        try:
+            coded: list[Any] = codecs.apply_condition_batch([w for _, _, w, _ in pool], self.sample_rate, condition,
+                                                            [utt for _, utt, _, _ in pool], cache=cache)
+        except Exception:  # which clip failed, and why, is found clip by clip below
+            coded = [None] * len(pool)
+        ready = []
+        for (q, utt, wave, decoder), y in zip(pool, coded):
+            try:
+                if y is None:
+                    y = codecs.apply_condition(wave, self.sample_rate, condition, key=utt, cache=cache)
+                ready.append((q, utt, self._input(np.asarray(y, dtype=np.float32)), decoder))
+            except SpoofbenchError as err:
+                failures.append((q, utt, str(err)))
+            except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
+                failures.append((q, utt, f"{type(err).__name__}: {err}"))
+        return ready
 
     def _chunks(self, pool: list[tuple[int, str, torch.Tensor, str]],
                 failures: list[tuple[int, str, str]]) -> list[list]:
@@ -237,9 +277,10 @@ class _ScoringStream(torch.utils.data.IterableDataset):
                    "lengths": torch.zeros(0, dtype=torch.int64), "decoders": [], "failures": failures}
 
     def _trial(self, trial: Any, todo: list[int], coders: list[Any], cache: Any,
-               pools: list[list], failures: list[list], seq: list[int]) -> None:
+               pools: list[list], failures: list[list], seq: list[int], deferred: Sequence[bool] = ()) -> None:
         """Decode ``trial`` once; add its coded view (or the reason it failed) per condition in ``todo``,
-        numbered ``seq[k]`` (then counted up) in the condition's stream."""
+        numbered ``seq[k]`` (then counted up) in the condition's stream; a ``deferred[k]`` condition gets
+        the decoded clip, coded with its pool (:meth:`_code_pool`)."""
         from .data import read_clip  # from the pack (spoofbench pack) when it holds the clip's file, else decoded
         try:
             wave, info = read_clip(trial, self.root, self.sample_rate)
@@ -249,6 +290,10 @@ class _ScoringStream(torch.utils.data.IterableDataset):
                 seq[k] += 1
             return
         for k in todo:
+            if k < len(deferred) and deferred[k]:
+                pools[k].append((seq[k], trial.id, wave, info.decoder))
+                seq[k] += 1
+                continue
             try:
                 pools[k].append((seq[k], trial.id, self._view(wave, trial, coders[k], cache), info.decoder))
             except SpoofbenchError as err:
@@ -261,6 +306,7 @@ class _ScoringStream(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         coders, cache = self._coders()
+        deferred = self._deferred(coders)
         pools: list[list] = [[] for _ in self.conditions]     # clips not yet handed over
         failures: list[list] = [[] for _ in self.conditions]
         filled = [0] * len(self.conditions)  # clips of each condition's current pool, handed over or not
@@ -272,14 +318,18 @@ class _ScoringStream(torch.utils.data.IterableDataset):
             if not todo:  # scored under every condition already: do not decode it
                 continue
             added = [len(pools[k]) for k in todo]
-            self._trial(trial, todo, coders, cache, pools, failures, seq)
+            self._trial(trial, todo, coders, cache, pools, failures, seq, deferred)
             for k, before in zip(todo, added):
                 filled[k] += len(pools[k]) - before
                 full = filled[k] >= self.pool
                 if full or (self.eager and len(pools[k]) >= self.batch_size):
+                    if deferred[k]:
+                        pools[k] = self._code_pool(pools[k], failures[k], coders[k], cache)
                     yield from self._batches(k, pools[k], failures[k], worker)
                     pools[k], failures[k], filled[k] = [], [], 0 if full else filled[k]
         for k in range(len(self.conditions)):
+            if deferred[k]:
+                pools[k] = self._code_pool(pools[k], failures[k], coders[k], cache)
             yield from self._batches(k, pools[k], failures[k], worker)
 
 
@@ -313,7 +363,7 @@ def score(detector: Any, trials: str | os.PathLike | Iterable[Any], *, root: Any
             from spoofbench import codecs
             codecs.get_condition(codec)  # fail early on an unknown condition id
     device = resolve_device(config.device)
-    rt = Runtime(device, resolve_precision(config.precision, device))
+    rt = Runtime(device, scoring_precision(config.precision, device))
     detector = detector.to(device).eval()
     expected = len(source)
     stems = [out / f"{score_file_stem(testset, codec)}.txt" for codec in config.codecs]
