@@ -296,7 +296,7 @@ class ScoreConfig(YamlConfig):
     num_workers: int = 2
     bucket_pool: int = 256             # clips a worker sorts by length before batching
     device: str = "auto"
-    precision: str = "auto"
+    precision: str = "auto"            # auto = fp32 on every device (scores must not depend on the card); bf16 opt-in
     cache_dir: str | None = None       # CodecCache directory; None = no cache
     cache_max_bytes: int = 2 * 1024 ** 3
     resume: bool = True                # skip trials already in the score file

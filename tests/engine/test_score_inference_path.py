@@ -52,3 +52,12 @@ def test_inference_path_runs_under_bf16_autocast():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = detector(waves).float()
     assert low.shape == exact.shape and torch.isfinite(low).all()
+
+
+def test_scoring_precision_auto_is_fp32_on_every_device():
+    """Training may take bf16 on a GPU (auto); scoring's auto stays fp32 so a card does not move the scores."""
+    from spoofbench.engine.runtime import scoring_precision
+
+    assert scoring_precision("auto", torch.device("cuda")) == "fp32"
+    assert scoring_precision("auto", torch.device("cpu")) == "fp32"
+    assert scoring_precision("bf16", torch.device("cuda")) == "bf16"
