@@ -13,7 +13,10 @@ second pass of the first give the same scores, compared here), *batch_compositio
 the batch reversed give the same scores within 1e-4), *cost* (the real-time factor is this process's
 wall clock over the probe batch; the parameter count is ``verified`` only where this process counts it
 without running submitted code, i.e. a zoo detector built from the package's own code with its
-checkpoint read by ``torch.load(weights_only=True)``; otherwise it is ``reported by the submission``).
+checkpoint read by ``torch.load(weights_only=True)``, or a wheel whose reported count equals the element
+count of its weight files as read here by :mod:`spoofbench.submission.weights_count` (safetensors
+headers, weights-only torch loads; nothing from the wheel runs in this process); otherwise it is
+``reported by the submission``, with the files' counts in a note where they differ).
 A worker that prints on stdout, exits early or sends nothing is rejected with that reason; nothing
 the worker writes anywhere is read back.
 """
@@ -35,6 +38,7 @@ from ..atomic import write_json_atomic
 from ..errors import SubmissionError
 from .isolation import Limits, Outcome, run_isolated, sandbox_status
 from .sandbox import out_of_memory
+from .weights_count import WeightsRefused, count_wheel_weights
 
 ENTRY_POINT_GROUP = "spoofbench.detectors"
 CHECK_ORDER = ("install", "build", "probe", "determinism", "batch_composition", "cost", "sandbox")
@@ -171,7 +175,6 @@ def _verify(report: VerificationReport, submission: str, preset: str | None, che
             limits: Limits, seed: int, probe: list | None, unsafe: bool) -> None:
     python = Path(sys.executable)
     read_only: list[Path] = []
-    counted = None
     if submission.endswith(".whl"):
         wheel = Path(submission)
         if not wheel.is_file():
@@ -213,18 +216,49 @@ def _verify(report: VerificationReport, submission: str, preset: str | None, che
         return
     if not _judge(report, first, second, clips, n, seed):
         return
-    if not submission.endswith(".whl"):
-        try:
-            counted = zoo_parameter_count(report.detector, preset, checkpoint)
-        except Exception as err:  # noqa: BLE001 - the package's own code and a weights-only load: its error, one line
-            _fail(report, "cost", f"counting the parameters failed: {str(err).splitlines()[0][:200]}")
-            return
+    if submission.endswith(".whl"):
+        _match_weight_files(report, Path(submission), work / "weights")
+        return
+    try:
+        counted = zoo_parameter_count(report.detector, preset, checkpoint)
+    except Exception as err:  # noqa: BLE001 - the package's own code and a weights-only load: its error, one line
+        _fail(report, "cost", f"counting the parameters failed: {str(err).splitlines()[0][:200]}")
+        return
     cost = report.checks["cost"]
     if counted is not None:
         cost.update(parameters=counted, parameters_verified=True,
                     parameters_source="counted by the operator (zoo detector, weights-only checkpoint)")
     else:
         cost.update(parameters_verified=False, parameters_source="reported by the submission")
+
+
+def _match_weight_files(report: VerificationReport, wheel: Path, scratch: Path) -> None:
+    """Compare the count the submission reported with its wheel's weight files, read here without running
+    anything from them (:mod:`spoofbench.submission.weights_count`): equal to one file's count, or all
+    files' together, makes it ``verified``; otherwise it stays ``reported by the submission``, with a note."""
+    cost = report.checks["cost"]
+    cost.update(parameters_verified=False, parameters_source="reported by the submission")
+    try:
+        weights = count_wheel_weights(wheel, scratch)
+    except WeightsRefused as err:
+        report.notes.append(f"parameters: the wheel's weight files were not read ({err})")
+        return
+    if not weights.files:
+        return
+    cost["parameters_weight_files"] = weights.to_list()
+    for refused in (f for f in weights.files if f.refused):
+        report.notes.append(f"parameters: weight file {refused.name} not counted: {refused.refused}")
+    reported, candidates = cost.get("parameters"), weights.candidates()
+    matched = weights.match(reported)
+    if matched is not None:
+        cost.update(parameters_verified=True, parameters_source=f"matched the wheel's weight files ({matched})")
+        return
+    if candidates:
+        cost["parameters_counted_from_files"] = candidates
+        held = "; ".join(f"{count:,} ({what})" for what, count in candidates.items())
+        shown = f"{reported:,}" if isinstance(reported, int) else repr(reported)[:40]
+        report.notes.append(f"parameters: the submission reports {shown} parameters; its weight files hold "
+                            f"{held} (kept as reported by the submission)")
 
 
 @dataclass
