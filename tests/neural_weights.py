@@ -1,0 +1,36 @@
+"""Random-weight neural-codec checkpoints of the real architectures, for offline tests and perf scripts."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+ENCODEC_FILE = "encodec_24khz-d7cc33bc.th"
+
+
+def encodec_24khz_state(seed: int = 1) -> dict:
+    """A random EnCodec 24 kHz state dict (built by the encodec package, nothing downloaded); its
+    codebooks (zeros until k-means initialises them in training) random too, so that codes differ."""
+    import torch
+    from encodec import EncodecModel
+
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        state = EncodecModel.encodec_model_24khz(pretrained=False).state_dict()
+    for name, value in state.items():
+        if name.endswith("._codebook.embed"):
+            value.copy_(0.1 * torch.randn_like(value))
+        elif name.endswith("._codebook.inited"):
+            value.fill_(1.0)
+    return state
+
+
+def save_encodec_24khz(root: Path, seed: int = 1) -> Path:
+    """``root/encodec_24khz/<published file name>``: the layout of the neural weights folder
+    (``SPOOFBENCH_NEURAL_WEIGHTS=root``). Returns the file."""
+    import torch
+
+    folder = Path(root) / "encodec_24khz"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(encodec_24khz_state(seed), folder / ENCODEC_FILE)
+    return folder / ENCODEC_FILE
