@@ -140,14 +140,21 @@ def ranking_rule(board: Leaderboard) -> str:
 
 
 def parameters_source(sub: dict) -> str:
-    """Who counted a submission's parameters: ``verified`` (the operator, without running submitted code),
-    else ``reported by the submission †`` (a model's own report) or ``declared by the submission †``."""
-    if sub["parameters_verified"]:
-        return "verified"
+    """Who counted a submission's parameters: ``verified`` (the operator, without running submitted code;
+    ``verified: matched the wheel's weight files (...)`` where a wheel's report equals the count of the weight
+    files it ships), else ``reported by the submission †`` (a model's own report, with what its weight files
+    hold where they disagree) or ``declared by the submission †``."""
     verified = (sub.get("details") or {}).get("verified") or {}
+    source = str(verified.get("parameters_source") or "")
+    if sub["parameters_verified"]:
+        return f"verified: {source}" if source.startswith("matched the wheel's weight files") else "verified"
+    held = source.partition("; ")[2] if source.startswith("reported by the submission; its weight files") else ""
+    extra = f"; {held}" if held else ""
     if verified.get("unsafe_no_sandbox"):
-        return "reported by the submission †, run WITHOUT a sandbox (--unsafe-no-sandbox)"
-    return "reported by the submission †" if sub["kind"] == "model" else "declared by the submission †"
+        return "reported by the submission †, run WITHOUT a sandbox (--unsafe-no-sandbox)" + extra
+    if sub["kind"] != "model":
+        return "declared by the submission †"
+    return "reported by the submission †" + extra
 
 
 def percent(value: float | None) -> str:

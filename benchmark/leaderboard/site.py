@@ -118,7 +118,8 @@ def _row(board: Leaderboard, row: Row) -> str:
     mark = "" if sub["parameters_verified"] else "†"
     params_text = "" if params is None else f"{params:,}{mark}"
     rtf_text = "" if rtf is None else f"{rtf:.4f}"
-    cells += [f"<td data-value=\"{'' if params is None else params}\">{params_text}</td>",
+    cells += [f"<td data-value=\"{'' if params is None else params}\" title=\"{html.escape(parameters_source(sub))}\">"
+              f"{params_text}</td>",
               f"<td data-value=\"{'' if rtf is None else repr(rtf)}\">{rtf_text}</td>",
               f"<td class=\"text\" data-value=\"{sub['submitted_at']}\">{sub['submitted_at'][:10]}</td>",
               f"<td data-value=\"{_raw(row.key)}\" title=\"{html.escape(row.key_name)}\">"

@@ -251,11 +251,14 @@ def _match_weight_files(report: VerificationReport, wheel: Path, scratch: Path) 
     reported, candidates = cost.get("parameters"), weights.candidates()
     matched = weights.match(reported)
     if matched is not None:
-        cost.update(parameters_verified=True, parameters_source=f"matched the wheel's weight files ({matched})")
+        cost.update(parameters_verified=True,
+                    parameters_source=f"matched the wheel's weight files ({matched[:160]})")
         return
     if candidates:
         cost["parameters_counted_from_files"] = candidates
-        held = "; ".join(f"{count:,} ({what})" for what, count in candidates.items())
+        counts = " or ".join(f"{count:,}" for count in dict.fromkeys(candidates.values()))
+        cost["parameters_source"] = f"reported by the submission; its weight files hold {counts}"
+        held = "; ".join(f"{count:,} ({what[:160]})" for what, count in candidates.items())
         shown = f"{reported:,}" if isinstance(reported, int) else repr(reported)[:40]
         report.notes.append(f"parameters: the submission reports {shown} parameters; its weight files hold "
                             f"{held} (kept as reported by the submission)")
