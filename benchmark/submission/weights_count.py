@@ -36,6 +36,7 @@ import os
 import stat
 import struct
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -175,7 +176,7 @@ def _count_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scratch: Path
                 scratch.unlink(missing_ok=True)
     except WeightsRefused as err:
         return WeightFile(info.filename, refused=str(err))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError, ValueError) as err:
         return WeightFile(info.filename, refused=f"unreadable member ({type(err).__name__}: {_line(err)})")
     return WeightFile(info.filename, *counts)
 

@@ -182,3 +182,16 @@ def test_an_unreadable_wheel_is_refused(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(WeightsRefused, match="not a readable wheel"):
         count_wheel_weights(bad, tmp_path / "s")
+
+
+def test_a_corrupt_member_is_refused_not_raised(tmp_path):
+    ok = _header({"w": {"dtype": "F32", "shape": [4096], "data_offsets": [0, 16384]}}, os.urandom(16384))
+    wheel = _wheel(tmp_path / "c.whl", {"a.pt": ok, "b.safetensors": ok})
+    data = bytearray(wheel.read_bytes())
+    for name in (b"a.pt", b"b.safetensors"):
+        start = data.index(name) + len(name) + 40          # inside the member's compressed bytes
+        data[start:start + 64] = bytes(64)
+    wheel.write_bytes(bytes(data))
+    count = count_wheel_weights(wheel, tmp_path / "s")
+    assert [f.name for f in count.files] == ["a.pt", "b.safetensors"]
+    assert all(f.refused for f in count.files) and count.candidates() == {}
