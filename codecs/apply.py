@@ -18,7 +18,7 @@ import numpy as np
 
 from spoofbench.errors import CodecError
 
-from . import channel_apply, dsp
+from . import channel_apply, dsp, neural
 from .cache import CodecCache
 from .catalog import get_condition
 from .channel import ChannelCondition
@@ -156,23 +156,27 @@ def apply_condition(wave: np.ndarray, sample_rate: int, condition: CodecConditio
     return apply_condition_report(wave, sample_rate, condition, key=key, cache=cache).wave
 
 
-#: Clips coded together at most by one :func:`apply_condition_batch` forward pass (EnCodec at 24 kHz: 32
-#: clips of 4 s take a few hundred MB of activations on a CPU).
+#: Clips coded together at most by one :func:`apply_condition_batch` forward pass (bounds its activations:
+#: the batch is padded to its longest clip).
 NEURAL_BATCH = 32
 
 
 def batches_well(condition: CodecCondition | ChannelCondition | str) -> bool:
-    """True when :func:`apply_condition_batch` codes several clips of ``condition`` in one forward pass
-    (a channel condition with an EnCodec or DAC step); for any other it codes clip by clip."""
+    """True when coding clips of ``condition`` with :func:`apply_condition_batch` is worth it: an EnCodec or
+    DAC step (several clips per forward pass) that runs on a GPU. On a CPU a batched pass was slower than
+    clip by clip (EnCodec 24 kHz, 2-4 s clips: 0.44x at 32 per pass, 0.59x at 8; perf/RESULTS_engine.md),
+    so scoring codes clip by clip there; :func:`apply_condition_batch` batches whenever it is asked."""
     condition = _condition(condition)
-    return isinstance(condition, ChannelCondition) and channel_apply.batches_well(condition)
+    if not isinstance(condition, ChannelCondition) or not channel_apply.batches_well(condition):
+        return False
+    return all(neural.device(step) == "cuda" for step in condition.steps if step.kind == "neural")
 
 
 def apply_condition_batch(waves: list[np.ndarray], sample_rate: int, condition: CodecCondition | ChannelCondition | str,
                           keys: list[str], cache: CodecCache | None = None,
                           max_batch: int = NEURAL_BATCH) -> list[np.ndarray]:
-    """:func:`apply_condition` of each clip ``waves[i]`` with ``key=keys[i]``, the neural steps of a
-    condition that :func:`batches_well` coded for up to ``max_batch`` clips at once (cache misses only,
+    """:func:`apply_condition` of each clip ``waves[i]`` with ``key=keys[i]``, the neural steps of EnCodec
+    and DAC (on any device; see :func:`batches_well` for when it pays) coded for up to ``max_batch`` clips at once (cache misses only,
     sorted by length so that little is padded; the other steps per clip, with the same seeds).
 
     Cache keys and hits are those of :func:`apply_condition`; the values equal its values within float
@@ -186,7 +190,7 @@ def apply_condition_batch(waves: list[np.ndarray], sample_rate: int, condition: 
         raise CodecError(f"condition {condition.id!r}: {len(waves)} clips but {len(keys)} keys")
     if int(max_batch) < 1:
         raise CodecError(f"condition {condition.id!r}: max_batch must be >= 1, got {max_batch!r}")
-    if not batches_well(condition):
+    if not (isinstance(condition, ChannelCondition) and channel_apply.batches_well(condition)):
         return [apply_condition(w, sample_rate, condition, key=k, cache=cache) for w, k in zip(waves, keys)]
     waves = [_validate(w, sample_rate, condition, k) for w, k in zip(waves, keys)]
     rate, out = int(sample_rate), [None] * len(waves)

@@ -118,6 +118,11 @@ def weights_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def device(step) -> str:
+    """Where ``step`` codes: its ``device``, or with ``auto`` CUDA when torch sees a GPU, else the CPU."""
+    return _device(step)
+
+
 def _device(step) -> str:
     if step.device != "auto":
         return step.device

@@ -9,7 +9,7 @@ loaded through spoofbench's loading code, as a ``neural`` channel condition at `
 * **batched**: one ``apply_condition_batch`` call (``--max-batch`` clips per forward pass, sorted by
   length, each padded to its pass's longest clip: what scoring does now for a pool of clips);
 
-after one warm-up clip (the model is built once and cached). No codec cache. Prints clips/s and audio
+in groups of ``--max-batch`` clips, the two ways alternating which goes first, after one warm-up clip (the model is built once and cached). No codec cache. Prints clips/s and audio
 seconds per second of each, the speed-up, the largest sample difference between the two (float summation
 order only) and /proc/loadavg before and after (the machine may be shared: say so with the figures).
 
@@ -63,6 +63,25 @@ def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _timed(clips, keys, cond, max_batch: int):
+    """Both ways, one group of ``max_batch`` clips at a time, the first way alternating per group, so a
+    change of the machine's load during the run falls on both about equally."""
+    from spoofbench.codecs import apply_condition, apply_condition_batch
+
+    single, batched, per_clip, batch_s = [], [], 0.0, 0.0
+    for g, start in enumerate(range(0, len(clips), max_batch)):
+        part, names = clips[start:start + max_batch], keys[start:start + max_batch]
+        for way in ((0, 1) if g % 2 == 0 else (1, 0)):
+            t0 = time.perf_counter()
+            if way == 0:
+                single += [apply_condition(c, RATE, cond, key=k) for c, k in zip(part, names)]
+                per_clip += time.perf_counter() - t0
+            else:
+                batched += apply_condition_batch(part, RATE, cond, names, max_batch=max_batch)
+                batch_s += time.perf_counter() - t0
+    return single, batched, per_clip, batch_s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=32)
@@ -74,7 +93,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from spoofbench.codecs import apply_condition, apply_condition_batch
+    from spoofbench.codecs import apply_condition
     from spoofbench.codecs.channel import channel_from_dict
 
     clips = _clips(args.clips, args.min_s, args.max_s)
@@ -86,12 +105,7 @@ def main() -> None:
         apply_condition(clips[0][:RATE], RATE, cond, key="warm-up")  # builds and caches the model
         print(f"load before: {_loadavg()}; torch threads {torch.get_num_threads()}; "
               f"{len(clips)} clips, {audio_s:.1f} s of audio")
-        start = time.perf_counter()
-        single = [apply_condition(c, RATE, cond, key=k) for c, k in zip(clips, keys)]
-        per_clip = time.perf_counter() - start
-        start = time.perf_counter()
-        batched = apply_condition_batch(clips, RATE, cond, keys, max_batch=args.max_batch)
-        batch_s = time.perf_counter() - start
+        single, batched, per_clip, batch_s = _timed(clips, keys, cond, args.max_batch)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(single, batched))
     for name, seconds in (("per clip", per_clip), (f"batched ({args.max_batch}/pass)", batch_s)):
         print(f"{name:>20}: {seconds:7.2f} s  {len(clips) / seconds:6.2f} clips/s  "

@@ -35,8 +35,8 @@ def encodec_file(tmp_path_factory):
     return save_encodec_24khz(tmp_path_factory.mktemp("batch_weights"))
 
 
-def _cond(weights, cid="t_batch", before=(), after=()):
-    step = {"kind": "neural", "model": "encodec_24khz", "bandwidth": 6.0, "weights": str(weights)}
+def _cond(weights, cid="t_batch", before=(), after=(), device="cpu"):
+    step = {"kind": "neural", "model": "encodec_24khz", "bandwidth": 6.0, "weights": str(weights), "device": device}
     return channel_from_dict({"id": cid, "steps": [*before, step, *after]})
 
 
@@ -69,8 +69,21 @@ def test_batch_equals_one_clip_at_a_time_and_batches(encodec_file, spy):
         np.testing.assert_allclose(coded, alone, atol=ATOL)
         assert np.abs(coded - alone).max() < 1e-3 * np.abs(alone).max()
     assert spy == [1] * 5
-    assert batches_well(cond) and batches_well("encodec_6k") and batches_well("dac_16khz")
-    assert not batches_well("snac_24khz")  # one clip per pass anyway (its decoder noise is drawn per call)
+
+
+def test_batches_well_means_a_batching_codec_on_a_gpu(encodec_file, monkeypatch):
+    """Worth batching: EnCodec / DAC coding on CUDA; on a CPU a batched pass was slower (perf/RESULTS_engine.md)."""
+    auto = _cond(encodec_file, "t_auto", device="auto")
+    chain = _cond(encodec_file, "t_auto_chain", before=[{"kind": "resample", "rates": [8000]}], device="auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not batches_well(auto) and not batches_well(chain)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert batches_well(auto) and batches_well(chain) and batches_well(_cond(encodec_file, "t_cuda", device="cuda"))
+    assert not batches_well(_cond(encodec_file))  # device: cpu (the default of a neural step)
+    snac = channel_from_dict({"id": "t_snac_auto", "steps": [{"kind": "neural", "model": "snac_24khz",
+                                                               "device": "auto"}]})
+    assert not batches_well(snac)  # one clip per pass anyway (its decoder noise is drawn per call)
+    assert not batches_well("g711_mulaw")
 
 
 def test_cache_keys_and_entries_are_the_per_clip_ones(encodec_file, tmp_path, spy):

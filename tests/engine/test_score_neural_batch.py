@@ -1,5 +1,6 @@
-"""Scoring through a neural codec codes a pool of clips per forward pass (apply_condition_batch) and gives the
-scores of coding clip by clip; a clip that fails inside a batch fails alone. Random-weight EnCodec 24 kHz."""
+"""Scoring through a neural codec that batches well (on a GPU; forced here) codes a pool of clips per forward pass
+(apply_condition_batch) and gives the scores of coding clip by clip (what it does on a CPU); a clip that fails
+inside a batch fails alone. Random-weight EnCodec 24 kHz."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,6 +17,7 @@ from spoofbench.models import build_detector
 pytest.importorskip("encodec")
 pytestmark = pytest.mark.timeout(300)
 CODECS = ("none", "encodec_6k")
+real_batches_well = codecs.batches_well
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +72,14 @@ def _same_scores(batched, per_clip):
 
 
 def test_batched_scores_equal_per_clip_scores(detector, corpus, tmp_path, calls, monkeypatch):
+    monkeypatch.setattr(codecs, "batches_well", lambda condition: True)  # as on a GPU
     batched = _run(detector, corpus, tmp_path / "batched", cache=str(tmp_path / "cache"))
     n = batched["encodec_6k"].n_scored
     assert n == 17 and batched["encodec_6k"].n_failed == 3  # the empty, truncated and missing clips
     assert max(calls.sizes) > 1 and sum(calls.sizes) == n and len(calls.sizes) < n  # fewer calls than clips
     assert _lines(batched["encodec_6k"].scores) != _lines(batched["none"].scores)  # really coded
     calls.sizes.clear()
-    monkeypatch.setattr(codecs, "batches_well", lambda condition: False)  # batching off: the per-clip path
+    monkeypatch.setattr(codecs, "batches_well", real_batches_well)  # encodec_6k codes on the CPU: per clip
     per_clip = _run(detector, corpus, tmp_path / "per_clip")
     assert calls.sizes == [1] * n
     _same_scores(batched, per_clip)
@@ -88,11 +91,12 @@ def test_batched_scores_equal_per_clip_scores(detector, corpus, tmp_path, calls,
 
 
 def test_a_clip_failing_in_a_batch_fails_alone(detector, corpus, tmp_path, calls, monkeypatch):
+    monkeypatch.setattr(codecs, "batches_well", lambda condition: True)
     calls.fail_length = sf.info(str(corpus["root"] / "eval" / "eval_003.wav")).frames
     batched = _run(detector, corpus, tmp_path / "batched")
     failed = batched["encodec_6k"].failed.read_text()
     assert "eval_003\t" in failed and "simulated failure of one clip" in failed
     assert batched["encodec_6k"].n_scored == 16 and max(calls.sizes) > 1
-    monkeypatch.setattr(codecs, "batches_well", lambda condition: False)
+    monkeypatch.setattr(codecs, "batches_well", real_batches_well)
     per_clip = _run(detector, corpus, tmp_path / "per_clip")
     _same_scores(batched, per_clip)
