@@ -291,11 +291,11 @@ class _ScoringStream(torch.utils.data.IterableDataset):
             return
         for k in todo:
             if k < len(deferred) and deferred[k]:
-                pools[k].append((seq[k], trial.id, wave, info.decoder))
+                pools[k].append((seq[k], trial.id, wave, f"{info.decoder}\t{info.source}"))
                 seq[k] += 1
                 continue
             try:
-                pools[k].append((seq[k], trial.id, self._view(wave, trial, coders[k], cache), info.decoder))
+                pools[k].append((seq[k], trial.id, self._view(wave, trial, coders[k], cache), f"{info.decoder}\t{info.source}"))
             except SpoofbenchError as err:
                 failures[k].append((seq[k], trial.id, str(err)))
             except Exception as err:  # a codec or policy failure of one clip is recorded, not fatal
@@ -628,7 +628,7 @@ class _ConditionFiles:
     scores: Path
     failed: Path
     summary: Path
-    decoders: Path        # ``utt<TAB>decoder``: which audio decoder read each scored trial
+    decoders: Path        # ``utt<TAB>decoder<TAB>source``: which audio decoder read each scored trial, from the pack or its file
     done: set[str]        # trials with a score: skipped
     n_retried: int        # trials an earlier run failed: tried again
 
@@ -817,20 +817,26 @@ def _finish(detector: Any, files: _ConditionFiles, writer: _ScoreWriter, config:
         "coverage": result.coverage, "complete": result.complete, "seconds": seconds,
         "clips_per_s": result.clips_per_s, "device": str(rt.device), "precision": rt.precision,
         "batch_size": extra.get("memory", {}).get("batch_size", config.batch_size), "num_workers": config.num_workers,
-        "decoders": files.decoders.name, "decoder_counts": _decoder_counts(files.decoders), **extra}, fsync=True)
+        "decoders": files.decoders.name, **_read_counts(files.decoders), **extra}, fsync=True)
     return result
 
 
-def _decoder_counts(path: Path) -> dict[str, int]:
-    """How many scored trials each audio decoder read (libsndfile, or PyAV where libsndfile fails)."""
-    counts: dict[str, int] = {}
+def _read_counts(path: Path) -> dict[str, dict[str, int]]:
+    """``decoder_counts``: how many scored trials each audio decoder read (libsndfile, or PyAV where
+    libsndfile fails; for a packed clip, the decoder that packed it); ``clip_sources``: how many came from
+    the pack (``spoofbench pack``) and how many from their files (lines of older runs, without the column,
+    count as ``unrecorded``)."""
+    decoders: dict[str, int] = {}
+    sources: dict[str, int] = {}
     if path.exists():
         with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 parts = line.rstrip("\n").split("\t")
-                if len(parts) == 2 and line.endswith("\n"):
-                    counts[parts[1]] = counts.get(parts[1], 0) + 1
-    return dict(sorted(counts.items()))
+                if len(parts) in (2, 3) and line.endswith("\n"):
+                    decoders[parts[1]] = decoders.get(parts[1], 0) + 1
+                    source = parts[2] if len(parts) == 3 else "unrecorded"
+                    sources[source] = sources.get(source, 0) + 1
+    return {"decoder_counts": dict(sorted(decoders.items())), "clip_sources": dict(sorted(sources.items()))}
 
 
 def _describe(detector: Any) -> dict:

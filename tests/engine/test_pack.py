@@ -1,6 +1,7 @@
 """Packed waveform shards: packing, resuming, invalidation, bad files, and pack-fed = file-fed."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -169,6 +170,8 @@ def test_pack_fed_training_and_scoring_equal_file_fed(copy, tmp_path):
     assert scores["on"].scores.read_bytes() == scores["off"].scores.read_bytes()  # identical score files
     assert scores["on"].failed.read_bytes() == scores["off"].failed.read_bytes()
     assert scores["on"].n_scored == len(copy["eval"]) - len(BAD)
+    sources = {mode: json.loads(scores[mode].summary.read_text())["clip_sources"] for mode in scores}
+    assert sources == {"on": {"pack": scores["on"].n_scored}, "off": {"file": scores["off"].n_scored}}
 
 
 def test_cli_pack_reports_bad_files(copy, capsys):

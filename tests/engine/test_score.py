@@ -158,6 +158,8 @@ def test_the_decoder_of_every_scored_trial_is_recorded(run_dir, tmp_path, requir
                    config=ScoreConfig(codecs=("none",), batch_size=2, num_workers=0, cpu_threads=1), progress=False)
     f = result.files[0]
     assert f.n_scored == 2
-    read_by = dict(line.split("\t") for line in (tmp_path / "s" / "t__none.decoders.tsv").read_text().splitlines())
-    assert read_by == {"wav": "libsndfile", "aac": "pyav"}
-    assert json.loads(f.summary.read_text())["decoder_counts"] == {"libsndfile": 1, "pyav": 1}
+    read_by = {utt: (decoder, source) for utt, decoder, source in
+               (line.split("\t") for line in (tmp_path / "s" / "t__none.decoders.tsv").read_text().splitlines())}
+    assert read_by == {"wav": ("libsndfile", "file"), "aac": ("pyav", "file")}
+    summary = json.loads(f.summary.read_text())
+    assert summary["decoder_counts"] == {"libsndfile": 1, "pyav": 1} and summary["clip_sources"] == {"file": 2}
