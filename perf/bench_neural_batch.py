@@ -90,6 +90,8 @@ def main() -> None:
     ap.add_argument("--bandwidth", type=float, default=6.0)
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where the neural step codes (cuda: the case scoring batches; needs a GPU)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -101,9 +103,10 @@ def main() -> None:
     audio_s = sum(len(c) for c in clips) / RATE
     with tempfile.TemporaryDirectory() as tmp:
         cond = channel_from_dict({"id": "bench_encodec", "steps": [
-            {"kind": "neural", "model": "encodec_24khz", "bandwidth": args.bandwidth, "weights": str(_weights(Path(tmp)))}]})
+            {"kind": "neural", "model": "encodec_24khz", "bandwidth": args.bandwidth, "weights": str(_weights(Path(tmp))),
+             "device": args.device}]})
         apply_condition(clips[0][:RATE], RATE, cond, key="warm-up")  # builds and caches the model
-        print(f"load before: {_loadavg()}; torch threads {torch.get_num_threads()}; "
+        print(f"device {args.device}; load before: {_loadavg()}; torch threads {torch.get_num_threads()}; "
               f"{len(clips)} clips, {audio_s:.1f} s of audio")
         single, batched, per_clip, batch_s = _timed(clips, keys, cond, args.max_batch)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(single, batched))
