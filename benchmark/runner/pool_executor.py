@@ -203,9 +203,14 @@ class ProcessPoolJobExecutor:
             worker.stop(timeout=1.0)
 
     def close(self) -> None:
-        """Stop every worker (a job still running is terminated)."""
+        """Stop every worker; a job still running (nobody will collect its result: the caller is leaving,
+        e.g. on Ctrl-C or SIGTERM) is terminated at once rather than after a grace period."""
         with self._lock:
-            workers, self._idle, self._busy = [*self._idle, *self._busy], [], set()
+            busy = list(self._busy)
+            workers, self._idle, self._busy = [*self._idle, *busy], [], set()
+        for worker in busy:
+            if worker.process.is_alive():
+                worker.process.terminate()
         for worker in workers:
             worker.ask_to_stop()
         deadline = time.monotonic() + 10.0

@@ -76,9 +76,12 @@ def test_a_busy_worker_ends_with_its_parent(tmp_path, how):
                               stderr=subprocess.PIPE)
     worker = _worker_pid(marker, parent)
     try:
+        sent = time.monotonic()
         parent.send_signal(how)
-        # SIGTERM: SystemExit(143), the pool closed in `finally`; SIGKILL: the worker's watchdog ends it
+        # SIGTERM: SystemExit(143), the pool closed in `finally` (the busy worker terminated at once, not after
+        # a grace period); SIGKILL: the worker's watchdog ends it
         assert parent.wait(timeout=30) == (143 if how == signal.SIGTERM else -signal.SIGKILL)
+        assert time.monotonic() - sent < 8
         assert _gone_within(worker, 15), f"worker {worker} outlived its parent ({how.name})"
     finally:
         if _alive(worker):
