@@ -63,7 +63,7 @@ def settings_from_args(args: argparse.Namespace):
                         device=args.device or "auto", bootstrap=args.bootstrap, seeds=seeds,
                         aasist_weights=None if weights.lower() == "none" else weights,
                         real_attacks=not args.no_real_attacks, jobs=args.jobs,
-                        pack=not getattr(args, "no_pack", False))
+                        pack=not args.no_pack)
 
 
 def run(args: argparse.Namespace) -> int:

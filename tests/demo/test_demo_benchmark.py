@@ -293,6 +293,7 @@ def test_cli_settings():
     assert full.seed_list() == (3, 4, 5) and full.telephone_codecs() == ("g711_mulaw",)
     assert full.aasist_weights.endswith("AASIST.pth") and full.real_attacks
     assert not settings_from_args(parser.parse_args(["demo", "--no-real-attacks"])).real_attacks
+    assert quick.pack and not settings_from_args(parser.parse_args(["demo", "--no-pack"])).pack
 
 
 def test_trained_checkpoints_found_when_the_run_folder_is_relative(tmp_path, monkeypatch):
