@@ -92,3 +92,23 @@ def test_in_process_decoding_matches_the_cli_reference(cid):
     diff = np.sum((reference - fast).astype(float) ** 2)
     snr = 10 * np.log10(np.sum(reference.astype(float) ** 2) / max(diff, 1e-20))
     assert snr > 40, snr
+
+
+def test_speex_wide_band_goes_through_ffmpegs_libspeex():
+    """ASVspoof 5's C03: Speex at 16 kHz. The native ctypes path declines it (its output differed from FFmpeg's
+    libspeex wrapper), so `auto` codes it through FFmpeg and agrees with the CLI reference."""
+    needs_ffmpeg()
+    import dataclasses
+
+    from spoofbench.codecs import apply_condition_report, get_condition
+    from spoofbench.codecs.engines import ENGINES
+
+    cond = get_condition("speex_wb_16k")
+    available, why = ENGINES["native"].available(cond)
+    assert not available and "8000 Hz (narrow band) only" in why
+    x = speech_like(16000, 1.0, seed=11)
+    auto = apply_condition_report(x, 16000, cond, key="n")
+    assert auto.engine != "native" and len(auto.wave) == len(x)
+    reference = apply_condition(x, 16000, dataclasses.replace(cond, engine="ffmpeg"), key="n")
+    snr = 10 * np.log10(np.sum(reference.astype(float) ** 2) / max(np.sum((reference - auto.wave) ** 2), 1e-20))
+    assert snr > 40, snr

@@ -132,7 +132,7 @@ def test_quality_ordering(synthetic, real):
 
 
 @pytest.mark.parametrize("cid", ["mp3_32k", "amr_nb_12k2", "gsm_fr", "tel_amr_loss10", "opus_24k",
-                                 "speex_8k", "codec2_3200", "vorbis_q2"])
+                                 "speex_8k", "speex_wb_16k", "codec2_3200", "vorbis_q2"])
 def test_deterministic(cid):
     """Bit-identical output whatever was coded before in this process (no hidden global state)."""
     needs_ffmpeg()
