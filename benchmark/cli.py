@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import signal
 import sys
 import textwrap
+from typing import Any, Callable
 
 from . import __version__
 from .errors import SpoofbenchError
@@ -72,39 +74,27 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICE_CHOICES, help=DEVICE_HELP)
 
 
-def positive_int(text: str) -> int:
-    """An argparse ``type``: a whole number >= 1 (argparse names the option in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+def _argument_type(name: str, convert: Callable[[str], Any], ok: Callable[[Any], bool], expected: str):
+    """An argparse ``type`` that converts with ``convert`` and accepts what ``ok`` says (argparse names the
+    option in its error; the message says what was expected and what came)."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    parse.__name__ = parse.__qualname__ = name
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse ``type``: a finite number > 0 (a size in GB, a duration)."""
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def significance_level(text: str) -> float:
-    """An argparse ``type``: a significance level strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {value}")
-    return value
+#: A whole number >= 1 (jobs, resamples, batch size).
+positive_int = _argument_type("positive_int", int, lambda v: v >= 1, "a whole number >= 1")
+#: A finite number > 0 (a size in GB, a duration).
+positive_float = _argument_type("positive_float", float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
+#: A significance level strictly between 0 and 1.
+significance_level = _argument_type("significance_level", float, lambda v: 0 < v < 1, "a level between 0 and 1")
 
 
 def add_test_options(parser: argparse.ArgumentParser, *, what: str = "test") -> None:
