@@ -18,9 +18,9 @@ order only) and /proc/loadavg before and after (the machine may be shared: say s
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,20 +30,11 @@ RATE = 16000
 
 
 def _weights(folder: Path) -> Path:
-    from encodec import EncodecModel
+    """A random EnCodec 24 kHz checkpoint of the real architecture (the tests' builder, seed 0)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from neural_weights import save_encodec_24khz
 
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        state = EncodecModel.encodec_model_24khz(pretrained=False).state_dict()
-    for name, value in state.items():
-        if name.endswith("._codebook.embed"):
-            value.copy_(0.1 * torch.randn_like(value))
-        elif name.endswith("._codebook.inited"):
-            value.fill_(1.0)
-    path = folder / "encodec_24khz-d7cc33bc.th"
-    torch.save(state, path)
-    return path
+    return save_encodec_24khz(folder, seed=0)
 
 
 def _clips(n: int, low: float, high: float) -> list[np.ndarray]:

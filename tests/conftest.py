@@ -51,3 +51,15 @@ def _loggers_as_found():
             lg.addHandler(handler)
         lg.setLevel(level)
         lg.propagate, lg.disabled = propagate, disabled
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's small CPU forwards (more only contend on a shared machine); use it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

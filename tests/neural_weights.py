@@ -34,3 +34,19 @@ def save_encodec_24khz(root: Path, seed: int = 1) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(encodec_24khz_state(seed), folder / ENCODEC_FILE)
     return folder / ENCODEC_FILE
+
+
+def assert_weights_key_the_cache(cond_a, cond_b, x, rate: int, cache) -> None:
+    """Two conditions that differ only in their weights: different cache keys; a second apply of ``cond_a`` is
+    a cache hit with the same samples; ``cond_b`` is coded anew and differs."""
+    import numpy as np
+
+    from spoofbench.codecs import apply_condition_report
+    from spoofbench.codecs.channel_apply import cache_key
+
+    assert cache_key(cache, x, rate, cond_a, "k") != cache_key(cache, x, rate, cond_b, "k")
+    first = apply_condition_report(x, rate, cond_a, key="k", cache=cache)
+    again = apply_condition_report(x, rate, cond_a, key="k", cache=cache)
+    assert again.cached and not first.cached and np.array_equal(first.wave, again.wave)
+    other = apply_condition_report(x, rate, cond_b, key="k", cache=cache)
+    assert not other.cached and not np.array_equal(first.wave, other.wave)

@@ -3,16 +3,15 @@ weights written to a temporary folder, loaded through spoofbench's loading code.
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
 from codec_signals import speech_like
+from neural_weights import ENCODEC_FILE, assert_weights_key_the_cache, encodec_24khz_state
 from spoofbench.cli import main
-from spoofbench.codecs import CodecCache, apply_condition, apply_condition_report, condition_provenance
+from spoofbench.codecs import CodecCache, apply_condition, condition_provenance
 from spoofbench.codecs.channel import channel_from_dict
-from spoofbench.codecs.channel_apply import cache_key
 from spoofbench.errors import CodecError
 
 torch = pytest.importorskip("torch")
@@ -24,30 +23,7 @@ SNAC_24K = {"sampling_rate": 24000, "encoder_dim": 48, "encoder_rates": [2, 4, 8
             "vq_strides": [4, 2, 1], "noise": True, "depthwise": True}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: these small CPU forwards only contend with more (the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _encodec_state():
-    """A random EnCodec 24 kHz state dict; its codebooks (zeros until k-means initialises them in
-    training) are random too, so that each bitrate codes differently."""
-    from encodec import EncodecModel
-
-    torch.manual_seed(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        state = EncodecModel.encodec_model_24khz(pretrained=False).state_dict()
-    for name, value in state.items():
-        if name.endswith("._codebook.embed"):
-            value.copy_(0.1 * torch.randn_like(value))
-        elif name.endswith("._codebook.inited"):
-            value.fill_(1.0)
-    return state
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _perturbed(state: dict) -> dict:
@@ -59,10 +35,10 @@ def _perturbed(state: dict) -> dict:
 def weights(tmp_path_factory):
     """Two random EnCodec 24 kHz checkpoints (file names as published) and a random SNAC folder."""
     root = tmp_path_factory.mktemp("neural")
-    state = _encodec_state()
+    state = encodec_24khz_state(seed=1)
     for name, weights_ in (("a", state), ("b", _perturbed(state))):
         (root / name).mkdir()
-        torch.save(weights_, root / name / "encodec_24khz-d7cc33bc.th")
+        torch.save(weights_, root / name / ENCODEC_FILE)
     snac_mod = pytest.importorskip("snac")
     torch.manual_seed(3)
     (root / "snac_24khz").mkdir()
@@ -94,13 +70,9 @@ def test_weights_hash_is_in_the_cache_key(weights, tmp_path):
     x = speech_like(RATE, 0.3)
     cache = CodecCache(tmp_path / "cache")
     a, b = _encodec(weights / "a"), _encodec(weights / "b")
-    assert cache_key(cache, x, RATE, a, "k") != cache_key(cache, x, RATE, b, "k")
     pa, pb = condition_provenance(a)["steps"][0], condition_provenance(b)["steps"][0]
     assert pa["weights_sha256"] != pb["weights_sha256"]
-    first = apply_condition_report(x, RATE, a, key="k", cache=cache)
-    assert apply_condition_report(x, RATE, a, key="k", cache=cache).cached and not first.cached
-    other = apply_condition_report(x, RATE, b, key="k", cache=cache)
-    assert not other.cached and not np.array_equal(first.wave, other.wave)
+    assert_weights_key_the_cache(a, b, x, RATE, cache)
 
 
 def test_batch_matches_one_clip_for_causal_encodec(weights):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from codec_signals import speech_like
+from neural_weights import assert_weights_key_the_cache
 from spoofbench.cli import main
-from spoofbench.codecs import CodecCache, apply_condition, apply_condition_report, condition_provenance
+from spoofbench.codecs import CodecCache, apply_condition, condition_provenance
 from spoofbench.codecs.channel import channel_from_dict
-from spoofbench.codecs.channel_apply import cache_key
 from spoofbench.errors import CodecError
 
 torch = pytest.importorskip("torch")
@@ -29,13 +29,7 @@ SMALL = {"encoder_hidden_size": 4, "downsampling_ratios": [2, 4, 5, 8], "decoder
          "codebook_size": 1024, "codebook_dim": 8, "sampling_rate": 16000}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: these small CPU forwards only contend with more (the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _save(folder, seed=0, **changes):
@@ -99,13 +93,7 @@ def test_dac_length_determinism_and_bitrates(weights):
 def test_weights_hash_is_in_the_cache_key(weights, tmp_path):
     x = speech_like(RATE, 0.4)
     cache = CodecCache(tmp_path / "cache")
-    a, b = _dac(weights / "a"), _dac(weights / "b")
-    assert cache_key(cache, x, RATE, a, "k") != cache_key(cache, x, RATE, b, "k")
-    first = apply_condition_report(x, RATE, a, key="k", cache=cache)
-    again = apply_condition_report(x, RATE, a, key="k", cache=cache)
-    assert again.cached and not first.cached and np.array_equal(first.wave, again.wave)
-    other = apply_condition_report(x, RATE, b, key="k", cache=cache)
-    assert not other.cached and not np.array_equal(first.wave, other.wave)
+    assert_weights_key_the_cache(_dac(weights / "a"), _dac(weights / "b"), x, RATE, cache)
 
 
 def _junk_folders(root, weights):
