@@ -7,10 +7,9 @@ failed, not that it never ran).
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from detector_wheel import build_detector_wheel
 
 SOURCE = '''
 import os, socket, subprocess, sys
@@ -145,19 +144,5 @@ NAMES = ("good", "exit_zero", "forge", "forge_channel", "equal_patch", "canary",
 
 def build_wheel(src: Path, dist: Path, paths: dict) -> Path:
     """Build ``sbattack-0.1`` with one ``spoofbench.detectors`` entry point per attack (``sba_<name>``)."""
-    (src / "sbattack").mkdir(parents=True)
-    (src / "sbattack" / "__init__.py").write_text(SOURCE.format(paths=paths))
-    points = "\n".join(f'sba_{n} = "sbattack:{n}"' for n in NAMES)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "sbattack"
-        version = "0.1"
-        [project.entry-points."spoofbench.detectors"]
-        ''') + points + "\n[tool.setuptools]\npackages = [\"sbattack\"]\n")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(dist), str(src)], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return next(dist.glob("*.whl"))
+    return build_detector_wheel(src, dist, name="sbattack", package="sbattack", source=SOURCE.format(paths=paths),
+                                entry_points={f"sba_{n}": f"sbattack:{n}" for n in NAMES})

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from detector_wheel import build_detector_wheel
 
 import pytest
 import torch
@@ -69,31 +68,13 @@ class _Payload:
 def _build(base: Path, marker: Path) -> Path:
     package = base / "src" / "sbweights"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text(SOURCE)
     linear = torch.nn.Linear(4000, 2)
     save_file(linear.state_dict(), str(package / "weights.safetensors"))
     (package / "bad.safetensors").write_bytes(struct.pack("<Q", 1 << 40) + b"{" * 64)
     torch.save({"weight": torch.zeros(3), "run": _Payload(marker)}, package / "evil.pt")
-    (base / "src" / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "sbweights"
-        version = "0.1"
-        [project.entry-points."spoofbench.detectors"]
-        sbw_honest = "sbweights:honest"
-        sbw_liar = "sbweights:liar"
-        [tool.setuptools]
-        packages = ["sbweights"]
-        [tool.setuptools.package-data]
-        sbweights = ["*.safetensors", "*.pt"]
-        '''))
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(base / "dist"), str(base / "src")], capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return next((base / "dist").glob("*.whl"))
+    return build_detector_wheel(base / "src", base / "dist", name="sbweights", package="sbweights", source=SOURCE,
+                                entry_points={"sbw_honest": "sbweights:honest", "sbw_liar": "sbweights:liar"},
+                                package_data=("*.safetensors", "*.pt"))
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ shape, network imports and broken wheels are each rejected with their reason."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from detector_wheel import build_detector_wheel
 
 import pytest
 
@@ -82,23 +82,9 @@ NAMES = ("good", "hang", "hog", "nondeterministic", "nan", "printer", "shape", "
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("wheel_src")
-    (src / "sbverify_dets").mkdir()
-    (src / "sbverify_dets" / "__init__.py").write_text(DETECTORS)
-    points = "\n".join(f'sbv_{n} = "sbverify_dets:{"build" if n == "good" else n}"' for n in NAMES)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "sbverify-dets"
-        version = "0.1"
-        [project.entry-points."spoofbench.detectors"]
-        ''') + points + "\n[tool.setuptools]\npackages = [\"sbverify_dets\"]\n")
-    dist = tmp_path_factory.mktemp("wheel_dist")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(dist), str(src)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return next(dist.glob("*.whl"))
+    entry_points = {f"sbv_{n}": f'sbverify_dets:{"build" if n == "good" else n}' for n in NAMES}
+    return build_detector_wheel(src, tmp_path_factory.mktemp("wheel_dist"), name="sbverify-dets",
+                                package="sbverify_dets", source=DETECTORS, entry_points=entry_points)
 
 
 def _verify(wheel: Path, name: str, tmp_path: Path, **kw):
