@@ -75,21 +75,12 @@ def test_cli_json_and_missing_cells(tmp_path, capsys):
 def test_run_shortcut_check_scores_each_test_set_as_is_and_trimmed(tmp_path, capsys):
     """`spoofbench run CONFIG --shortcut-check` on a config without vad_trim: both conditions are added and
     scored for every test set, and the shortcut table follows the run's summary."""
-    import yaml
-
     from spoofbench.runner.results import load_result
-    from tiny_corpus import make_set
+    from tiny_corpus import write_tiny_bench
 
     root = tmp_path / "corpus"
-    make_set(root, "a_train", "A", 16, 0, ("a1", "a2"))
-    make_set(root, "a_dev", "A", 8, 1, ("a1", "a2"))
-    make_set(root, "b_eval", "B", 12, 3, ("b1",))
-    config = {"name": "tiny-shortcut", "train": {"manifest": "a_train.jsonl.gz", "root": "."},
-              "dev": {"manifest": "a_dev.jsonl.gz", "root": "."},
-              "test_sets": [{"name": "b_eval", "manifest": "b_eval.jsonl.gz", "root": "."}],
-              "codecs": ["g711_mulaw"], "device": "cpu", "bootstrap": 20, "codec_cache": "codec_cache",
-              "detectors": [{"name": "lfcc_gmm", "preset": "tiny"}]}
-    (root / "bench.yaml").write_text(yaml.safe_dump(config))
+    write_tiny_bench(root, ["g711_mulaw"], n=12, test=("b_eval", "B", 12), device="cpu", bootstrap=20,
+                     codec_cache="codec_cache")
     out = tmp_path / "run"
     assert main(["run", str(root / "bench.yaml"), "--out", str(out), "--no-progress", "--dry-run",
                  "--shortcut-check"]) == 0

@@ -42,3 +42,22 @@ def make_set(root: Path, name: str, corpus: str, n: int, seed: int, attacks: tup
     manifest = root / f"{name}.jsonl.gz"
     write_manifest(manifest, trials)
     return manifest
+
+
+def write_tiny_bench(root: Path, codecs: list[str], *, n: int = 3, test: tuple[str, str, int] = ("a_eval", "A", 3),
+                     **extra) -> Path:
+    """``root/bench.yaml``: lfcc_gmm (tiny) trained on ``a_train`` (n clips), selected on ``a_dev`` (n) and
+    tested on ``test`` = (name, corpus, clips), all made here, through ``codecs``; ``extra`` keys override."""
+    import yaml
+
+    make_set(root, "a_train", "A", n, 0, ("a1",))
+    make_set(root, "a_dev", "A", n, 1, ("a1",))
+    name, corpus, clips = test
+    make_set(root, name, corpus, clips, 2, ("a1",) if corpus == "A" else ("b1",))
+    config = {"name": "tiny", "train": {"manifest": "a_train.jsonl.gz", "root": "."},
+              "dev": {"manifest": "a_dev.jsonl.gz", "root": "."},
+              "test_sets": [{"name": name, "manifest": f"{name}.jsonl.gz", "root": "."}],
+              "codecs": list(codecs), "detectors": [{"name": "lfcc_gmm", "preset": "tiny"}], **extra}
+    path = root / "bench.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -165,21 +165,13 @@ def test_codecs_check_lists_engines_tried_and_the_install_command(without_amrnb,
 
 
 def test_run_refuses_a_config_it_cannot_code_before_any_work(without_amrnb, tmp_path, capsys):
-    import yaml
-    from tiny_corpus import make_set
+    from tiny_corpus import write_tiny_bench
 
     from spoofbench.cli import main
 
     if select_engine(get_condition("amr_nb_4k75"))[0] is not None:
         pytest.skip("another engine (PyAV with libopencore_amrnb) codes AMR-NB here")
-    for name, seed in (("a_train", 0), ("a_dev", 1), ("a_eval", 2)):
-        make_set(tmp_path, name, "A", 3, seed, ("a1",))
-    config = {"name": "tiny", "train": {"manifest": "a_train.jsonl.gz", "root": "."},
-              "dev": {"manifest": "a_dev.jsonl.gz", "root": "."},
-              "test_sets": [{"name": "a_eval", "manifest": "a_eval.jsonl.gz", "root": "."}],
-              "codecs": ["none", "amr_nb_4k75"], "detectors": [{"name": "lfcc_gmm", "preset": "tiny"}]}
-    path = tmp_path / "bench.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_tiny_bench(tmp_path, ["none", "amr_nb_4k75"])
     out = tmp_path / "run"
     assert main(["run", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()

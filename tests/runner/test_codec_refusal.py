@@ -3,8 +3,7 @@ the Python API (run_benchmark, BenchmarkRunner.run) and the CLI (one line, exit 
 from __future__ import annotations
 
 import pytest
-import yaml
-from tiny_corpus import make_set
+from tiny_corpus import write_tiny_bench
 
 import spoofbench.codecs.availability as availability
 from spoofbench.cli import main
@@ -29,15 +28,7 @@ def g711_missing(monkeypatch):
 
 @pytest.fixture
 def config_path(tmp_path):
-    for name, seed in (("a_train", 0), ("a_dev", 1), ("a_eval", 2)):
-        make_set(tmp_path, name, "A", 3, seed, ("a1",))
-    config = {"name": "tiny", "train": {"manifest": "a_train.jsonl.gz", "root": "."},
-              "dev": {"manifest": "a_dev.jsonl.gz", "root": "."},
-              "test_sets": [{"name": "a_eval", "manifest": "a_eval.jsonl.gz", "root": "."}],
-              "codecs": ["none", "g711_mulaw"], "detectors": [{"name": "lfcc_gmm", "preset": "tiny"}]}
-    path = tmp_path / "bench.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_tiny_bench(tmp_path, ["none", "g711_mulaw"])
 
 
 def test_the_api_refuses_before_the_run_folder_exists(g711_missing, config_path, tmp_path):
