@@ -158,7 +158,8 @@ def _pool(args: argparse.Namespace):
     """The local executor's process pool for ``--jobs N`` (N > 1), else None (jobs run in this process)."""
     if args.jobs == 1:
         return None
-    from ..runner.pool_executor import ProcessPoolJobExecutor, usable_cpus
+    from ..engine.runtime import usable_cpus
+    from ..runner.pool_executor import ProcessPoolJobExecutor
 
     threads = args.threads_per_job or max(1, usable_cpus() // args.jobs)
     return ProcessPoolJobExecutor(workers=args.jobs, threads=threads)

@@ -115,9 +115,9 @@ class DemoSettings:
             return self.jobs
         if self.uses_gpu():
             return 1
-        from ..runner.pool_executor import usable_cpus
+        from ..engine import runtime
 
-        return max(1, min(MAX_DEMO_JOBS, usable_cpus()))
+        return max(1, min(MAX_DEMO_JOBS, runtime.usable_cpus()))
 
     def detector_names(self) -> tuple[str, ...]:
         if self.detectors:

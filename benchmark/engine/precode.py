@@ -34,6 +34,7 @@ from ..logs import ProgressCounter
 from .augment import Augmenter
 from .config import AugmentConfig, TrainConfig
 from .data import PackedRoot, estimated_samples, read_clip, with_pack
+from .runtime import usable_cpus
 
 _ENTRY_HEADER = 48        # bytes of a codec cache entry besides its float32 samples (codecs/cache.py)
 _LOG = logging.getLogger(__name__)
@@ -221,13 +222,6 @@ def precode_clips(trials: Sequence[Any], root: Any, augment: AugmentConfig, samp
     return result
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
 def precode_for_training(config: TrainConfig, dataset: Any, runtime: Any, logger: Any,
                          progress: bool) -> PrecodeResult:
     """The trainer's pass before the first epoch over ``dataset`` (the train set as its loader reads it: trials,
@@ -236,7 +230,7 @@ def precode_for_training(config: TrainConfig, dataset: Any, runtime: Any, logger
     Logs a summary and the first failures."""
     rank, world = getattr(runtime, "rank", 0), getattr(runtime, "world_size", 1)
     trials, rows = dataset.trials[rank::world], np.asarray(dataset.rows)[rank::world]
-    workers = max(1, _usable_cpus() // max(1, world)) if config.num_workers > 0 else 0
+    workers = max(1, usable_cpus() // max(1, world)) if config.num_workers > 0 else 0
     result = precode_clips(trials, dataset.root, config.augment, dataset.sample_rate, rows=rows, workers=workers,
                            progress=progress, logger=logger)
     if config.augment.codec.probability > 0 and (logger is not None):
@@ -266,7 +260,7 @@ def precode_codec_augmentation(manifest: Any, config: TrainConfig | str | os.Pat
     trials = list(manifest)
     packed = with_pack(root, int(sample_rate), config.data)
     result = precode_clips(trials, packed, config.augment, int(sample_rate),
-                           workers=_usable_cpus() if workers is None else workers, progress=progress)
+                           workers=usable_cpus() if workers is None else workers, progress=progress)
     _LOG.log(logging.INFO if progress else logging.DEBUG, result.summary())
     return result
 

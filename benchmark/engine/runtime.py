@@ -69,6 +69,14 @@ def distributed_env() -> tuple[int, int, int]:
     return rank, world, local
 
 
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def scoring_precision(precision: str, device: torch.device) -> str:
     """Scoring's precision: ``auto`` is fp32 on every device, since scores are the measured output and
     bf16 moves AASIST's by up to 0.05 (enough to move an EER's 4th decimal); bf16/fp16 are opt-in."""

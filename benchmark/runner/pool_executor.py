@@ -36,14 +36,6 @@ from .jobs import Job, ScoreJob, TrainJob, as_note, failure, run_job
 POLL_S = 0.05
 
 
-def usable_cpus() -> int:
-    """CPU cores this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _start_worker(threads: int, log_settings: dict | None) -> None:
     """Worker start-up: the platform's start method again for the job's own processes (a spawned worker
     inherits ``spawn``, and a DataLoader worker would then import torch anew for every test set), the

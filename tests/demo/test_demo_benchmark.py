@@ -257,16 +257,16 @@ def test_the_demos_numbers_do_not_depend_on_jobs_or_the_pack(tmp_path):
 
 def test_job_workers_and_pinned_threads(monkeypatch):
     from spoofbench.demo import runs
-    from spoofbench.runner import pool_executor
+    from spoofbench.engine import runtime
 
-    monkeypatch.setattr(pool_executor, "usable_cpus", lambda: 16)
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 16)
     assert runs.DemoSettings(device="cpu").job_workers() == runs.MAX_DEMO_JOBS
     assert runs.DemoSettings(device="cpu", jobs=3).job_workers() == 3
     assert runs.DemoSettings(device="cuda").job_workers() == 1
     assert runs.DemoSettings(device="cuda").pinned_threads() == {}
     cpu = runs.DemoSettings(device="cpu")
     assert cpu.training()["cpu_threads"] == 1
-    monkeypatch.setattr(pool_executor, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 1)
     assert runs.DemoSettings(device="cpu").job_workers() == 1
 
 
